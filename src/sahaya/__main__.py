@@ -1,0 +1,3 @@
+from sahaya.cli import main
+
+main()

@@ -1,0 +1,115 @@
+"""`sahaya run` (what `make run` calls) and `sahaya serve`.
+
+`run` owns the embedded PostgreSQL: it starts it, migrates, seeds the demo once, then starts
+`sahaya serve` and `sahaya worker` as child processes pointed at it. Ctrl-C stops the
+children, then the database; the data stays under `var/` for the next run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime
+
+import typer
+import uvicorn
+
+from sahaya.cli.common import database_url, default_tenant_id, run, setup_logging, with_uow
+from sahaya.demo import seed as demo
+from sahaya.persistence import UnitOfWork
+from sahaya.persistence.migrate import upgrade
+from sahaya.settings import Settings, get_settings
+
+
+def serve(url: str, *, host: str, port: int, workers: int) -> None:
+    os.environ["SAHAYA_DATABASE_URL"] = url  # worker processes re-read settings
+    uvicorn.run(
+        "sahaya.web.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+def seed_demo(
+    url: str, settings: Settings, *, customers_per_taluk: int = 3
+) -> list[demo.DemoLogin]:
+    path = settings.var_dir / "demo-credentials.json"
+
+    async def work(uow: UnitOfWork) -> list[demo.DemoLogin]:
+        tenant_id = await default_tenant_id(uow, settings)
+        now = datetime.now(UTC)
+        if not await demo.seed(uow=uow, tenant_id=tenant_id, now=now):
+            return demo.load_logins(path)
+        logins = await demo.seed_users(uow=uow, tenant_id=tenant_id)
+        await demo.seed_customers(
+            uow=uow, tenant_id=tenant_id, now=now, per_taluk=customers_per_taluk
+        )
+        demo.save_logins(path, logins)
+        return logins
+
+    return run(with_uow(url, work))
+
+
+def print_logins(logins: list[demo.DemoLogin]) -> None:
+    if not logins:
+        typer.echo("Demo logins: none recorded (seeded elsewhere); create users with the API.")
+        return
+    typer.echo("Demo logins (POST /api/v1/auth/login):")
+    for login in logins:
+        typer.echo(f"  {login.username:<16} {login.password:<20} {login.role:<11} {login.node}")
+
+
+def _wait_until_up(base: str, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=1) as response:  # noqa: S310
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def run_all() -> None:
+    settings = get_settings()
+    setup_logging(settings)
+    url = database_url(settings)
+    upgrade(url)
+    logins = seed_demo(url, settings)
+    env = {**os.environ, "SAHAYA_DATABASE_URL": url}
+    command = [sys.executable, "-m", "sahaya"]
+    children = [
+        subprocess.Popen([*command, "serve"], env=env),  # noqa: S603
+        subprocess.Popen([*command, "worker"], env=env),  # noqa: S603
+    ]
+    base = f"http://{settings.host}:{settings.port}"
+    try:
+        if _wait_until_up(base):
+            typer.echo("")
+            typer.echo(f"Sahaya is running: {base}   (API docs: {base}/docs)")
+            print_logins(logins)
+            typer.echo("Press Ctrl-C to stop; data stays in var/ for the next run.")
+        else:
+            typer.echo(f"the web server did not answer on {base}; see the log above", err=True)
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        typer.echo("stopping…")
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()

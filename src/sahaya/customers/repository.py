@@ -1,0 +1,113 @@
+"""All queries of the customer registry."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sahaya.customers.tables import CustomerIdentityRow, CustomerRow
+from sahaya.network import NodeRow
+
+
+def _in_subtree(root_path: str) -> ColumnElement[bool]:
+    return or_(NodeRow.path == root_path, NodeRow.path.startswith(root_path + "/"))
+
+
+class CustomerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _with_node(self) -> Select[CustomerRow, NodeRow]:
+        return select(CustomerRow, NodeRow).join(NodeRow, NodeRow.id == CustomerRow.home_node_id)
+
+    async def by_phone(self, tenant_id: uuid.UUID, e164: str) -> tuple[CustomerRow, NodeRow] | None:
+        """One indexed probe: the unique (tenant_id, phone_e164) index, then the node's key."""
+        result = await self.session.execute(
+            self._with_node().where(
+                CustomerRow.tenant_id == tenant_id, CustomerRow.phone_e164 == e164
+            )
+        )
+        row = result.first()
+        return None if row is None else (row[0], row[1])
+
+    async def by_id(
+        self, tenant_id: uuid.UUID, customer_id: uuid.UUID
+    ) -> tuple[CustomerRow, NodeRow] | None:
+        result = await self.session.execute(
+            self._with_node().where(
+                CustomerRow.tenant_id == tenant_id, CustomerRow.id == customer_id
+            )
+        )
+        row = result.first()
+        return None if row is None else (row[0], row[1])
+
+    async def by_identity(
+        self, tenant_id: uuid.UUID, channel: str, external_id: str
+    ) -> tuple[CustomerRow, NodeRow] | None:
+        result = await self.session.execute(
+            self._with_node()
+            .join(CustomerIdentityRow, CustomerIdentityRow.customer_id == CustomerRow.id)
+            .where(
+                CustomerIdentityRow.tenant_id == tenant_id,
+                CustomerIdentityRow.channel == channel,
+                CustomerIdentityRow.external_id == external_id,
+            )
+        )
+        row = result.first()
+        return None if row is None else (row[0], row[1])
+
+    async def search(
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        root_path: str,
+        text: str | None,
+        after: uuid.UUID | None,
+        limit: int,
+    ) -> list[tuple[CustomerRow, NodeRow]]:
+        query = self._with_node().where(CustomerRow.tenant_id == tenant_id, _in_subtree(root_path))
+        if text:
+            query = query.where(
+                or_(
+                    func.lower(CustomerRow.name).contains(text.lower(), autoescape=True),
+                    CustomerRow.phone_e164.contains(text, autoescape=True),
+                )
+            )
+        if after is not None:
+            query = query.where(CustomerRow.id > after)
+        result = await self.session.execute(query.order_by(CustomerRow.id).limit(limit))
+        return [(row[0], row[1]) for row in result.all()]
+
+    async def identities(self, customer_id: uuid.UUID) -> list[CustomerIdentityRow]:
+        rows = await self.session.scalars(
+            select(CustomerIdentityRow)
+            .where(CustomerIdentityRow.customer_id == customer_id)
+            .order_by(CustomerIdentityRow.channel, CustomerIdentityRow.created_at)
+        )
+        return list(rows)
+
+    async def identity(
+        self, tenant_id: uuid.UUID, channel: str, external_id: str
+    ) -> CustomerIdentityRow | None:
+        return await self.session.scalar(
+            select(CustomerIdentityRow).where(
+                CustomerIdentityRow.tenant_id == tenant_id,
+                CustomerIdentityRow.channel == channel,
+                CustomerIdentityRow.external_id == external_id,
+            )
+        )
+
+    async def phone_taken(self, tenant_id: uuid.UUID, e164: str) -> CustomerRow | None:
+        return await self.session.scalar(
+            select(CustomerRow).where(
+                CustomerRow.tenant_id == tenant_id, CustomerRow.phone_e164 == e164
+            )
+        )
+
+    def add(self, row: object) -> None:
+        self.session.add(row)
+
+    async def delete(self, row: object) -> None:
+        await self.session.delete(row)

@@ -1,0 +1,1 @@
+"""Demo data: Kerala's real districts and taluks, franchisees, executives, users, customers."""

@@ -1,0 +1,202 @@
+"""Load the demo network once. Passwords are generated at first run and kept in
+`var/demo-credentials.json` (mode 600), never in the repository."""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+
+from sahaya.access import Principal, Role, UserRow
+from sahaya.access import services as access
+from sahaya.access.repository import AccessRepository
+from sahaya.customers import CustomerRepository
+from sahaya.customers import services as customers
+from sahaya.network import NetworkRepository, NodeRow, domain
+from sahaya.network import services as network
+from sahaya.persistence import UnitOfWork
+
+FIRST = (
+    "Anjali",
+    "Arjun",
+    "Deepa",
+    "Faisal",
+    "Gopika",
+    "Hari",
+    "Jasmine",
+    "Joseph",
+    "Lakshmi",
+    "Manu",
+    "Meera",
+    "Nikhil",
+    "Priya",
+    "Rahul",
+    "Reshma",
+    "Sajeev",
+    "Shabna",
+    "Thomas",
+    "Vishnu",
+    "Zainab",
+)
+LAST = ("K", "Nair", "Menon", "Pillai", "Varghese", "Kurian", "Rahman", "Thomas", "Das", "Joseph")
+DEMO_USERS = (
+    ("admin", "State administrator", Role.ADMIN, "kerala"),
+    ("ekm.supervisor", "Ernakulam supervisor", Role.SUPERVISOR, "kerala/ernakulam"),
+    ("kochi.agent", "Kochi agent", Role.AGENT, "kerala/ernakulam/kochi"),
+    (
+        "tvm.agent",
+        "Thiruvananthapuram agent",
+        Role.AGENT,
+        "kerala/thiruvananthapuram/thiruvananthapuram",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoLogin:
+    username: str
+    password: str
+    role: str
+    node: str
+
+
+def kerala() -> dict[str, list[str]]:
+    data = json.loads(
+        resources.files("sahaya.network").joinpath("data/kerala-taluks.json").read_text("utf-8")
+    )
+    districts: dict[str, list[str]] = data["districts"]
+    return districts
+
+
+def _demo_phone(n: int) -> str:
+    """Numbers in the 90000 00000 series: valid-looking Indian mobiles, fictional."""
+    return f"+9190{n:08d}"
+
+
+async def _node_map(uow: UnitOfWork, tenant_id: uuid.UUID) -> list[NodeRow]:
+    return await NetworkRepository(uow.session).subtree(tenant_id, "kerala")
+
+
+async def seed(
+    *, uow: UnitOfWork, tenant_id: uuid.UUID, now: datetime, customers_per_taluk: int = 3
+) -> bool:
+    """Seed the demo network; returns False (and does nothing) if it was seeded before."""
+    if await AccessRepository(uow.session).user_by_username(tenant_id, "admin") is not None:
+        return False
+    await network.ensure_services(uow=uow, tenant_id=tenant_id, services=network.DEFAULT_SERVICES)
+    await network.load_tree(uow=uow, tenant_id=tenant_id, state="Kerala", districts=kerala())
+    nodes = await _node_map(uow, tenant_id)
+    serial = 0
+    office = domain.WeeklyHours.office_hours().to_mapping()
+    always = domain.WeeklyHours.always().to_mapping()
+    for node in nodes:
+        franchisee = await network.create_franchisee(
+            uow=uow, tenant_id=tenant_id, name=f"{node.name} franchisee", nodes=[node]
+        )
+        for rank in (1, 2):
+            serial += 1
+            await network.add_executive(
+                uow=uow,
+                tenant_id=tenant_id,
+                franchisee_id=franchisee.id,
+                data=network.ExecutiveInput(
+                    name=f"{node.name} executive {rank}",
+                    rank=rank,
+                    phone_e164=_demo_phone(serial),
+                    email=f"exec{serial}@demo.sahaya.invalid",
+                    services=["apnafood"],
+                    working_hours=always if node.level == "state" else office,
+                ),
+                now=now,
+            )
+    return True
+
+
+async def seed_users(*, uow: UnitOfWork, tenant_id: uuid.UUID) -> list[DemoLogin]:
+    logins = []
+    for username, display, role, path in DEMO_USERS:
+        node = await network.node_or_raise(uow=uow, tenant_id=tenant_id, ref=path)
+        password = secrets.token_urlsafe(12)
+        await access.create_user(
+            uow=uow,
+            tenant_id=tenant_id,
+            username=username,
+            display_name=display,
+            role=role,
+            node=node,
+            password=password,
+        )
+        logins.append(DemoLogin(username, password, role.value, path))
+    return logins
+
+
+async def seed_customers(
+    *, uow: UnitOfWork, tenant_id: uuid.UUID, now: datetime, per_taluk: int
+) -> int:
+    """A few customers in every taluk; the first is the reference's Anjali K of Kochi."""
+    rng = random.Random(7)  # noqa: S311 - demo data only, repeatable
+    admin = await AccessRepository(uow.session).user_by_username(tenant_id, "admin")
+    assert isinstance(admin, UserRow)  # noqa: S101
+    actor = await _principal_for(uow, admin)
+    created = 0
+    anjali = await CustomerRepository(uow.session).phone_taken(tenant_id, "+919847012345")
+    if anjali is None:
+        await customers.register(
+            uow=uow,
+            actor=actor,
+            name="Anjali K",
+            phone="09847012345",
+            home_node_ref="kerala/ernakulam/kochi",
+            email="anjali@example.com",
+            language="ml",
+            now=now,
+            source="demo",
+        )
+        created += 1
+    taluks = [n for n in await _node_map(uow, tenant_id) if n.level == "sub_district"]
+    for index, taluk in enumerate(taluks):
+        for k in range(per_taluk):
+            name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+            await customers.register(
+                uow=uow,
+                actor=actor,
+                name=name,
+                phone=f"+91944{index:03d}{k:04d}",
+                home_node_ref=taluk.path,
+                email=None,
+                language=rng.choice(("en", "ml")),
+                now=now,
+                source="demo",
+            )
+            created += 1
+    return created
+
+
+async def _principal_for(uow: UnitOfWork, user: UserRow) -> Principal:
+    node = await network.node_or_raise(uow=uow, tenant_id=user.tenant_id, ref=str(user.node_id))
+    return Principal(
+        tenant_id=user.tenant_id,
+        role=Role(user.role),
+        node_id=node.id,
+        node_path=node.path,
+        token_id=uuid.uuid4(),
+        user_id=user.id,
+        name=user.display_name,
+    )
+
+
+def save_logins(path: Path, logins: list[DemoLogin]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([asdict(login) for login in logins], indent=2))
+    path.chmod(0o600)
+
+
+def load_logins(path: Path) -> list[DemoLogin]:
+    if not path.exists():
+        return []
+    return [DemoLogin(**item) for item in json.loads(path.read_text())]

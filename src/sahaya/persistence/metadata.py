@@ -1,0 +1,18 @@
+"""Import every context's tables so `Base.metadata` is complete (for Alembic and tests)."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+from sahaya.access import tables as access_tables
+from sahaya.customers import tables as customer_tables
+from sahaya.network import tables as network_tables
+from sahaya.persistence.base import Base
+from sahaya.worker import tables as worker_tables
+
+_MODULES = (network_tables, customer_tables, access_tables, worker_tables)
+
+
+def all_metadata() -> MetaData:
+    assert _MODULES  # noqa: S101 - keeps the imports, which register the tables
+    return Base.metadata

@@ -1,0 +1,49 @@
+"""Unit of work: the only place that commits (STYLE §6).
+
+Services receive a `UnitOfWork`, do their reads and writes through repositories built on
+`uow.session`, and the caller (an HTTP handler, a job, a CLI command) decides to commit.
+Leaving the block without `commit()` rolls everything back.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sahaya.persistence.database import Database
+
+
+class UnitOfWork:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._session: AsyncSession | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("UnitOfWork used outside `async with`")
+        return self._session
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._session = self._database.session()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session = self.session
+        try:
+            await session.rollback()
+        finally:
+            await session.close()
+            self._session = None
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def flush(self) -> None:
+        await self.session.flush()

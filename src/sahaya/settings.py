@@ -1,0 +1,50 @@
+"""One typed configuration object, read from `SAHAYA_*` environment variables.
+
+Secrets are `SecretStr` so they never end up in logs or reprs; placeholder secrets are
+refused outside development (a production deploy must set its own).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDER = "change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SAHAYA_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    # Empty means: start the embedded PostgreSQL under `var_dir`.
+    database_url: str = ""
+    var_dir: Path = Path("var")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    web_workers: int = Field(default=1, ge=1, le=64)
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    secret_key: SecretStr = SecretStr(_PLACEHOLDER)
+    default_tenant: str = "apna"
+    default_region: str = "IN"
+    # How many executives per level the escalation chain keeps (SD #1, SD #2, D #1, D #2, S #1).
+    chain_depth_sub_district: int = Field(default=2, ge=0, le=20)
+    chain_depth_district: int = Field(default=2, ge=0, le=20)
+    chain_depth_state: int = Field(default=1, ge=0, le=20)
+    session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    worker_concurrency: int = Field(default=4, ge=1, le=64)
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.environment == "production" and self.secret_key.get_secret_value() == _PLACEHOLDER:
+            raise ValueError("SAHAYA_SECRET_KEY must be set to a real secret in production")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,150 @@
+"""Customer registry: register, look up by any phone format, update, link channel identities."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from sahaya.customers import CustomerRepository, CustomerRow
+from sahaya.customers.domain import IdentityChannel
+from sahaya.customers import services as customers
+from sahaya.customers.schemas import (
+    CustomerIn,
+    CustomerOut,
+    CustomerPage,
+    CustomerPatch,
+    IdentityIn,
+    IdentityOut,
+)
+from sahaya.network import NodeRow
+from sahaya.web.deps import Caller, Now, UoW
+
+router = APIRouter(tags=["customers"])
+
+
+def customer_out(
+    row: CustomerRow, node: NodeRow, identities: list[IdentityOut] | None = None
+) -> CustomerOut:
+    return CustomerOut(
+        id=row.id,
+        name=row.name,
+        phone_e164=row.phone_e164,
+        email=row.email,
+        language=row.language,
+        home_node_id=row.home_node_id,
+        home_node=node.path,
+        verification=row.verification,
+        verified_at=row.verified_at,
+        verified_via=row.verified_via,
+        blocked=row.blocked,
+        source=row.source,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        identities=identities,
+    )
+
+
+async def _identities(uow: UoW, customer_id: uuid.UUID) -> list[IdentityOut]:
+    rows = await CustomerRepository(uow.session).identities(customer_id)
+    return [
+        IdentityOut(channel=r.channel, external_id=r.external_id, created_at=r.created_at)
+        for r in rows
+    ]
+
+
+@router.get("/customers", response_model=CustomerPage)
+async def list_customers(
+    uow: UoW,
+    caller: Caller,
+    q: Annotated[str | None, Query(max_length=100, description="Part of a name or number")] = None,
+    after: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> CustomerPage:
+    rows = await CustomerRepository(uow.session).search(
+        tenant_id=caller.tenant_id, root_path=caller.node_path, text=q, after=after, limit=limit
+    )
+    items = [customer_out(c, n) for c, n in rows]
+    return CustomerPage(items=items, next_after=items[-1].id if len(items) == limit else None)
+
+
+@router.get("/customers/lookup", response_model=CustomerOut)
+async def lookup(
+    uow: UoW,
+    caller: Caller,
+    phone: Annotated[str, Query(min_length=1, max_length=40, description="Any common format")],
+) -> CustomerOut:
+    """Find the customer who owns a phone number, written any common way."""
+    row, node = await customers.lookup_by_phone(uow=uow, actor=caller, phone=phone)
+    return customer_out(row, node)
+
+
+@router.post("/customers", response_model=CustomerOut, status_code=201)
+async def register(
+    body: CustomerIn, uow: UoW, now: Now, caller: Caller, response: Response
+) -> CustomerOut:
+    row, node = await customers.register(
+        uow=uow,
+        actor=caller,
+        name=body.name,
+        phone=body.phone,
+        home_node_ref=body.home_node,
+        email=body.email,
+        language=body.language,
+        now=now,
+    )
+    await uow.commit()
+    response.headers["Location"] = f"/api/v1/customers/{row.id}"
+    return customer_out(row, node, [])
+
+
+@router.get("/customers/{customer_id}", response_model=CustomerOut)
+async def get_customer(customer_id: uuid.UUID, uow: UoW, caller: Caller) -> CustomerOut:
+    row, node = await customers.get(uow=uow, actor=caller, customer_id=customer_id)
+    return customer_out(row, node, await _identities(uow, row.id))
+
+
+@router.patch("/customers/{customer_id}", response_model=CustomerOut)
+async def patch_customer(
+    customer_id: uuid.UUID, body: CustomerPatch, uow: UoW, now: Now, caller: Caller
+) -> CustomerOut:
+    row, node = await customers.update(
+        uow=uow,
+        actor=caller,
+        customer_id=customer_id,
+        changes=body.model_dump(exclude_unset=True),
+        now=now,
+    )
+    await uow.commit()
+    return customer_out(row, node, await _identities(uow, row.id))
+
+
+@router.post("/customers/{customer_id}/identities", response_model=IdentityOut, status_code=201)
+async def link_identity(
+    customer_id: uuid.UUID, body: IdentityIn, uow: UoW, now: Now, caller: Caller
+) -> IdentityOut:
+    row = await customers.link_identity(
+        uow=uow,
+        actor=caller,
+        customer_id=customer_id,
+        channel=body.channel,
+        external_id=body.external_id,
+        now=now,
+    )
+    await uow.commit()
+    return IdentityOut(channel=row.channel, external_id=row.external_id, created_at=row.created_at)
+
+
+@router.delete("/customers/{customer_id}/identities/{channel}/{external_id}", status_code=204)
+async def unlink_identity(
+    customer_id: uuid.UUID,
+    channel: IdentityChannel,
+    external_id: str,
+    uow: UoW,
+    caller: Caller,
+) -> None:
+    await customers.unlink_identity(
+        uow=uow, actor=caller, customer_id=customer_id, channel=channel, external_id=external_id
+    )
+    await uow.commit()

@@ -1,0 +1,55 @@
+"""The ASGI application: API, health, metrics. Handlers only translate (STYLE §3)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import sahaya
+from sahaya.network import domain as network_domain
+from sahaya.network import services as network
+from sahaya.persistence import Database, UnitOfWork
+from sahaya.settings import Settings, get_settings
+from sahaya.web import api, health, metrics, problems
+from sahaya.web.deps import PrincipalCache
+
+
+def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
+    config = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(database_url, pool_size=config.db_pool_size)
+        async with UnitOfWork(database) as uow:
+            tenant = await network.ensure_tenant(
+                uow=uow, slug=config.default_tenant, name=config.default_tenant
+            )
+            await uow.commit()
+        app.state.database = database
+        app.state.tenant_id = tenant.id
+        try:
+            yield
+        finally:
+            await database.dispose()
+
+    app = FastAPI(
+        title="Sahaya",
+        version=sahaya.__version__,
+        summary="Omnichannel support and contact centre for franchise networks",
+        lifespan=lifespan,
+    )
+    app.state.settings = config
+    app.state.principals = PrincipalCache()
+    app.state.chain_depth = network_domain.ChainDepth(
+        sub_district=config.chain_depth_sub_district,
+        district=config.chain_depth_district,
+        state=config.chain_depth_state,
+    )
+    problems.install(app)
+    app.include_router(api.router)
+    app.include_router(health.router)
+    app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
+    app.add_middleware(metrics.MetricsMiddleware)
+    return app

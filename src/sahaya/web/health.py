@@ -1,0 +1,39 @@
+"""`/healthz`: is the database reachable, and when did a worker last run a job."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from sahaya.persistence import Database, UnitOfWork
+from sahaya.worker import services as worker
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+async def healthz(request: Request) -> JSONResponse:
+    database: Database = request.app.state.database
+    try:
+        async with UnitOfWork(database) as uow:
+            await uow.session.execute(text("SELECT 1"))
+            beat = await worker.last_beat(uow=uow, source="periodic")
+    except (SQLAlchemyError, OSError) as exc:
+        return JSONResponse(
+            {"status": "unavailable", "database": f"unreachable: {type(exc).__name__}"},
+            status_code=503,
+        )
+    now = datetime.now(UTC)
+    worker_state = (
+        {
+            "last_beat": beat.beat_at.isoformat(),
+            "age_seconds": round((now - beat.beat_at).total_seconds()),
+        }
+        if beat
+        else {"last_beat": None}
+    )
+    return JSONResponse({"status": "ok", "database": "ok", "worker": worker_state})

@@ -1,0 +1,32 @@
+"""Run a worker process until it is told to stop."""
+
+from __future__ import annotations
+
+import logging
+
+from sahaya.persistence import Database
+from sahaya.worker.app import build_app
+
+log = logging.getLogger(__name__)
+
+
+async def run_worker(
+    database_url: str,
+    *,
+    concurrency: int = 4,
+    fetch_job_polling_interval: float = 5.0,
+    install_signal_handlers: bool = True,
+) -> None:
+    database = Database(database_url, pool_size=max(2, concurrency))
+    app = build_app(database.url)
+    try:
+        async with app.open_async():
+            log.info("worker started (concurrency %s)", concurrency)
+            await app.run_worker_async(
+                concurrency=concurrency,
+                additional_context={"database": database},
+                fetch_job_polling_interval=fetch_job_polling_interval,
+                install_signal_handlers=install_signal_handlers,
+            )
+    finally:
+        await database.dispose()
