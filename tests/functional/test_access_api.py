@@ -78,12 +78,23 @@ async def test_expired_session_is_refused(
     async with UnitOfWork(database) as uow:
         node = await network.node_or_raise(uow=uow, tenant_id=tenant_id, ref="kerala")
         user = await access.create_user(
-            uow=uow, tenant_id=tenant_id, username="old", display_name="Old", role=Role.AGENT,
-            node=node, password=PASSWORD,
+            uow=uow,
+            tenant_id=tenant_id,
+            username="old",
+            display_name="Old",
+            role=Role.AGENT,
+            node=node,
+            password=PASSWORD,
         )
         issued = await access.issue_token(
-            uow=uow, tenant_id=tenant_id, name="old session", role=Role.AGENT, node=node,
-            now=long_ago, user=user, lifetime=timedelta(hours=12),
+            uow=uow,
+            tenant_id=tenant_id,
+            name="old session",
+            role=Role.AGENT,
+            node=node,
+            now=long_ago,
+            user=user,
+            lifetime=timedelta(hours=12),
         )
         await uow.commit()
     response = await client.get("/api/v1/me", headers=bearer(issued.token))
@@ -136,8 +147,13 @@ async def test_short_password_is_refused(
     admin = await make_token("admin", "kerala")
     response = await client.post(
         "/api/v1/users",
-        json={"username": "x1", "display_name": "X", "role": "agent", "node": "kerala",
-              "password": "short"},
+        json={
+            "username": "x1",
+            "display_name": "X",
+            "role": "agent",
+            "node": "kerala",
+            "password": "short",
+        },
         headers=bearer(admin),
     )
     assert response.status_code == 422

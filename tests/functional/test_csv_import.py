@@ -29,7 +29,9 @@ Bad Language,9847012351,,Varkala,,fr
 """
 
 
-def _import(db_url: str, tenant_id: uuid.UUID, text: str, **kwargs: object) -> tuple[importing.ImportReport, list[list[str]]]:
+def _import(
+    db_url: str, tenant_id: uuid.UUID, text: str, **kwargs: object
+) -> tuple[importing.ImportReport, list[list[str]]]:
     report = io.StringIO()
     with psycopg.connect(db_url) as conn:
         result = importing.import_records(
@@ -69,7 +71,9 @@ def test_every_row_is_accounted_for(db_url: str, tenant_id: uuid.UUID) -> None:
 
 def test_reimport_updates_or_skips_existing_numbers(db_url: str, tenant_id: uuid.UUID) -> None:
     _import(db_url, tenant_id, ROWS)
-    changed = "name,phone,sub_district\nAnjali Kurian,+919847012345,Aluva\nNew Person,9847099999,Aluva\n"
+    changed = (
+        "name,phone,sub_district\nAnjali Kurian,+919847012345,Aluva\nNew Person,9847099999,Aluva\n"
+    )
     updated, _ = _import(db_url, tenant_id, changed)
     assert (updated.created, updated.updated, updated.rejected) == (1, 1, 0)
     with psycopg.connect(db_url) as conn:
@@ -78,7 +82,9 @@ def test_reimport_updates_or_skips_existing_numbers(db_url: str, tenant_id: uuid
         ).fetchone()
     assert row == ("Anjali Kurian", "anjali@example.com")  # email kept when the file has none
 
-    skipped, rejected = _import(db_url, tenant_id, changed.replace("Kurian", "X"), on_existing="skip")
+    skipped, rejected = _import(
+        db_url, tenant_id, changed.replace("Kurian", "X"), on_existing="skip"
+    )
     assert (skipped.created, skipped.updated, skipped.rejected) == (0, 0, 2)
     assert {r[1].split(":")[0] for r in rejected} == {"already registered"}
 

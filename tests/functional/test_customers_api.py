@@ -72,7 +72,9 @@ async def test_duplicate_phone_in_another_format_conflicts(
 ) -> None:
     token = await make_token("supervisor", "kerala/ernakulam")
     assert (await register(client, token)).status_code == 201
-    again = await register(client, token, name="Someone Else", phone="+91 98470 12345", home_node=ALUVA)
+    again = await register(
+        client, token, name="Someone Else", phone="+91 98470 12345", home_node=ALUVA
+    )
     assert again.status_code == 409
     assert again.json()["type"] == "/problems/duplicate-phone"
     assert "+919847012345 is already registered" in again.json()["detail"]
@@ -106,7 +108,9 @@ async def test_agent_of_one_taluk_cannot_read_another_taluks_customer(
     listing = await client.get("/api/v1/customers", headers=bearer(varkala_agent))
     assert listing.json()["items"] == []
     patch = await client.patch(
-        f"/api/v1/customers/{customer['id']}", json={"name": "Hijacked"}, headers=bearer(varkala_agent)
+        f"/api/v1/customers/{customer['id']}",
+        json={"name": "Hijacked"},
+        headers=bearer(varkala_agent),
     )
     assert patch.status_code == 404
 
@@ -170,8 +174,12 @@ async def test_update_phone_resets_verification_and_moves_home(
 
 @pytest.mark.parametrize(
     ("channel", "external_id"),
-    [("whatsapp", "919847012345"), ("whatsapp", "IN.1234567890abc"), ("telegram", "52123456"),
-     ("app", "user-42")],
+    [
+        ("whatsapp", "919847012345"),
+        ("whatsapp", "IN.1234567890abc"),
+        ("telegram", "52123456"),
+        ("app", "user-42"),
+    ],
 )
 async def test_channel_identities_link_once(
     client: httpx.AsyncClient, make_token: TokenFactory, channel: str, external_id: str
@@ -182,7 +190,9 @@ async def test_channel_identities_link_once(
     url = f"/api/v1/customers/{first['id']}/identities"
     body = {"channel": channel, "external_id": external_id}
     assert (await client.post(url, json=body, headers=bearer(token))).status_code == 201
-    assert (await client.post(url, json=body, headers=bearer(token))).status_code == 201  # same owner
+    assert (
+        await client.post(url, json=body, headers=bearer(token))
+    ).status_code == 201  # same owner
     stolen = await client.post(
         f"/api/v1/customers/{second['id']}/identities", json=body, headers=bearer(token)
     )

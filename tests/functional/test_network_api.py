@@ -70,7 +70,11 @@ async def test_chain_rings_sd_then_district_then_state_and_explains_skips(
     assert chain.status_code == 200, chain.text
     body = chain.json()
     assert body["dial"] == [
-        "+919847000001", "+919847000002", "+919847000012", "+919847000013", "+919847000021"
+        "+919847000001",
+        "+919847000002",
+        "+919847000012",
+        "+919847000013",
+        "+919847000021",
     ]
     skipped = [s for s in body["steps"] if not s["kept"]]
     assert [(s["phone_e164"], s["skip"]) for s in skipped] == [("+919847000011", "away")]
@@ -184,7 +188,10 @@ async def test_services_and_tree(client: httpx.AsyncClient, make_token: TokenFac
     admin = await make_token("admin", "kerala")
     services = (await client.get("/api/v1/services", headers=bearer(admin))).json()
     assert {s["code"]: s["active"] for s in services} == {
-        "apnafood": True, "apnaride": False, "apnacart": False, "apnaservices": False
+        "apnafood": True,
+        "apnaride": False,
+        "apnacart": False,
+        "apnaservices": False,
     }
     activated = await client.patch(
         "/api/v1/services/apnaride", json={"active": True}, headers=bearer(admin)
@@ -194,12 +201,17 @@ async def test_services_and_tree(client: httpx.AsyncClient, make_token: TokenFac
     tree = (await client.get("/api/v1/nodes", headers=bearer(admin))).json()
     levels = [n["level"] for n in tree]
     assert (levels.count("state"), levels.count("district"), levels.count("sub_district")) == (
-        1, 14, 78
+        1,
+        14,
+        78,
     )
     agent = await make_token("agent", "kerala/wayanad")
     wayanad = (await client.get("/api/v1/nodes", headers=bearer(agent))).json()
     assert sorted(n["name"] for n in wayanad) == [
-        "Mananthavady", "Sulthan Bathery", "Vythiri", "Wayanad"
+        "Mananthavady",
+        "Sulthan Bathery",
+        "Vythiri",
+        "Wayanad",
     ]
     not_admin = await client.patch(
         "/api/v1/services/apnacart", json={"active": True}, headers=bearer(agent)

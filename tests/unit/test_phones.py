@@ -13,8 +13,15 @@ from sahaya.customers.phones import InvalidPhone, _full_parse, to_e164
 
 @pytest.mark.parametrize(
     "raw",
-    ["09847012345", "9847012345", "+91 98470 12345", "919847012345", "+91-98470-12345",
-     "(+91) 98470 12345", " 098470 12345 "],
+    [
+        "09847012345",
+        "9847012345",
+        "+91 98470 12345",
+        "919847012345",
+        "+91-98470-12345",
+        "(+91) 98470 12345",
+        " 098470 12345 ",
+    ],
 )
 def test_formats_of_one_number_agree(raw: str) -> None:
     assert to_e164(raw) == "+919847012345"

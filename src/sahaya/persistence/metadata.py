@@ -16,3 +16,12 @@ _MODULES = (network_tables, customer_tables, access_tables, worker_tables)
 def all_metadata() -> MetaData:
     assert _MODULES  # noqa: S101 - keeps the imports, which register the tables
     return Base.metadata
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic filter: procrastinate's tables are migrated by their own revision, not diffed."""
+    table = getattr(obj, "table", None)
+    table_name = getattr(table, "name", None) if table is not None else name
+    return not (table_name or name or "").startswith("procrastinate")

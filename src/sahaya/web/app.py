@@ -48,7 +48,8 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
         state=config.chain_depth_state,
     )
     problems.install(app)
-    app.include_router(api.router)
+    for router in api.ROUTERS:
+        app.include_router(router)
     app.include_router(health.router)
     app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
     app.add_middleware(metrics.MetricsMiddleware)

@@ -12,9 +12,10 @@ from sahaya.access import services as access
 from sahaya.access.schemas import LoginIn, MeOut, TokenIn, TokenOut
 from sahaya.network import services as network
 from sahaya.settings import Settings
+from sahaya.web.api.prefix import PREFIX
 from sahaya.web.deps import Caller, Now, UoW, require, settings
 
-router = APIRouter(tags=["access"])
+router = APIRouter(prefix=PREFIX, tags=["access"])
 
 
 @router.post("/auth/login", response_model=TokenOut)

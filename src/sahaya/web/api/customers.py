@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from sahaya.customers import CustomerRepository, CustomerRow
-from sahaya.customers.domain import IdentityChannel
 from sahaya.customers import services as customers
+from sahaya.customers.domain import IdentityChannel
 from sahaya.customers.schemas import (
     CustomerIn,
     CustomerOut,
@@ -19,9 +19,10 @@ from sahaya.customers.schemas import (
     IdentityOut,
 )
 from sahaya.network import NodeRow
+from sahaya.web.api.prefix import PREFIX
 from sahaya.web.deps import Caller, Now, UoW
 
-router = APIRouter(tags=["customers"])
+router = APIRouter(prefix=PREFIX, tags=["customers"])
 
 
 def customer_out(

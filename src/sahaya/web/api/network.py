@@ -27,10 +27,11 @@ from sahaya.network.schemas import (
     ServiceOut,
     ServicePatch,
 )
+from sahaya.web.api.prefix import PREFIX
 from sahaya.web.deps import Caller, Now, UoW, require
 from sahaya.web.phones import phone_or_invalid
 
-router = APIRouter(tags=["network"])
+router = APIRouter(prefix=PREFIX, tags=["network"])
 
 
 def _node_out(row: NodeRow) -> NodeOut:

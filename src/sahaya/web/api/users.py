@@ -12,9 +12,10 @@ from sahaya.access.repository import AccessRepository
 from sahaya.access.schemas import UserIn, UserOut
 from sahaya.network import services as network
 from sahaya.network.errors import UnknownNode
+from sahaya.web.api.prefix import PREFIX
 from sahaya.web.deps import UoW, require
 
-router = APIRouter(tags=["access"])
+router = APIRouter(prefix=PREFIX, tags=["access"])
 
 
 @router.get("/users", response_model=list[UserOut])

@@ -1,0 +1,91 @@
+"""The `sahaya` command's set-up verbs, and migrations that match the models exactly."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import httpx
+import psycopg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine
+from typer.testing import CliRunner
+
+from sahaya.cli import app
+from sahaya.persistence.database import sqlalchemy_url
+from sahaya.persistence.metadata import all_metadata, include_object
+from sahaya.settings import get_settings
+from tests.conftest import bearer
+
+
+@pytest.fixture
+def cli_env(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> Iterator[CliRunner]:
+    monkeypatch.setenv("SAHAYA_DATABASE_URL", db_url)
+    monkeypatch.setenv("SAHAYA_DEFAULT_TENANT", "apna")
+    monkeypatch.setenv("SAHAYA_VAR_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def test_migrations_match_the_models(db_url: str) -> None:
+    engine = create_engine(sqlalchemy_url(db_url))
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"include_object": include_object, "compare_type": True}
+        )
+        diff = compare_metadata(context, all_metadata())
+    engine.dispose()
+    assert diff == []
+
+
+def test_migrate_is_idempotent(cli_env: CliRunner) -> None:
+    for _ in range(2):
+        result = cli_env.invoke(app, ["migrate"])
+        assert result.exit_code == 0, result.output
+        assert "database is up to date" in result.output
+
+
+async def test_token_create_prints_a_working_token(
+    cli_env: CliRunner, client: httpx.AsyncClient
+) -> None:
+    # In a thread: the command runs its own event loop.
+    result = await asyncio.to_thread(
+        cli_env.invoke, app, ["token", "create", "--role", "supervisor", "--node", "kerala/kollam"]
+    )
+    assert result.exit_code == 0, result.output
+    token = result.output.strip()
+    me = await client.get("/api/v1/me", headers=bearer(token))
+    assert me.json() == {
+        **me.json(),
+        "role": "supervisor",
+        "node": "kerala/kollam",
+    }
+
+
+def test_token_create_refuses_bad_role_and_node(cli_env: CliRunner) -> None:
+    bad_role = cli_env.invoke(app, ["token", "create", "--role", "owner"])
+    assert bad_role.exit_code != 0
+    assert "role must be one of admin, supervisor, agent" in bad_role.output
+    bad_node = cli_env.invoke(
+        app, ["token", "create", "--role", "agent", "--node", "kerala/nowhere"]
+    )
+    assert bad_node.exit_code != 0
+    assert "no node 'kerala/nowhere'" in bad_node.output
+
+
+def test_demo_seed_runs_once(cli_env: CliRunner, db_url: str) -> None:
+    first = cli_env.invoke(app, ["demo", "seed", "--customers-per-taluk", "1"])
+    assert first.exit_code == 0, first.output
+    assert "kochi.agent" in first.output
+    second = cli_env.invoke(app, ["demo", "seed"])
+    assert second.exit_code == 0, second.output
+    with psycopg.connect(db_url) as conn:
+        counts = conn.execute(
+            """SELECT (SELECT count(*) FROM franchisees), (SELECT count(*) FROM executives),
+                      (SELECT count(*) FROM customers), (SELECT count(*) FROM users)"""
+        ).fetchone()
+    # 93 nodes, one franchisee each with two executives; 78 taluks x 1 customer + Anjali.
+    assert counts == (93, 186, 79, 4)
