@@ -29,7 +29,6 @@ import httpx
 
 from sahaya.customers.importing import RawRecord
 
-_RETRYABLE = frozenset({429, 500, 502, 503, 504})
 _TAGS = re.compile(r"<[^>]+>")
 
 
@@ -143,7 +142,7 @@ class ERPNextClient:
                     raise ERPNextError(f"cannot reach ERPNext at {self.base_url}: {exc}") from exc
                 self._sleep(self._delay(attempt, None))
                 continue
-            if response.status_code in _RETRYABLE and not last:
+            if (response.status_code == 429 or response.status_code >= 500) and not last:
                 self._sleep(self._delay(attempt, response))
                 continue
             if not response.is_success:
