@@ -94,6 +94,8 @@ class Result:
     pg_cpu_us: float
     loadgen_cpu_us: float
     cpu_busy_pct: float
+    pg_sessions_per_1k: float
+    pg_xacts_per_req: float
 
 
 # --------------------------------------------------------------------------- data
@@ -214,6 +216,17 @@ def run_load(
     return json.loads(line.removeprefix("BENCH_JSON ")), usage.ru_utime + usage.ru_stime
 
 
+def pg_activity(conn: psycopg.Connection) -> tuple[int, int]:
+    """Sessions opened and transactions ended so far in this database (pg_stat_database)."""
+    conn.execute("SELECT pg_stat_clear_snapshot()")
+    row = conn.execute(
+        """SELECT sessions, xact_commit + xact_rollback FROM pg_stat_database
+           WHERE datname = current_database()"""
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
 def measure(
     base: str,
     scenario: Scenario,
@@ -228,9 +241,12 @@ def measure(
     meter = CpuMeter(
         roots={"server": [psutil.Process(server.pid)], "pg": [master] if master else []}
     )
-    meter.start()
-    figures, loadgen_cpu = run_load(base, scenario, seconds=args.duration, args=args)
-    used = meter.stop()
+    with psycopg.connect(pg.url, autocommit=True) as conn:
+        sessions0, xacts0 = pg_activity(conn)
+        meter.start()
+        figures, loadgen_cpu = run_load(base, scenario, seconds=args.duration, args=args)
+        used = meter.stop()
+        sessions1, xacts1 = pg_activity(conn)
     requests = int(figures["requests"])
     wall = figures["duration_us"] / 1e6
     per = 1e6 / max(1, requests)
@@ -256,6 +272,8 @@ def measure(
         pg_cpu_us=used["pg"] * per,
         loadgen_cpu_us=loadgen_cpu * per,
         cpu_busy_pct=100 * (used["server"] + used["pg"] + loadgen_cpu) / (wall * cores),
+        pg_sessions_per_1k=1000 * (sessions1 - sessions0) / max(1, requests),
+        pg_xacts_per_req=(xacts1 - xacts0 - 2) / max(1, requests),
     )
     log(
         f"workers={workers} {scenario.name}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.1f} ms,"
@@ -345,35 +363,34 @@ def direct_sql(pg: Postgres, tenant_id: uuid.UUID, numbers: list[str], seconds: 
         return done / (time.perf_counter() - started)
 
 
-def start_server(pg: Postgres, workers: int, work: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    pg: Postgres,
+    workers: int,
+    work: Path,
+    *,
+    command: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    label: str = "sahaya serve",
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the web server (by default `sahaya serve`) on a free port; wait for /healthz."""
     port = free_port()
-    env = clean_env(
+    full_env = clean_env(
         SAHAYA_DATABASE_URL=pg.url,
         SAHAYA_DEFAULT_TENANT=TENANT,
         SAHAYA_VAR_DIR=str(work),
         SAHAYA_LOG_LEVEL="WARNING",
+        **(env or {}),
     )
+    argv = command or [str(SAHAYA), "serve"]
+    argv = [*argv, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     log_path = OUT / f"lookup-serve-w{workers}.log"
     with log_path.open("wb") as out:
         server = subprocess.Popen(
-            [
-                str(SAHAYA),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
-            ],
-            env=env,
-            cwd=REPO,
-            stdout=out,
-            stderr=subprocess.STDOUT,
+            argv, env=full_env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT
         )
     base = f"http://127.0.0.1:{port}"
     seconds = wait_for_http(base + "/healthz", timeout=60, proc=server)
-    log(f"sahaya serve --workers {workers} answered /healthz after {seconds:.1f}s")
+    log(f"{label} --workers {workers} answered /healthz after {seconds:.1f}s")
     return server, base
 
 
@@ -529,6 +546,7 @@ def report(results: list[Result], info: dict[str, object], args: argparse.Namesp
                 "PG CPU µs/req",
                 "wrk CPU µs/req",
                 "CPU busy %",
+                "new PG conns /1k req",
             ],
             [
                 (
@@ -545,6 +563,7 @@ def report(results: list[Result], info: dict[str, object], args: argparse.Namesp
                     round(r.pg_cpu_us),
                     round(r.loadgen_cpu_us),
                     round(r.cpu_busy_pct),
+                    round(r.pg_sessions_per_1k, 1),
                 )
                 for r in results
             ],

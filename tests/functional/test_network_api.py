@@ -166,6 +166,10 @@ async def test_patch_executive_and_list_by_node(
     admin = await make_token("admin", "kerala")
     owner = await franchisee(client, admin, "kerala/ernakulam/kochi")
     exec_id = (await executive(client, admin, owner, 1, "9847000001")).json()["id"]
+    franchisees = await client.get("/api/v1/franchisees", headers=bearer(admin))
+    assert [(f["id"], f["nodes"]) for f in franchisees.json()] == [
+        (owner, ["kerala/ernakulam/kochi"])
+    ]
     patched = await client.patch(
         f"/api/v1/executives/{exec_id}",
         json={"rank": 2, "working_hours": ALWAYS},

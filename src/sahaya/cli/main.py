@@ -45,6 +45,7 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers or settings.web_workers,
+        var_dir=settings.var_dir,
     )
 
 

@@ -8,12 +8,14 @@ children, then the database; the data stays under `var/` for the next run.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from datetime import UTC, datetime
+from pathlib import Path
 
 import typer
 import uvicorn
@@ -25,8 +27,14 @@ from sahaya.persistence.migrate import upgrade
 from sahaya.settings import Settings, get_settings
 
 
-def serve(url: str, *, host: str, port: int, workers: int) -> None:
+def serve(url: str, *, host: str, port: int, workers: int, var_dir: Path) -> None:
     os.environ["SAHAYA_DATABASE_URL"] = url  # worker processes re-read settings
+    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # One /metrics across processes: prometheus_client's multiprocess mode.
+        metrics_dir = var_dir / "prometheus"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
     uvicorn.run(
         "sahaya.web.asgi:app",
         host=host,

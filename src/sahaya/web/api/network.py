@@ -193,6 +193,23 @@ async def create_franchisee(
     )
 
 
+@router.get("/franchisees", response_model=list[FranchiseeOut])
+async def list_franchisees(uow: UoW, caller: Caller) -> list[FranchiseeOut]:
+    """Franchisees owning a node in your part of the network, with the nodes they own."""
+    repo = NetworkRepository(uow.session)
+    owned: dict[uuid.UUID, list[str]] = {}
+    for node in await repo.subtree(caller.tenant_id, caller.node_path):
+        if node.franchisee_id is not None:
+            owned.setdefault(node.franchisee_id, []).append(node.path)
+    rows = await repo.franchisees(list(owned))
+    return [
+        FranchiseeOut(
+            id=r.id, name=r.name, phone_e164=r.phone_e164, email=r.email, nodes=owned[r.id]
+        )
+        for r in sorted(rows, key=lambda r: owned[r.id][0])
+    ]
+
+
 @router.get("/executives", response_model=list[ExecutiveOut])
 async def list_executives(
     uow: UoW,
