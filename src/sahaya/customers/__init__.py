@@ -2,6 +2,7 @@
 identities and verification, and bulk imports from CSV and ERPNext."""
 
 from sahaya.customers import domain, services
+from sahaya.customers.importing import RawRecord
 from sahaya.customers.phones import InvalidPhone, to_e164
 from sahaya.customers.repository import CustomerRepository
 from sahaya.customers.tables import CustomerIdentityRow, CustomerRow
@@ -11,6 +12,7 @@ __all__ = [
     "CustomerRepository",
     "CustomerRow",
     "InvalidPhone",
+    "RawRecord",
     "domain",
     "services",
     "to_e164",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -93,3 +95,23 @@ class CustomerDraft:
     phone_e164: str
     email: str | None
     language: Language
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerCard:
+    """What the call gate and agents see of a customer: the row plus its home node's path."""
+
+    id: uuid.UUID
+    name: str
+    phone_e164: str
+    email: str | None
+    language: str
+    home_node_id: uuid.UUID
+    home_node: str
+    verification: str
+    verified_at: datetime | None
+    verified_via: str | None
+    blocked: bool
+    source: str
+    created_at: datetime
+    updated_at: datetime

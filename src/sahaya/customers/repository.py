@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import uuid
 
+from psycopg import AsyncConnection
+from psycopg.rows import class_row
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sahaya.customers.domain import CustomerCard
 from sahaya.customers.tables import CustomerIdentityRow, CustomerRow
 from sahaya.network import NodeRow
 
@@ -15,22 +18,30 @@ def _in_subtree(root_path: str) -> ColumnElement[bool]:
     return or_(NodeRow.path == root_path, NodeRow.path.startswith(root_path + "/"))
 
 
+_CARD_BY_PHONE = """
+SELECT c.id, c.name, c.phone_e164, c.email, c.language, c.home_node_id, n.path AS home_node,
+       c.verification, c.verified_at, c.verified_via, c.blocked, c.source, c.created_at,
+       c.updated_at
+FROM customers c JOIN nodes n ON n.id = c.home_node_id
+WHERE c.tenant_id = %s AND c.phone_e164 = %s"""
+
+
+async def card_by_phone(
+    connection: AsyncConnection, tenant_id: uuid.UUID, e164: str
+) -> CustomerCard | None:
+    """The hot read of the call gate: one probe of the unique (tenant, phone) index, on a
+    plain autocommit psycopg connection (see persistence.database)."""
+    cursor = connection.cursor(row_factory=class_row(CustomerCard))
+    await cursor.execute(_CARD_BY_PHONE, (tenant_id, e164), prepare=True)
+    return await cursor.fetchone()
+
+
 class CustomerRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     def _with_node(self) -> Select[CustomerRow, NodeRow]:
         return select(CustomerRow, NodeRow).join(NodeRow, NodeRow.id == CustomerRow.home_node_id)
-
-    async def by_phone(self, tenant_id: uuid.UUID, e164: str) -> tuple[CustomerRow, NodeRow] | None:
-        """One indexed probe: the unique (tenant_id, phone_e164) index, then the node's key."""
-        result = await self.session.execute(
-            self._with_node().where(
-                CustomerRow.tenant_id == tenant_id, CustomerRow.phone_e164 == e164
-            )
-        )
-        row = result.first()
-        return None if row is None else (row[0], row[1])
 
     async def by_id(
         self, tenant_id: uuid.UUID, customer_id: uuid.UUID

@@ -11,6 +11,7 @@ from typing import Any
 
 from sahaya.access import Principal
 from sahaya.customers import domain
+from sahaya.customers.domain import CustomerCard
 from sahaya.customers.errors import (
     DuplicateIdentity,
     DuplicatePhone,
@@ -19,10 +20,10 @@ from sahaya.customers.errors import (
     UnknownCustomer,
 )
 from sahaya.customers.phones import InvalidPhone, to_e164
-from sahaya.customers.repository import CustomerRepository
+from sahaya.customers.repository import CustomerRepository, card_by_phone
 from sahaya.customers.tables import CustomerIdentityRow, CustomerRow
 from sahaya.network import NetworkRepository, NodeRow
-from sahaya.persistence import UnitOfWork
+from sahaya.persistence import Database, UnitOfWork
 
 
 def normalise_phone(raw: str, *, field: str = "phone") -> str:
@@ -101,14 +102,14 @@ async def get(
     return found
 
 
-async def lookup_by_phone(
-    *, uow: UnitOfWork, actor: Principal, phone: str
-) -> tuple[CustomerRow, NodeRow]:
+async def lookup_by_phone(*, database: Database, actor: Principal, phone: str) -> CustomerCard:
+    """The customer who owns `phone`, written any common way, if the actor may see them."""
     e164 = normalise_phone(phone)
-    found = await CustomerRepository(uow.session).by_phone(actor.tenant_id, e164)
-    if found is None or not actor.sees(found[1].path):
+    async with database.reading() as connection:
+        card = await card_by_phone(connection, actor.tenant_id, e164)
+    if card is None or not actor.sees(card.home_node):
         raise UnknownCustomer(f"no customer with phone {e164}")
-    return found
+    return card
 
 
 async def update(

@@ -16,17 +16,20 @@ from sahaya.access.tokens import token_hash
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.settings import Settings
 
+# Dependencies are `async def` even when they do not await: FastAPI runs plain `def`
+# dependencies in a thread pool, which costs more than the work they do.
 
-def clock() -> datetime:
+
+async def clock() -> datetime:
     return datetime.now(UTC)
 
 
-def database(request: Request) -> Database:
+async def database(request: Request) -> Database:
     db: Database = request.app.state.database
     return db
 
 
-def settings(request: Request) -> Settings:
+async def settings(request: Request) -> Settings:
     value: Settings = request.app.state.settings
     return value
 
@@ -67,10 +70,11 @@ class PrincipalCache:
 
 async def principal(
     request: Request,
-    uow: Annotated[UnitOfWork, Depends(unit_of_work)],
+    db: Annotated[Database, Depends(database)],
     now: Annotated[datetime, Depends(clock)],
     authorization: Annotated[str | None, Header()] = None,
 ) -> Principal:
+    """The caller, from a cached token when possible; only a miss touches the database."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise BadToken("send `Authorization: Bearer <token>`")
     token = authorization[7:].strip()
@@ -78,7 +82,8 @@ async def principal(
     key = token_hash(token)
     found = cache.get(key, now)
     if found is None:
-        found = await access.authenticate(uow=uow, token=token, now=now)
+        async with UnitOfWork(db) as uow:
+            found = await access.authenticate(uow=uow, token=token, now=now)
         cache.put(key, found)
     return found
 
@@ -93,5 +98,6 @@ def require(role: Role) -> object:
 
 
 UoW = Annotated[UnitOfWork, Depends(unit_of_work)]
+DB = Annotated[Database, Depends(database)]
 Now = Annotated[datetime, Depends(clock)]
 Caller = Annotated[Principal, Depends(principal)]

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import httpx
 
-from sahaya.customers.importing import RawRecord
+from sahaya.customers import RawRecord
 
 _TAGS = re.compile(r"<[^>]+>")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -20,7 +21,7 @@ from sahaya.customers.schemas import (
 )
 from sahaya.network import NodeRow
 from sahaya.web.api.prefix import PREFIX
-from sahaya.web.deps import Caller, Now, UoW
+from sahaya.web.deps import DB, Caller, Now, UoW
 
 router = APIRouter(prefix=PREFIX, tags=["customers"])
 
@@ -72,13 +73,13 @@ async def list_customers(
 
 @router.get("/customers/lookup", response_model=CustomerOut)
 async def lookup(
-    uow: UoW,
+    db: DB,
     caller: Caller,
     phone: Annotated[str, Query(min_length=1, max_length=40, description="Any common format")],
 ) -> CustomerOut:
     """Find the customer who owns a phone number, written any common way."""
-    row, node = await customers.lookup_by_phone(uow=uow, actor=caller, phone=phone)
-    return customer_out(row, node)
+    card = await customers.lookup_by_phone(database=db, actor=caller, phone=phone)
+    return CustomerOut(**asdict(card))
 
 
 @router.post("/customers", response_model=CustomerOut, status_code=201)
