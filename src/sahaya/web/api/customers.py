@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -79,7 +78,7 @@ async def lookup(
 ) -> CustomerOut:
     """Find the customer who owns a phone number, written any common way."""
     card = await customers.lookup_by_phone(database=db, actor=caller, phone=phone)
-    return CustomerOut(**asdict(card))
+    return CustomerOut.model_validate(card, from_attributes=True)
 
 
 @router.post("/customers", response_model=CustomerOut, status_code=201)
