@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     chain_depth_district: int = Field(default=2, ge=0, le=20)
     chain_depth_state: int = Field(default=1, ge=0, le=20)
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    # A message from a customer with an unresolved ticket for the same service touched within
+    # this many hours joins that ticket instead of opening another (0 turns the guard off).
+    ticket_thread_hours: int = Field(default=24, ge=0, le=24 * 90)
     worker_concurrency: int = Field(default=4, ge=1, le=64)
     log_level: str = "INFO"
 

@@ -63,7 +63,7 @@ def _executive_out(row: ExecutiveRow, now: datetime) -> ExecutiveOut:
     )
 
 
-async def _visible_node(uow: UoW, caller: Principal, ref: str, field: str = "node") -> NodeRow:
+async def visible_node(uow: UoW, caller: Principal, ref: str, field: str = "node") -> NodeRow:
     node = await NetworkRepository(uow.session).node(caller.tenant_id, ref)
     if node is None or not caller.sees(node.path):
         raise UnknownNode(f"no node {ref!r} in your part of the network", field=field)
@@ -103,7 +103,7 @@ async def list_nodes(
     caller: Caller,
     under: Annotated[str | None, Query(description="Id or path; default: your node")] = None,
 ) -> list[NodeOut]:
-    root = await _visible_node(uow, caller, under, "under") if under else None
+    root = await visible_node(uow, caller, under, "under") if under else None
     rows = await NetworkRepository(uow.session).subtree(
         caller.tenant_id, root.path if root else caller.node_path
     )
@@ -112,14 +112,14 @@ async def list_nodes(
 
 @router.get("/nodes/{node_id}", response_model=NodeOut)
 async def get_node(node_id: uuid.UUID, uow: UoW, caller: Caller) -> NodeOut:
-    return _node_out(await _visible_node(uow, caller, str(node_id)))
+    return _node_out(await visible_node(uow, caller, str(node_id)))
 
 
 @router.post("/nodes", response_model=NodeOut, status_code=201)
 async def create_node(
     body: NodeIn, uow: UoW, caller: Annotated[Principal, require(Role.ADMIN)]
 ) -> NodeOut:
-    parent = await _visible_node(uow, caller, body.parent, "parent") if body.parent else None
+    parent = await visible_node(uow, caller, body.parent, "parent") if body.parent else None
     if parent is None and caller.node_path.count("/") > 0:
         raise NotAllowed("only an admin at the state node can add a state")
     row = await network.add_node(uow=uow, tenant_id=caller.tenant_id, name=body.name, parent=parent)
@@ -139,7 +139,7 @@ async def escalation_chain(
 ) -> ChainOut:
     """Who would ring, in order, for a customer of `node` — with why each executive was kept
     or skipped."""
-    row = await _visible_node(uow, caller, node)
+    row = await visible_node(uow, caller, node)
     when = at or now
     if when.tzinfo is None:
         raise InvalidNetworkChange("at: give a time zone offset, e.g. 2026-11-23T10:00+05:30")
@@ -174,7 +174,7 @@ async def escalation_chain(
 async def create_franchisee(
     body: FranchiseeIn, uow: UoW, caller: Annotated[Principal, require(Role.SUPERVISOR)]
 ) -> FranchiseeOut:
-    nodes = [await _visible_node(uow, caller, ref, "nodes") for ref in body.nodes]
+    nodes = [await visible_node(uow, caller, ref, "nodes") for ref in body.nodes]
     row = await network.create_franchisee(
         uow=uow,
         tenant_id=caller.tenant_id,
@@ -217,7 +217,7 @@ async def list_executives(
     caller: Caller,
     node: Annotated[str | None, Query(description="Id or path; default: your node")] = None,
 ) -> list[ExecutiveOut]:
-    root = await _visible_node(uow, caller, node) if node else None
+    root = await visible_node(uow, caller, node) if node else None
     pairs = await NetworkRepository(uow.session).executives_in_subtree(
         caller.tenant_id, root.path if root else caller.node_path
     )

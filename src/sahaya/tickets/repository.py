@@ -1,0 +1,117 @@
+"""All queries of the ticketing context."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sahaya.network import NodeRow
+from sahaya.tickets.tables import TicketEntryRow, TicketEventRow, TicketRow
+
+_NEXT_NUMBER = text(
+    """INSERT INTO ticket_counters (id, tenant_id, prefix, last)
+       VALUES (gen_random_uuid(), :tenant, :prefix, 1)
+       ON CONFLICT (tenant_id, prefix) DO UPDATE SET last = ticket_counters.last + 1
+       RETURNING last"""
+)
+
+
+class TicketRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def next_sequence(self, tenant_id: uuid.UUID, prefix: str) -> int:
+        value = await self.session.scalar(_NEXT_NUMBER, {"tenant": tenant_id, "prefix": prefix})
+        assert value is not None  # noqa: S101 - RETURNING always yields the row
+        return int(value)
+
+    async def by_number(
+        self, tenant_id: uuid.UUID, number: str, *, lock: bool = False
+    ) -> tuple[TicketRow, NodeRow] | None:
+        query = (
+            select(TicketRow, NodeRow)
+            .join(NodeRow, NodeRow.id == TicketRow.node_id)
+            .where(TicketRow.tenant_id == tenant_id, TicketRow.number == number)
+        )
+        if lock:
+            query = query.with_for_update(of=TicketRow)
+        row = (await self.session.execute(query)).first()
+        return None if row is None else (row[0], row[1])
+
+    async def open_for(
+        self, tenant_id: uuid.UUID, customer_id: uuid.UUID, service_code: str, since: datetime
+    ) -> TicketRow | None:
+        """The customer's most recent unresolved ticket for the service, if touched since."""
+        return await self.session.scalar(
+            select(TicketRow)
+            .where(
+                TicketRow.tenant_id == tenant_id,
+                TicketRow.customer_id == customer_id,
+                TicketRow.service_code == service_code,
+                TicketRow.status.not_in(("resolved", "closed")),
+                TicketRow.updated_at >= since,
+            )
+            .order_by(TicketRow.updated_at.desc())
+            .limit(1)
+            .with_for_update()
+        )
+
+    async def queue(
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        root_path: str,
+        channel: str | None,
+        statuses: Sequence[str],
+        severity: str | None,
+        node_path: str | None,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> list[tuple[TicketRow, NodeRow]]:
+        """Tickets oldest first (FIFO), inside the caller's subtree."""
+        scope = node_path or root_path
+        query = (
+            select(TicketRow, NodeRow)
+            .join(NodeRow, NodeRow.id == TicketRow.node_id)
+            .where(
+                TicketRow.tenant_id == tenant_id,
+                or_(NodeRow.path == scope, NodeRow.path.startswith(scope + "/")),
+                TicketRow.status.in_(statuses),
+            )
+        )
+        if channel:
+            query = query.where(TicketRow.channel == channel)
+        if severity:
+            query = query.where(TicketRow.severity == severity)
+        if after is not None:
+            query = query.where(
+                or_(
+                    TicketRow.created_at > after[0],
+                    (TicketRow.created_at == after[0]) & (TicketRow.id > after[1]),
+                )
+            )
+        query = query.order_by(TicketRow.created_at, TicketRow.id).limit(limit)
+        return [(r[0], r[1]) for r in (await self.session.execute(query)).all()]
+
+    async def entries(self, ticket_id: uuid.UUID) -> list[TicketEntryRow]:
+        rows = await self.session.scalars(
+            select(TicketEntryRow)
+            .where(TicketEntryRow.ticket_id == ticket_id)
+            .order_by(TicketEntryRow.seq)
+        )
+        return list(rows)
+
+    async def events(self, ticket_id: uuid.UUID) -> list[TicketEventRow]:
+        rows = await self.session.scalars(
+            select(TicketEventRow)
+            .where(TicketEventRow.ticket_id == ticket_id)
+            .order_by(TicketEventRow.seq)
+        )
+        return list(rows)
+
+    def add(self, row: object) -> None:
+        self.session.add(row)

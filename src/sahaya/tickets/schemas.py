@@ -1,0 +1,80 @@
+"""HTTP shapes of the ticketing context."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sahaya.tickets.domain import Channel, Status
+
+
+class TicketIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    customer_id: uuid.UUID | None = None
+    phone: str | None = Field(default=None, description="Instead of customer_id, any format")
+    service: str = "apnafood"
+    channel: Channel = Channel.API
+    subject: str = Field(min_length=1, max_length=300)
+    message: str = Field(min_length=1, max_length=100_000)
+    severity: Literal["minor", "major", "critical"] | None = None
+    tags: list[str] = Field(default_factory=list, max_length=20)
+
+
+class TicketOut(BaseModel):
+    id: uuid.UUID
+    number: str
+    customer_id: uuid.UUID | None
+    service: str
+    channel: str
+    node: str
+    subject: str
+    severity: str
+    status: str
+    assignee_id: uuid.UUID | None
+    tags: list[str]
+    created_at: datetime
+    updated_at: datetime
+    first_responded_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    threaded: bool = Field(default=False, description="The message joined an open ticket")
+
+
+class TicketPage(BaseModel):
+    items: list[TicketOut]
+    next_after: str | None = Field(description="Pass as `after` for the next page")
+
+
+class EntryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["agent_reply", "internal_note"]
+    body: str = Field(min_length=1, max_length=100_000)
+
+
+class EntryOut(BaseModel):
+    id: uuid.UUID
+    kind: str
+    author: str
+    body: str
+    created_at: datetime
+
+
+class StatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Status
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    executive_id: uuid.UUID
+
+
+class EventOut(BaseModel):
+    actor: str
+    action: str
+    changes: dict[str, Any]
+    created_at: datetime

@@ -1,0 +1,334 @@
+"""Use cases of the ticketing context. Keyword-only, time passed in, no commits.
+
+Every change writes an audit event (who, when, what changed: before → after) in the same
+transaction as the change itself.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sahaya.access import Principal, Role
+from sahaya.access.errors import NotAllowed
+from sahaya.customers import services as customers
+from sahaya.network import NetworkRepository, NodeRow
+from sahaya.network.errors import UnknownExecutive, UnknownService
+from sahaya.network.repository import ancestor_paths
+from sahaya.persistence import UnitOfWork
+from sahaya.tickets import domain
+from sahaya.tickets.errors import IllegalTicketMove, InvalidTicket, UnknownTicket
+from sahaya.tickets.repository import TicketRepository
+from sahaya.tickets.tables import TicketEntryRow, TicketEventRow, TicketRow
+
+SEVERITIES = ("minor", "major", "critical")
+
+
+def actor_label(actor: Principal) -> str:
+    who = actor.user_id or actor.token_id
+    return f"{actor.role.value}:{who}:{actor.name}"
+
+
+def _event(
+    repo: TicketRepository,
+    ticket: TicketRow,
+    *,
+    actor: str,
+    action: str,
+    changes: dict[str, Any],
+    now: datetime,
+) -> None:
+    repo.add(
+        TicketEventRow(
+            id=uuid.uuid4(),
+            tenant_id=ticket.tenant_id,
+            ticket_id=ticket.id,
+            actor=actor,
+            action=action,
+            changes=changes,
+            created_at=now,
+        )
+    )
+
+
+def _entry(
+    repo: TicketRepository,
+    ticket: TicketRow,
+    *,
+    kind: domain.EntryKind,
+    author: str,
+    body: str,
+    now: datetime,
+) -> TicketEntryRow:
+    entry = TicketEntryRow(
+        id=uuid.uuid4(),
+        tenant_id=ticket.tenant_id,
+        ticket_id=ticket.id,
+        kind=kind.value,
+        author=author,
+        body=body,
+        created_at=now,
+    )
+    repo.add(entry)
+    return entry
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """What a channel or an agent hands over to open (or continue) a ticket."""
+
+    customer_id: uuid.UUID
+    service_code: str
+    channel: domain.Channel
+    subject: str
+    message: str
+    severity: str | None = None
+    tags: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    ticket: TicketRow
+    node: NodeRow
+    created: bool  # False: threaded into the customer's open ticket (duplicate guard)
+
+
+async def open_ticket(
+    *,
+    uow: UnitOfWork,
+    actor: Principal,
+    intake: Intake,
+    now: datetime,
+    thread_window: timedelta,
+) -> Opened:
+    """Open a ticket for a customer — or, when they already have an unresolved ticket for
+    the same service touched within `thread_window`, add the message to that one."""
+    subject = " ".join(intake.subject.split())
+    if not subject or len(subject) > 300:
+        raise InvalidTicket("subject: 1-300 characters", field="subject")
+    if not intake.message.strip():
+        raise InvalidTicket("message: must not be empty", field="message")
+    severity = intake.severity or "minor"
+    if severity not in SEVERITIES:
+        raise InvalidTicket(f"severity: {severity!r} is not one of minor, major, critical")
+    customer, node = await customers.get(uow=uow, actor=actor, customer_id=intake.customer_id)
+    service = await NetworkRepository(uow.session).service(actor.tenant_id, intake.service_code)
+    if service is None or not service.active:
+        raise UnknownService(f"no active service {intake.service_code!r}", field="service")
+    repo = TicketRepository(uow.session)
+    author = f"customer:{customer.id}:{customer.name}"
+
+    existing = await repo.open_for(actor.tenant_id, customer.id, service.code, now - thread_window)
+    if existing is not None:
+        _entry(
+            repo,
+            existing,
+            kind=domain.EntryKind.CUSTOMER_MESSAGE,
+            author=author,
+            body=intake.message,
+            now=now,
+        )
+        changes: dict[str, Any] = {"channel": intake.channel.value}
+        if existing.status in domain.PAUSED:
+            resumed = domain.resume_status(has_assignee=existing.assignee_id is not None)
+            changes["status"] = [existing.status, resumed.value]
+            existing.status = resumed.value
+        existing.updated_at = now
+        _event(
+            repo,
+            existing,
+            actor=actor_label(actor),
+            action="customer_message",
+            changes=changes,
+            now=now,
+        )
+        home = await NetworkRepository(uow.session).node_by_id(actor.tenant_id, existing.node_id)
+        assert home is not None  # noqa: S101 - foreign key
+        return Opened(existing, home, created=False)
+
+    prefix = domain.service_prefix(service.code)
+    number = domain.format_number(prefix, await repo.next_sequence(actor.tenant_id, prefix))
+    ticket = TicketRow(
+        id=uuid.uuid4(),
+        tenant_id=actor.tenant_id,
+        number=number,
+        customer_id=customer.id,
+        service_code=service.code,
+        channel=intake.channel.value,
+        node_id=node.id,
+        subject=subject,
+        severity=severity,
+        status=domain.Status.NEW.value,
+        tags=sorted(set(intake.tags)),
+        contact_name=customer.name,
+        contact_email=customer.email,
+        contact_phone=customer.phone_e164,
+        custom_fields={},
+        created_at=now,
+        updated_at=now,
+    )
+    repo.add(ticket)
+    await uow.flush()  # the row must exist before its entries (no ORM relationship orders them)
+    _entry(
+        repo,
+        ticket,
+        kind=domain.EntryKind.CUSTOMER_MESSAGE,
+        author=author,
+        body=intake.message,
+        now=now,
+    )
+    _event(
+        repo,
+        ticket,
+        actor=actor_label(actor),
+        action="created",
+        now=now,
+        changes={
+            "number": number,
+            "channel": ticket.channel,
+            "severity": severity,
+            "node": node.path,
+            "service": service.code,
+        },
+    )
+    await uow.flush()
+    return Opened(ticket, node, created=True)
+
+
+async def get(
+    *, uow: UnitOfWork, actor: Principal, number: str, lock: bool = False
+) -> tuple[TicketRow, NodeRow]:
+    found = await TicketRepository(uow.session).by_number(
+        actor.tenant_id, number.strip().upper(), lock=lock
+    )
+    if found is None or not actor.sees(found[1].path):
+        raise UnknownTicket(f"no ticket {number}")
+    return found
+
+
+async def add_entry(
+    *,
+    uow: UnitOfWork,
+    actor: Principal,
+    number: str,
+    kind: domain.EntryKind,
+    body: str,
+    now: datetime,
+) -> TicketEntryRow:
+    """Staff add replies and internal notes; a reply is the ticket's first response."""
+    if kind not in (domain.EntryKind.AGENT_REPLY, domain.EntryKind.INTERNAL_NOTE):
+        raise InvalidTicket("kind: staff may add agent_reply or internal_note", field="kind")
+    if not body.strip():
+        raise InvalidTicket("body: must not be empty", field="body")
+    ticket, _ = await get(uow=uow, actor=actor, number=number, lock=True)
+    repo = TicketRepository(uow.session)
+    entry = _entry(repo, ticket, kind=kind, author=actor_label(actor), body=body, now=now)
+    changes: dict[str, Any] = {"kind": kind.value}
+    if kind == domain.EntryKind.AGENT_REPLY and ticket.first_responded_at is None:
+        ticket.first_responded_at = now
+        changes["first_responded_at"] = [None, now.isoformat()]
+    ticket.updated_at = now
+    _event(repo, ticket, actor=actor_label(actor), action=kind.value, changes=changes, now=now)
+    await uow.flush()
+    return entry
+
+
+async def change_status(
+    *,
+    uow: UnitOfWork,
+    actor: Principal,
+    number: str,
+    target: domain.Status,
+    now: datetime,
+    reason: str | None = None,
+) -> TicketRow:
+    ticket, _ = await get(uow=uow, actor=actor, number=number, lock=True)
+    current = domain.Status(ticket.status)
+    try:
+        stored = domain.transition(current, target, has_assignee=ticket.assignee_id is not None)
+    except domain.IllegalTransition as exc:
+        raise IllegalTicketMove(str(exc), field="status") from None
+    changes: dict[str, Any] = {"status": [current.value, stored.value]}
+    if current == domain.Status.ASSIGNED and stored == domain.Status.OPEN:
+        changes["assignee_id"] = [str(ticket.assignee_id), None]
+        ticket.assignee_id = None
+    if stored == domain.Status.RESOLVED:
+        ticket.resolved_at = now
+    if stored == domain.Status.CLOSED:
+        ticket.closed_at = now
+    if current in domain.DONE and stored not in domain.DONE:
+        ticket.resolved_at = None
+        ticket.closed_at = None
+    if reason:
+        changes["reason"] = reason
+    ticket.status = stored.value
+    ticket.updated_at = now
+    _event(
+        repo := TicketRepository(uow.session),
+        ticket,
+        actor=actor_label(actor),
+        action="status",
+        changes=changes,
+        now=now,
+    )
+    _entry(
+        repo,
+        ticket,
+        kind=domain.EntryKind.SYSTEM_EVENT,
+        author=actor_label(actor),
+        body=f"status {current.value} → {stored.value}" + (f": {reason}" if reason else ""),
+        now=now,
+    )
+    return ticket
+
+
+async def assign(
+    *,
+    uow: UnitOfWork,
+    actor: Principal,
+    number: str,
+    executive_id: uuid.UUID,
+    now: datetime,
+) -> TicketRow:
+    """A lead (supervisor of the ticket's node or above) assigns an executive of the
+    ticket's sub-district, district or state franchisee who serves the ticket's service."""
+    if not actor.at_least(Role.SUPERVISOR):
+        raise NotAllowed("only a supervisor or admin assigns tickets")
+    ticket, node = await get(uow=uow, actor=actor, number=number, lock=True)
+    network = NetworkRepository(uow.session)
+    executive = await network.executive(actor.tenant_id, executive_id)
+    path_owners = {
+        n.franchisee_id
+        for n in await network.nodes_by_paths(actor.tenant_id, ancestor_paths(node.path))
+    }
+    if executive is None or executive.franchisee_id not in path_owners:
+        raise UnknownExecutive(
+            f"no executive {executive_id} on {node.path}'s escalation path", field="executive_id"
+        )
+    if ticket.service_code not in executive.services:
+        raise InvalidTicket(
+            f"{executive.name} does not handle {ticket.service_code}", field="executive_id"
+        )
+    current = domain.Status(ticket.status)
+    if current in domain.DONE:
+        raise IllegalTicketMove(f"a {current.value} ticket cannot be assigned; reopen it first")
+    changes: dict[str, Any] = {
+        "assignee_id": [str(ticket.assignee_id) if ticket.assignee_id else None, str(executive.id)]
+    }
+    ticket.assignee_id = executive.id
+    if current in (domain.Status.NEW, domain.Status.OPEN):
+        ticket.status = domain.Status.ASSIGNED.value
+        changes["status"] = [current.value, ticket.status]
+    ticket.updated_at = now
+    _event(
+        TicketRepository(uow.session),
+        ticket,
+        actor=actor_label(actor),
+        action="assigned",
+        changes=changes,
+        now=now,
+    )
+    return ticket

@@ -1,0 +1,203 @@
+"""Tickets: open, read, reply, note, change status, assign, queues and history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from sahaya.customers import services as customers
+from sahaya.network import NodeRow
+from sahaya.settings import Settings
+from sahaya.tickets import TicketRepository, TicketRow, domain
+from sahaya.tickets import services as tickets
+from sahaya.tickets.errors import InvalidTicket
+from sahaya.tickets.schemas import (
+    AssignIn,
+    EntryIn,
+    EntryOut,
+    EventOut,
+    StatusIn,
+    TicketIn,
+    TicketOut,
+    TicketPage,
+)
+from sahaya.web.api.network import visible_node
+from sahaya.web.api.prefix import PREFIX
+from sahaya.web.deps import DB, Caller, Now, UoW, settings
+
+router = APIRouter(prefix=PREFIX, tags=["tickets"])
+_ACTIVE = tuple(s.value for s in domain.Status if s not in domain.DONE)
+
+
+def ticket_out(row: TicketRow, node: NodeRow, *, threaded: bool = False) -> TicketOut:
+    return TicketOut(
+        id=row.id,
+        number=row.number,
+        customer_id=row.customer_id,
+        service=row.service_code,
+        channel=row.channel,
+        node=node.path,
+        subject=row.subject,
+        severity=row.severity,
+        status=row.status,
+        assignee_id=row.assignee_id,
+        tags=list(row.tags),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        first_responded_at=row.first_responded_at,
+        resolved_at=row.resolved_at,
+        closed_at=row.closed_at,
+        threaded=threaded,
+    )
+
+
+@router.post("/tickets", response_model=TicketOut, status_code=201)
+async def open_ticket(
+    body: TicketIn,
+    uow: UoW,
+    db: DB,
+    now: Now,
+    caller: Caller,
+    response: Response,
+    config: Annotated[Settings, Depends(settings)],
+) -> TicketOut:
+    """Open a ticket for a registered customer (by id or phone). A message from a customer
+    who already has an unresolved ticket for the service joins it (200, `threaded`)."""
+    if (body.customer_id is None) == (body.phone is None):
+        raise InvalidTicket("give exactly one of customer_id or phone", field="customer_id")
+    customer_id = body.customer_id
+    if customer_id is None:
+        assert body.phone is not None  # noqa: S101 - checked above
+        card = await customers.lookup_by_phone(database=db, actor=caller, phone=body.phone)
+        customer_id = card.id
+    opened = await tickets.open_ticket(
+        uow=uow,
+        actor=caller,
+        intake=tickets.Intake(
+            customer_id=customer_id,
+            service_code=body.service,
+            channel=body.channel,
+            subject=body.subject,
+            message=body.message,
+            severity=body.severity,
+            tags=body.tags,
+        ),
+        now=now,
+        thread_window=timedelta(hours=config.ticket_thread_hours),
+    )
+    await uow.commit()
+    response.headers["Location"] = f"{PREFIX}/tickets/{opened.ticket.number}"
+    if not opened.created:
+        response.status_code = 200
+    return ticket_out(opened.ticket, opened.node, threaded=not opened.created)
+
+
+@router.get("/tickets", response_model=TicketPage)
+async def queue(
+    uow: UoW,
+    caller: Caller,
+    channel: domain.Channel | None = None,
+    status: Annotated[list[domain.Status] | None, Query()] = None,
+    severity: str | None = None,
+    node: Annotated[str | None, Query(description="Id or path inside your subtree")] = None,
+    after: Annotated[str | None, Query(description="Cursor from next_after")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> TicketPage:
+    """A queue: tickets oldest first (FIFO). Defaults to every unresolved status."""
+    node_path = None
+    if node:
+        node_path = (await visible_node(uow, caller, node)).path
+    cursor = _parse_cursor(after) if after else None
+    rows = await TicketRepository(uow.session).queue(
+        tenant_id=caller.tenant_id,
+        root_path=caller.node_path,
+        channel=channel.value if channel else None,
+        statuses=[s.value for s in status] if status else _ACTIVE,
+        severity=severity,
+        node_path=node_path,
+        after=cursor,
+        limit=limit,
+    )
+    items = [ticket_out(t, n) for t, n in rows]
+    last = rows[-1][0] if len(rows) == limit else None
+    return TicketPage(
+        items=items, next_after=f"{last.created_at.isoformat()}~{last.id}" if last else None
+    )
+
+
+def _parse_cursor(text: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        stamp, _, ident = text.partition("~")
+        return datetime.fromisoformat(stamp), uuid.UUID(ident)
+    except ValueError:
+        raise InvalidTicket(f"after: {text!r} is not a cursor from next_after") from None
+
+
+@router.get("/tickets/{number}", response_model=TicketOut)
+async def get_ticket(number: str, uow: UoW, caller: Caller) -> TicketOut:
+    row, node = await tickets.get(uow=uow, actor=caller, number=number)
+    return ticket_out(row, node)
+
+
+@router.get("/tickets/{number}/entries", response_model=list[EntryOut])
+async def thread(number: str, uow: UoW, caller: Caller) -> list[EntryOut]:
+    row, _ = await tickets.get(uow=uow, actor=caller, number=number)
+    return [
+        EntryOut(id=e.id, kind=e.kind, author=e.author, body=e.body, created_at=e.created_at)
+        for e in await TicketRepository(uow.session).entries(row.id)
+    ]
+
+
+@router.post("/tickets/{number}/entries", response_model=EntryOut, status_code=201)
+async def add_entry(number: str, body: EntryIn, uow: UoW, now: Now, caller: Caller) -> EntryOut:
+    entry = await tickets.add_entry(
+        uow=uow,
+        actor=caller,
+        number=number,
+        kind=domain.EntryKind(body.kind),
+        body=body.body,
+        now=now,
+    )
+    await uow.commit()
+    return EntryOut(
+        id=entry.id,
+        kind=entry.kind,
+        author=entry.author,
+        body=entry.body,
+        created_at=entry.created_at,
+    )
+
+
+@router.post("/tickets/{number}/status", response_model=TicketOut)
+async def change_status(
+    number: str, body: StatusIn, uow: UoW, now: Now, caller: Caller
+) -> TicketOut:
+    await tickets.change_status(
+        uow=uow, actor=caller, number=number, target=body.status, now=now, reason=body.reason
+    )
+    await uow.commit()
+    row, node = await tickets.get(uow=uow, actor=caller, number=number)
+    return ticket_out(row, node)
+
+
+@router.post("/tickets/{number}/assign", response_model=TicketOut)
+async def assign(number: str, body: AssignIn, uow: UoW, now: Now, caller: Caller) -> TicketOut:
+    await tickets.assign(
+        uow=uow, actor=caller, number=number, executive_id=body.executive_id, now=now
+    )
+    await uow.commit()
+    row, node = await tickets.get(uow=uow, actor=caller, number=number)
+    return ticket_out(row, node)
+
+
+@router.get("/tickets/{number}/history", response_model=list[EventOut])
+async def history(number: str, uow: UoW, caller: Caller) -> list[EventOut]:
+    """Every change to the ticket: who, when, what changed (before → after)."""
+    row, _ = await tickets.get(uow=uow, actor=caller, number=number)
+    return [
+        EventOut(actor=e.actor, action=e.action, changes=e.changes, created_at=e.created_at)
+        for e in await TicketRepository(uow.session).events(row.id)
+    ]
