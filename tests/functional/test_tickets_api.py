@@ -205,3 +205,42 @@ async def test_ticket_validation(client: httpx.AsyncClient, agent: str) -> None:
     assert "no active service 'apnaride'" in inactive.json()["detail"]
     stranger = await ticket(client, agent, phone="9000000001")
     assert stranger.status_code == 404
+
+
+async def test_full_text_search_over_thread_customer_and_number(
+    client: httpx.AsyncClient, agent: str, make_token: TokenFactory
+) -> None:
+    await customer(client, agent)
+    await customer(client, agent, phone="9847000099")
+    cold = (await ticket(client, agent)).json()["number"]
+    late = (
+        await ticket(
+            client,
+            agent,
+            phone="9847000099",
+            subject="Delivery late",
+            message="Rider lost near Edappally",
+        )
+    ).json()["number"]
+    await client.post(
+        f"/api/v1/tickets/{cold}/entries",
+        json={"kind": "agent_reply", "body": "Refund of ₹240 issued"},
+        headers=bearer(agent),
+    )
+
+    async def found(q: str, token: str = agent) -> list[str]:
+        response = await client.get(
+            "/api/v1/tickets/search", params={"q": q}, headers=bearer(token)
+        )
+        assert response.status_code == 200, response.text
+        return [t["number"] for t in response.json()]
+
+    assert await found("biryani") == [cold]  # customer's message
+    assert await found("refund") == [cold]  # agent reply, added later
+    assert await found("edappally") == [late]
+    assert await found("9847000099") == [late]  # phone, national form
+    assert await found(late) == [late]  # ticket number
+    assert sorted(await found("anjali")) == sorted([cold, late])  # customer name
+    assert await found('"arrived cold" -late') == [cold]
+    elsewhere = await make_token("agent", "kerala/kollam/kollam")
+    assert await found("biryani", elsewhere) == []

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sahaya.network import NodeRow
@@ -17,6 +17,13 @@ _NEXT_NUMBER = text(
        VALUES (gen_random_uuid(), :tenant, :prefix, 1)
        ON CONFLICT (tenant_id, prefix) DO UPDATE SET last = ticket_counters.last + 1
        RETURNING last"""
+)
+
+
+# 'simple' configuration: no stemming, so Malayalam and English words, numbers and names all
+# match as written; the search box is parsed with websearch_to_tsquery ("quoted phrases", -not).
+_INDEX_TEXT = text(
+    "UPDATE tickets SET search = search || to_tsvector('simple', :text) WHERE id = :id"
 )
 
 
@@ -96,6 +103,28 @@ class TicketRepository:
             )
         query = query.order_by(TicketRow.created_at, TicketRow.id).limit(limit)
         return [(r[0], r[1]) for r in (await self.session.execute(query)).all()]
+
+    async def index_text(self, ticket_id: uuid.UUID, content: str) -> None:
+        """Add words to a ticket's search vector (after the row is flushed)."""
+        await self.session.execute(_INDEX_TEXT, {"id": ticket_id, "text": content})
+
+    async def search(
+        self, *, tenant_id: uuid.UUID, root_path: str, query: str, limit: int
+    ) -> list[tuple[TicketRow, NodeRow]]:
+        """Best matches first, then newest, inside the caller's subtree."""
+        tsquery = func.websearch_to_tsquery("simple", query)
+        statement = (
+            select(TicketRow, NodeRow)
+            .join(NodeRow, NodeRow.id == TicketRow.node_id)
+            .where(
+                TicketRow.tenant_id == tenant_id,
+                or_(NodeRow.path == root_path, NodeRow.path.startswith(root_path + "/")),
+                TicketRow.search.op("@@")(tsquery),
+            )
+            .order_by(func.ts_rank(TicketRow.search, tsquery).desc(), TicketRow.created_at.desc())
+            .limit(limit)
+        )
+        return [(r[0], r[1]) for r in (await self.session.execute(statement)).all()]
 
     async def entries(self, ticket_id: uuid.UUID) -> list[TicketEntryRow]:
         rows = await self.session.scalars(

@@ -131,6 +131,7 @@ async def open_ticket(
             body=intake.message,
             now=now,
         )
+        await repo.index_text(existing.id, intake.message)
         changes: dict[str, Any] = {"channel": intake.channel.value}
         if existing.status in domain.PAUSED:
             resumed = domain.resume_status(has_assignee=existing.assignee_id is not None)
@@ -180,6 +181,9 @@ async def open_ticket(
         body=intake.message,
         now=now,
     )
+    national = customer.phone_e164.removeprefix("+91")
+    words = (number, subject, customer.name, customer.phone_e164, national, intake.message)
+    await repo.index_text(ticket.id, " ".join(words))
     _event(
         repo,
         ticket,
@@ -226,6 +230,7 @@ async def add_entry(
     ticket, _ = await get(uow=uow, actor=actor, number=number, lock=True)
     repo = TicketRepository(uow.session)
     entry = _entry(repo, ticket, kind=kind, author=actor_label(actor), body=body, now=now)
+    await repo.index_text(ticket.id, body)
     changes: dict[str, Any] = {"kind": kind.value}
     if kind == domain.EntryKind.AGENT_REPLY and ticket.first_responded_at is None:
         ticket.first_responded_at = now

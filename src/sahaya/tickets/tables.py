@@ -15,8 +15,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sahaya.persistence.base import Base, TenantMixin, utcnow_column
@@ -48,6 +49,7 @@ class TicketRow(TenantMixin, Base):
         Index("ix_tickets_queue", "tenant_id", "channel", "status", "created_at"),
         Index("ix_tickets_customer_open", "tenant_id", "customer_id", "service_code", "status"),
         Index("ix_tickets_node", "tenant_id", "node_id", "status"),
+        Index("ix_tickets_search", "search", postgresql_using="gin"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -69,6 +71,8 @@ class TicketRow(TenantMixin, Base):
     contact_email: Mapped[str | None] = mapped_column(String(320))
     contact_phone: Mapped[str | None] = mapped_column(String(20))
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # Full-text: number, subject, customer name and phone, and every thread entry's text.
+    search: Mapped[Any] = mapped_column(TSVECTOR, server_default=text("''::tsvector"))
     created_at: Mapped[datetime] = utcnow_column()
     updated_at: Mapped[datetime] = utcnow_column()
     first_responded_at: Mapped[datetime | None]

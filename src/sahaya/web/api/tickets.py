@@ -136,6 +136,20 @@ def _parse_cursor(text: str) -> tuple[datetime, uuid.UUID]:
         raise InvalidTicket(f"after: {text!r} is not a cursor from next_after") from None
 
 
+@router.get("/tickets/search", response_model=list[TicketOut])
+async def search(
+    uow: UoW,
+    caller: Caller,
+    q: Annotated[str, Query(min_length=1, max_length=200, description='Words, "phrases", -not')],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> list[TicketOut]:
+    """Full-text search over number, subject, thread, customer name and phone."""
+    rows = await TicketRepository(uow.session).search(
+        tenant_id=caller.tenant_id, root_path=caller.node_path, query=q, limit=limit
+    )
+    return [ticket_out(t, n) for t, n in rows]
+
+
 @router.get("/tickets/{number}", response_model=TicketOut)
 async def get_ticket(number: str, uow: UoW, caller: Caller) -> TicketOut:
     row, node = await tickets.get(uow=uow, actor=caller, number=number)

@@ -1,8 +1,8 @@
-"""tickets: counters, tickets, thread entries, audit events
+"""tickets: counters, tickets, thread entries, audit events, full-text search
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-23 17:53:28.979649
+Create Date: 2026-11-23 17:54:40.131294
 """
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ def upgrade() -> None:
         sa.Column("contact_email", sa.String(length=320), nullable=True),
         sa.Column("contact_phone", sa.String(length=20), nullable=True),
         sa.Column("custom_fields", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column(
+            "search", postgresql.TSVECTOR(), server_default=sa.text("''::tsvector"), nullable=False
+        ),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
@@ -120,6 +123,9 @@ def upgrade() -> None:
         "tickets",
         ["tenant_id", "channel", "status", "created_at"],
         unique=False,
+    )
+    op.create_index(
+        "ix_tickets_search", "tickets", ["search"], unique=False, postgresql_using="gin"
     )
     op.create_index(op.f("ix_tickets_tenant_id"), "tickets", ["tenant_id"], unique=False)
     op.create_table(
@@ -208,6 +214,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_ticket_entries_tenant_id"), table_name="ticket_entries")
     op.drop_table("ticket_entries")
     op.drop_index(op.f("ix_tickets_tenant_id"), table_name="tickets")
+    op.drop_index("ix_tickets_search", table_name="tickets", postgresql_using="gin")
     op.drop_index("ix_tickets_queue", table_name="tickets")
     op.drop_index("ix_tickets_node", table_name="tickets")
     op.drop_index("ix_tickets_customer_open", table_name="tickets")
