@@ -91,6 +91,16 @@ class CustomerRepository:
         result = await self.session.execute(query.order_by(CustomerRow.id).limit(limit))
         return [(row[0], row[1]) for row in result.all()]
 
+    async def by_email(self, tenant_id: uuid.UUID, email: str) -> list[tuple[CustomerRow, NodeRow]]:
+        """Customers with this (lower-cased) email; several can share one."""
+        result = await self.session.execute(
+            self._with_node()
+            .where(CustomerRow.tenant_id == tenant_id, CustomerRow.email == email.strip().lower())
+            .order_by(CustomerRow.created_at)
+            .limit(5)
+        )
+        return [(row[0], row[1]) for row in result.all()]
+
     async def identities(self, customer_id: uuid.UUID) -> list[CustomerIdentityRow]:
         rows = await self.session.scalars(
             select(CustomerIdentityRow)

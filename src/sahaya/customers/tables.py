@@ -16,6 +16,7 @@ class CustomerRow(TenantMixin, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "phone_e164"),
         Index("ix_customers_home_node", "tenant_id", "home_node_id"),
+        Index("ix_customers_email", "tenant_id", "email"),
         CheckConstraint("language IN ('en', 'ml')", name="language"),
         CheckConstraint("verification IN ('unverified', 'verified')", name="verification"),
     )

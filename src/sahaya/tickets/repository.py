@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sahaya.network import NodeRow
-from sahaya.tickets.tables import TicketEntryRow, TicketEventRow, TicketRow
+from sahaya.tickets.tables import TicketAttachmentRow, TicketEntryRow, TicketEventRow, TicketRow
 
 _NEXT_NUMBER = text(
     """INSERT INTO ticket_counters (id, tenant_id, prefix, last)
@@ -131,6 +131,14 @@ class TicketRepository:
             select(TicketEntryRow)
             .where(TicketEntryRow.ticket_id == ticket_id)
             .order_by(TicketEntryRow.seq)
+        )
+        return list(rows)
+
+    async def attachments(self, ticket_id: uuid.UUID) -> list[TicketAttachmentRow]:
+        rows = await self.session.scalars(
+            select(TicketAttachmentRow)
+            .where(TicketAttachmentRow.ticket_id == ticket_id)
+            .order_by(TicketAttachmentRow.created_at, TicketAttachmentRow.filename)
         )
         return list(rows)
 

@@ -78,3 +78,13 @@ class EventOut(BaseModel):
     action: str
     changes: dict[str, Any]
     created_at: datetime
+
+
+class AttachmentOut(BaseModel):
+    id: uuid.UUID
+    entry_id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: datetime

@@ -7,8 +7,8 @@ transaction as the change itself.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,11 +20,18 @@ from sahaya.network.errors import UnknownExecutive, UnknownService
 from sahaya.network.repository import ancestor_paths
 from sahaya.persistence import UnitOfWork
 from sahaya.tickets import domain
+from sahaya.tickets.attachments import AttachmentStore, Limits, NewAttachment, check
 from sahaya.tickets.errors import IllegalTicketMove, InvalidTicket, UnknownTicket
 from sahaya.tickets.repository import TicketRepository
-from sahaya.tickets.tables import TicketEntryRow, TicketEventRow, TicketRow
+from sahaya.tickets.tables import (
+    TicketAttachmentRow,
+    TicketEntryRow,
+    TicketEventRow,
+    TicketRow,
+)
 
 SEVERITIES = ("minor", "major", "critical")
+DEFAULT_LIMITS = Limits()
 
 
 def actor_label(actor: Principal) -> str:
@@ -76,6 +83,33 @@ def _entry(
     return entry
 
 
+async def _attach(
+    uow: UnitOfWork,
+    store: AttachmentStore | None,
+    ticket: TicketRow,
+    entry: TicketEntryRow,
+    files: tuple[NewAttachment, ...],
+    now: datetime,
+) -> None:
+    if not files or store is None:
+        return
+    await uow.flush()  # the entry row must exist before rows that point at it
+    for item in files:
+        TicketRepository(uow.session).add(
+            TicketAttachmentRow(
+                id=uuid.uuid4(),
+                tenant_id=ticket.tenant_id,
+                ticket_id=ticket.id,
+                entry_id=entry.id,
+                filename=item.filename.strip(),
+                content_type=item.content_type,
+                size=len(item.data),
+                sha256=store.put(item.data),
+                created_at=now,
+            )
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Intake:
     """What a channel or an agent hands over to open (or continue) a ticket."""
@@ -87,6 +121,9 @@ class Intake:
     message: str
     severity: str | None = None
     tags: Sequence[str] = ()
+    attachments: tuple[NewAttachment, ...] = ()
+    custom_fields: Mapping[str, Any] = field(default_factory=dict)
+    contact_email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +140,8 @@ async def open_ticket(
     intake: Intake,
     now: datetime,
     thread_window: timedelta,
+    store: AttachmentStore | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Opened:
     """Open a ticket for a customer — or, when they already have an unresolved ticket for
     the same service touched within `thread_window`, add the message to that one."""
@@ -114,6 +153,9 @@ async def open_ticket(
     severity = intake.severity or "minor"
     if severity not in SEVERITIES:
         raise InvalidTicket(f"severity: {severity!r} is not one of minor, major, critical")
+    check(intake.attachments, limits)
+    if intake.attachments and store is None:
+        raise InvalidTicket("attachments are not accepted here", field="attachments")
     customer, node = await customers.get(uow=uow, actor=actor, customer_id=intake.customer_id)
     service = await NetworkRepository(uow.session).service(actor.tenant_id, intake.service_code)
     if service is None or not service.active:
@@ -123,7 +165,7 @@ async def open_ticket(
 
     existing = await repo.open_for(actor.tenant_id, customer.id, service.code, now - thread_window)
     if existing is not None:
-        _entry(
+        message = _entry(
             repo,
             existing,
             kind=domain.EntryKind.CUSTOMER_MESSAGE,
@@ -131,6 +173,7 @@ async def open_ticket(
             body=intake.message,
             now=now,
         )
+        await _attach(uow, store, existing, message, intake.attachments, now)
         await repo.index_text(existing.id, intake.message)
         changes: dict[str, Any] = {"channel": intake.channel.value}
         if existing.status in domain.PAUSED:
@@ -165,15 +208,15 @@ async def open_ticket(
         status=domain.Status.NEW.value,
         tags=sorted(set(intake.tags)),
         contact_name=customer.name,
-        contact_email=customer.email,
+        contact_email=intake.contact_email or customer.email,
         contact_phone=customer.phone_e164,
-        custom_fields={},
+        custom_fields=dict(intake.custom_fields),
         created_at=now,
         updated_at=now,
     )
     repo.add(ticket)
     await uow.flush()  # the row must exist before its entries (no ORM relationship orders them)
-    _entry(
+    message = _entry(
         repo,
         ticket,
         kind=domain.EntryKind.CUSTOMER_MESSAGE,
@@ -181,6 +224,7 @@ async def open_ticket(
         body=intake.message,
         now=now,
     )
+    await _attach(uow, store, ticket, message, intake.attachments, now)
     national = customer.phone_e164.removeprefix("+91")
     words = (number, subject, customer.name, customer.phone_e164, national, intake.message)
     await repo.index_text(ticket.id, " ".join(words))

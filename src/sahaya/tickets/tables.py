@@ -114,3 +114,20 @@ class TicketEventRow(TenantMixin, Base):
     action: Mapped[str] = mapped_column(String(40))
     changes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     created_at: Mapped[datetime] = utcnow_column()
+
+
+class TicketAttachmentRow(TenantMixin, Base):
+    """A file attached to a thread entry; the bytes live in the attachment store."""
+
+    __tablename__ = "ticket_attachments"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    ticket_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    entry_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ticket_entries.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(120))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = utcnow_column()

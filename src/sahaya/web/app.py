@@ -13,7 +13,9 @@ from sahaya.network import domain as network_domain
 from sahaya.network import services as network
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.settings import Settings, get_settings
+from sahaya.tickets.attachments import AttachmentStore
 from sahaya.web import api, health, metrics, problems
+from sahaya.web.api import osticket
 from sahaya.web.deps import PrincipalCache
 
 
@@ -46,6 +48,7 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = config
     app.state.principals = PrincipalCache()
+    app.state.attachments = AttachmentStore(config.var_dir / "attachments")
     app.state.chain_depth = network_domain.ChainDepth(
         sub_district=config.chain_depth_sub_district,
         district=config.chain_depth_district,
@@ -54,6 +57,7 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     for router in api.ROUTERS:
         app.include_router(router)
+    app.include_router(osticket.router)
     app.include_router(health.router)
     app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
     app.add_middleware(metrics.MetricsMiddleware)

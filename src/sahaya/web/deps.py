@@ -77,7 +77,11 @@ async def principal(
     """The caller, from a cached token when possible; only a miss touches the database."""
     if not authorization or not authorization.lower().startswith("bearer "):
         raise BadToken("send `Authorization: Bearer <token>`")
-    token = authorization[7:].strip()
+    return await resolve_token(request, db, now, authorization[7:].strip())
+
+
+async def resolve_token(request: Request, db: Database, now: datetime, token: str) -> Principal:
+    """A bearer or API-key token to its principal, cached per process (ADR 4)."""
     cache: PrincipalCache = request.app.state.principals
     key = token_hash(token)
     found = cache.get(key, now)

@@ -6,16 +6,17 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from sahaya.customers import services as customers
 from sahaya.network import NodeRow
 from sahaya.settings import Settings
 from sahaya.tickets import TicketRepository, TicketRow, domain
 from sahaya.tickets import services as tickets
-from sahaya.tickets.errors import InvalidTicket
+from sahaya.tickets.errors import InvalidTicket, UnknownTicket
 from sahaya.tickets.schemas import (
     AssignIn,
+    AttachmentOut,
     EntryIn,
     EntryOut,
     EventOut,
@@ -215,3 +216,37 @@ async def history(number: str, uow: UoW, caller: Caller) -> list[EventOut]:
         EventOut(actor=e.actor, action=e.action, changes=e.changes, created_at=e.created_at)
         for e in await TicketRepository(uow.session).events(row.id)
     ]
+
+
+@router.get("/tickets/{number}/attachments", response_model=list[AttachmentOut])
+async def attachments(number: str, uow: UoW, caller: Caller) -> list[AttachmentOut]:
+    row, _ = await tickets.get(uow=uow, actor=caller, number=number)
+    return [
+        AttachmentOut(
+            id=a.id,
+            entry_id=a.entry_id,
+            filename=a.filename,
+            content_type=a.content_type,
+            size=a.size,
+            sha256=a.sha256,
+            created_at=a.created_at,
+        )
+        for a in await TicketRepository(uow.session).attachments(row.id)
+    ]
+
+
+@router.get("/tickets/{number}/attachments/{attachment_id}")
+async def download(
+    number: str, attachment_id: uuid.UUID, request: Request, uow: UoW, caller: Caller
+) -> Response:
+    row, _ = await tickets.get(uow=uow, actor=caller, number=number)
+    for item in await TicketRepository(uow.session).attachments(row.id):
+        if item.id == attachment_id:
+            data = request.app.state.attachments.read(item.sha256)
+            safe_name = item.filename.replace('"', "")
+            return Response(
+                data,
+                media_type=item.content_type,
+                headers={"Content-Disposition": f'attachment; filename="{safe_name}"'},
+            )
+    raise UnknownTicket(f"ticket {number} has no attachment {attachment_id}")

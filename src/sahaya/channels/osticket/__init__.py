@@ -1,0 +1,1 @@
+"""osTicket-compatible ticket intake (`POST /api/tickets.json`), so existing scripts work."""

@@ -1,0 +1,116 @@
+"""`POST /api/tickets.json`, answering exactly as osTicket does, so its scripts work unchanged.
+
+Differences from upstream osTicket, by design: the `X-API-Key` is a Sahaya integration token
+(`sahaya token create --role agent --node …`) rather than a key bound to one source IP, and
+the submitter must be a registered customer (matched by phone, else by email): anyone else
+gets osTicket's `403 Ticket denied`. A message from a customer with an open ticket for the
+service joins that ticket and its number is returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse
+
+from sahaya.access import Principal
+from sahaya.channels.osticket import intake
+from sahaya.customers import CustomerRepository, InvalidPhone, to_e164
+from sahaya.customers import services as customers
+from sahaya.errors import NotFound, SahayaError, Unauthenticated
+from sahaya.persistence import Database, UnitOfWork
+from sahaya.settings import Settings
+from sahaya.tickets import services as tickets
+from sahaya.tickets.attachments import Limits, NewAttachment
+from sahaya.tickets.domain import Channel
+from sahaya.web.deps import clock, resolve_token
+
+router = APIRouter(tags=["osticket"])
+log = logging.getLogger(__name__)
+
+
+def _text(status: int, message: str) -> PlainTextResponse:
+    return PlainTextResponse(message, status_code=status)
+
+
+async def _customer_id(
+    uow: UnitOfWork, database: Database, caller: Principal, request: intake.OsTicketRequest
+) -> uuid.UUID | None:
+    """The registered customer behind the request: by phone when it is a valid number,
+    else by email."""
+    if request.phone:
+        try:
+            to_e164(request.phone)
+        except InvalidPhone:
+            pass  # osTicket takes any phone text; fall back to the email
+        else:
+            try:
+                card = await customers.lookup_by_phone(
+                    database=database, actor=caller, phone=request.phone
+                )
+                return card.id
+            except NotFound:
+                pass
+    for row, node in await CustomerRepository(uow.session).by_email(
+        caller.tenant_id, request.email
+    ):
+        if caller.sees(node.path):
+            return row.id
+    return None
+
+
+@router.post("/api/tickets.{fmt}", include_in_schema=True, status_code=201)
+@router.post("/api/http.php/tickets.{fmt}", include_in_schema=False, status_code=201)
+async def create_ticket(fmt: str, request: Request) -> PlainTextResponse:
+    """Create a ticket from an osTicket API request; `201` with the ticket number."""
+    if fmt != "json":
+        return _text(415, "Unsupported data format")
+    key = request.headers.get("x-api-key", "").strip()
+    if not key:
+        return _text(401, "Valid API key required")
+    database: Database = request.app.state.database
+    settings: Settings = request.app.state.settings
+    now = await clock()
+    try:
+        caller = await resolve_token(request, database, now, key)
+    except Unauthenticated:
+        return _text(401, "API key not found/active or source IP not authorized")
+    try:
+        parsed = intake.parse(await request.body())
+    except intake.OsTicketError as exc:
+        return _text(exc.status, exc.message)
+    async with UnitOfWork(database) as uow:
+        customer_id = await _customer_id(uow, database, caller, parsed)
+        if customer_id is None:
+            return _text(403, "Ticket denied: the submitter is not a registered customer")
+        try:
+            opened = await tickets.open_ticket(
+                uow=uow,
+                actor=caller,
+                intake=tickets.Intake(
+                    customer_id=customer_id,
+                    service_code=str(parsed.custom_fields.get("service", "apnafood")),
+                    channel=Channel(parsed.channel),
+                    subject=parsed.subject,
+                    message=parsed.message,
+                    severity=parsed.severity,
+                    tags=[f"topic:{parsed.topic_id}"] if parsed.topic_id is not None else [],
+                    attachments=tuple(
+                        NewAttachment(a.filename, a.content_type, a.data)
+                        for a in parsed.attachments
+                    ),
+                    custom_fields=parsed.custom_fields,
+                    contact_email=parsed.email.lower(),
+                ),
+                now=now,
+                thread_window=timedelta(hours=settings.ticket_thread_hours),
+                store=request.app.state.attachments,
+                limits=Limits(max_bytes=settings.attachment_max_bytes),
+            )
+        except SahayaError as exc:
+            return _text(400, exc.detail)
+        await uow.commit()
+    return _text(201, opened.ticket.number)
