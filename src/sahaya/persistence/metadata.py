@@ -8,10 +8,18 @@ from sahaya.access import tables as access_tables
 from sahaya.customers import tables as customer_tables
 from sahaya.network import tables as network_tables
 from sahaya.persistence.base import Base
+from sahaya.sla import tables as sla_tables
 from sahaya.tickets import tables as ticket_tables
 from sahaya.worker import tables as worker_tables
 
-_MODULES = (network_tables, customer_tables, access_tables, worker_tables, ticket_tables)
+_MODULES = (
+    network_tables,
+    customer_tables,
+    access_tables,
+    worker_tables,
+    ticket_tables,
+    sla_tables,
+)
 
 
 def all_metadata() -> MetaData:

@@ -20,6 +20,7 @@ from sahaya.network.errors import UnknownExecutive, UnknownService
 from sahaya.network.repository import ancestor_paths
 from sahaya.persistence import UnitOfWork
 from sahaya.tickets import domain
+from sahaya.tickets import sla as clocks
 from sahaya.tickets.attachments import AttachmentStore, Limits, NewAttachment, check
 from sahaya.tickets.errors import IllegalTicketMove, InvalidTicket, UnknownTicket
 from sahaya.tickets.repository import TicketRepository
@@ -176,10 +177,16 @@ async def open_ticket(
         await _attach(uow, store, existing, message, intake.attachments, now)
         await repo.index_text(existing.id, intake.message)
         changes: dict[str, Any] = {"channel": intake.channel.value}
+        home = await NetworkRepository(uow.session).node_by_id(actor.tenant_id, existing.node_id)
+        assert home is not None  # noqa: S101 - foreign key
         if existing.status in domain.PAUSED:
+            before = domain.Status(existing.status)
             resumed = domain.resume_status(has_assignee=existing.assignee_id is not None)
             changes["status"] = [existing.status, resumed.value]
             existing.status = resumed.value
+            await clocks.on_status(
+                uow=uow, ticket=existing, node=home, before=before, after=resumed, now=now
+            )
         existing.updated_at = now
         _event(
             repo,
@@ -189,8 +196,6 @@ async def open_ticket(
             changes=changes,
             now=now,
         )
-        home = await NetworkRepository(uow.session).node_by_id(actor.tenant_id, existing.node_id)
-        assert home is not None  # noqa: S101 - foreign key
         return Opened(existing, home, created=False)
 
     prefix = domain.service_prefix(service.code)
@@ -242,6 +247,7 @@ async def open_ticket(
             "service": service.code,
         },
     )
+    await clocks.start(uow=uow, ticket=ticket, node=node, now=now)
     await uow.flush()
     return Opened(ticket, node, created=True)
 
@@ -271,7 +277,7 @@ async def add_entry(
         raise InvalidTicket("kind: staff may add agent_reply or internal_note", field="kind")
     if not body.strip():
         raise InvalidTicket("body: must not be empty", field="body")
-    ticket, _ = await get(uow=uow, actor=actor, number=number, lock=True)
+    ticket, node = await get(uow=uow, actor=actor, number=number, lock=True)
     repo = TicketRepository(uow.session)
     entry = _entry(repo, ticket, kind=kind, author=actor_label(actor), body=body, now=now)
     await repo.index_text(ticket.id, body)
@@ -279,6 +285,7 @@ async def add_entry(
     if kind == domain.EntryKind.AGENT_REPLY and ticket.first_responded_at is None:
         ticket.first_responded_at = now
         changes["first_responded_at"] = [None, now.isoformat()]
+        await clocks.on_first_response(uow=uow, ticket=ticket, node=node, now=now)
     ticket.updated_at = now
     _event(repo, ticket, actor=actor_label(actor), action=kind.value, changes=changes, now=now)
     await uow.flush()
@@ -294,7 +301,7 @@ async def change_status(
     now: datetime,
     reason: str | None = None,
 ) -> TicketRow:
-    ticket, _ = await get(uow=uow, actor=actor, number=number, lock=True)
+    ticket, node = await get(uow=uow, actor=actor, number=number, lock=True)
     current = domain.Status(ticket.status)
     try:
         stored = domain.transition(current, target, has_assignee=ticket.assignee_id is not None)
@@ -315,6 +322,7 @@ async def change_status(
         changes["reason"] = reason
     ticket.status = stored.value
     ticket.updated_at = now
+    await clocks.on_status(uow=uow, ticket=ticket, node=node, before=current, after=stored, now=now)
     _event(
         repo := TicketRepository(uow.session),
         ticket,

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import procrastinate
 
+from sahaya.tickets import tasks as ticket_tasks
 from sahaya.worker import tasks as worker_tasks
 
-_REGISTRARS = (worker_tasks.register,)
+_REGISTRARS = (worker_tasks.register, ticket_tasks.register)
 
 
 def build_app(conninfo: str) -> procrastinate.App:

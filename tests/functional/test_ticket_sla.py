@@ -1,0 +1,215 @@
+"""SLA clocks on real tickets: due times on the default 24×5 Kerala calendar, pauses,
+warnings at 75 %, breach → escalation up the franchise tree, and no double escalation
+when two workers sweep at once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from sahaya.access import Principal, Role
+from sahaya.customers import services as customers
+from sahaya.network import services as network
+from sahaya.persistence import Database, UnitOfWork
+from sahaya.sla import SlaRepository, TicketClockRow
+from sahaya.tickets import TicketRepository, domain, sla
+from sahaya.tickets import services as tickets
+
+IST = ZoneInfo("Asia/Kolkata")
+KOCHI = "kerala/ernakulam/kochi"
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=IST)
+
+
+@pytest.fixture
+async def admin(database: Database, tenant_id: uuid.UUID) -> Principal:
+    async with UnitOfWork(database) as uow:
+        root = await network.node_or_raise(uow=uow, tenant_id=tenant_id, ref="kerala")
+    return Principal(
+        tenant_id=tenant_id,
+        role=Role.ADMIN,
+        node_id=root.id,
+        node_path="kerala",
+        token_id=uuid.uuid4(),
+        name="test admin",
+    )
+
+
+async def open_ticket(database: Database, admin: Principal, now: datetime, severity: str) -> str:
+    async with UnitOfWork(database) as uow:
+        customer, _ = await customers.register(
+            uow=uow,
+            actor=admin,
+            name="Anjali K",
+            phone=f"98470{uuid.uuid4().int % 10**5:05d}",
+            home_node_ref=KOCHI,
+            email=None,
+            language="ml",
+            now=now,
+        )
+        opened = await tickets.open_ticket(
+            uow=uow,
+            actor=admin,
+            intake=tickets.Intake(
+                customer_id=customer.id,
+                service_code="apnafood",
+                channel=domain.Channel.VOICE,
+                subject="Cold food",
+                message="cold",
+                severity=severity,
+            ),
+            now=now,
+            thread_window=timedelta(0),
+        )
+        await uow.commit()
+        return opened.ticket.number
+
+
+async def clock(database: Database, number: str, tenant_id: uuid.UUID) -> TicketClockRow:
+    async with UnitOfWork(database) as uow:
+        found = await TicketRepository(uow.session).by_number(tenant_id, number)
+        assert found is not None
+        row = await SlaRepository(uow.session).clock(found[0].id)
+        assert row is not None
+        return row
+
+
+async def sweep(database: Database, now: datetime) -> int:
+    async with UnitOfWork(database) as uow:
+        handled = await sla.sweep(uow=uow, now=now)
+        await uow.commit()
+        return handled
+
+
+async def history(
+    database: Database, number: str, tenant_id: uuid.UUID
+) -> list[tuple[str, dict[str, object]]]:
+    async with UnitOfWork(database) as uow:
+        found = await TicketRepository(uow.session).by_number(tenant_id, number)
+        assert found is not None
+        return [
+            (e.action, e.changes) for e in await TicketRepository(uow.session).events(found[0].id)
+        ]
+
+
+async def test_due_times_skip_the_weekend_and_a_kerala_holiday(
+    database: Database, admin: Principal, tenant_id: uuid.UUID
+) -> None:
+    # Monday 23 Nov 22:00; Tuesday 24 Nov is Guru Nanak's Birthday (a Kerala holiday);
+    # the default calendar is 24x5.
+    number = await open_ticket(database, admin, at(23, 22), "critical")
+    row = await clock(database, number, tenant_id)
+    assert row.fr_due_at == at(23, 23, 30)  # 90 minutes
+    assert row.res_due_at == at(25, 4)  # 2 h on Monday + 4 h on Wednesday
+    assert row.res_warn_at == at(25, 2, 30)  # 75 % of 6 h
+    assert row.next_fire_at == at(
+        23,
+        23,
+        7,
+    ) + timedelta(seconds=30)  # 75 % of 90 min
+
+    friday = await open_ticket(database, admin, at(27, 20), "critical")
+    assert (await clock(database, friday, tenant_id)).res_due_at == at(30, 2)
+
+
+async def test_pause_moves_the_due_time_out(
+    database: Database, admin: Principal, tenant_id: uuid.UUID
+) -> None:
+    number = await open_ticket(database, admin, at(23, 10), "critical")
+    for target, when in (
+        (domain.Status.OPEN, at(23, 10, 5)),
+        (domain.Status.PENDING_CUSTOMER, at(23, 11)),
+        (domain.Status.OPEN, at(23, 14)),
+    ):
+        async with UnitOfWork(database) as uow:
+            await tickets.change_status(
+                uow=uow, actor=admin, number=number, target=target, now=when
+            )
+            await uow.commit()
+        if target == domain.Status.PENDING_CUSTOMER:
+            paused = await clock(database, number, tenant_id)
+            assert paused.res_due_at is None  # clock stopped while waiting on the customer
+            assert paused.next_fire_at is None
+    assert (await clock(database, number, tenant_id)).res_due_at == at(23, 19)  # 16:00 + 3 h
+
+    async with UnitOfWork(database) as uow:
+        await tickets.change_status(
+            uow=uow, actor=admin, number=number, target=domain.Status.RESOLVED, now=at(23, 15)
+        )
+        await uow.commit()
+    done = await clock(database, number, tenant_id)
+    assert (done.stopped_at, done.next_fire_at) == (at(23, 15), None)
+    assert await sweep(database, at(30, 0)) == 0
+
+
+async def test_warning_then_breach_climbs_the_tree(
+    database: Database, admin: Principal, tenant_id: uuid.UUID
+) -> None:
+    number = await open_ticket(database, admin, at(23, 10), "critical")
+    async with UnitOfWork(database) as uow:  # answered, so only the resolution clock runs
+        await tickets.add_entry(
+            uow=uow,
+            actor=admin,
+            number=number,
+            kind=domain.EntryKind.AGENT_REPLY,
+            body="On it",
+            now=at(23, 10, 10),
+        )
+        await uow.commit()
+
+    await sweep(database, at(23, 14, 30))  # 75 % of 6 h
+    assert [a for a, _ in await history(database, number, tenant_id)][-1] == "sla_warning"
+    await sweep(database, at(23, 14, 31))  # nothing new to fire
+    assert [a for a, _ in await history(database, number, tenant_id)].count("sla_warning") == 1
+
+    await sweep(
+        database,
+        at(
+            23,
+            16,
+            0,
+        ),
+    )
+    events = await history(database, number, tenant_id)
+    assert [a for a, _ in events][-2:] == ["sla_breach", "escalated"]
+    assert events[-1][1]["node"] == [KOCHI, "kerala/ernakulam"]
+    assert events[-1][1]["level"] == ["sub_district", "district"]
+    row = await clock(database, number, tenant_id)
+    assert (row.level, row.escalations, row.res_due_at) == ("district", 1, at(23, 22))
+
+    await sweep(database, at(23, 22))
+    await sweep(database, at(24, 12))  # Tuesday is a holiday: the new clock waits
+    await sweep(database, at(25, 4))
+    actions = [a for a, _ in await history(database, number, tenant_id)]
+    assert actions.count("escalated") == 2
+    assert actions[-1] == "escalation_exhausted"
+    async with UnitOfWork(database) as uow:
+        found = await TicketRepository(uow.session).by_number(tenant_id, number)
+        assert found is not None
+        assert (found[1].path, found[0].status) == ("kerala", "open")
+
+
+async def test_two_workers_never_escalate_twice(
+    database: Database, admin: Principal, tenant_id: uuid.UUID, db_url: str
+) -> None:
+    numbers = [await open_ticket(database, admin, at(23, 10), "critical") for _ in range(20)]
+    other = Database(db_url, pool_size=2)
+    try:
+
+        async def worker(db: Database) -> None:
+            while await sweep(db, at(23, 17)):
+                pass
+
+        await asyncio.gather(worker(database), worker(other))
+    finally:
+        await other.dispose()
+    for number in numbers:
+        actions = [a for a, _ in await history(database, number, tenant_id)]
+        assert actions.count("escalated") == 1, (number, actions)
+        assert actions.count("sla_breach") == 2  # first response and resolution, once each
