@@ -40,6 +40,12 @@ class SlaRepository:
             )
         )
 
+    async def calendars(self, tenant_id: uuid.UUID) -> list[CalendarRow]:
+        rows = await self.session.scalars(
+            select(CalendarRow).where(CalendarRow.tenant_id == tenant_id).order_by(CalendarRow.name)
+        )
+        return list(rows)
+
     async def node_calendar(self, node_id: uuid.UUID) -> NodeCalendarRow | None:
         return await self.session.get(NodeCalendarRow, node_id)
 

@@ -145,6 +145,18 @@ async def on_status(
     await _refresh(uow, row, node, now, config)
 
 
+async def on_severity(
+    *, uow: UnitOfWork, ticket: TicketRow, node: NodeRow, now: datetime, config: SlaConfig = DEFAULT
+) -> None:
+    """A new severity means a new resolution target, counted from the same start."""
+    row = await SlaRepository(uow.session).clock(ticket.id, lock=True)
+    if row is None:
+        return
+    row.severity = ticket.severity
+    row.res_warned_at = row.res_breached_at = None
+    await _refresh(uow, row, node, now, config)
+
+
 async def on_first_response(
     *, uow: UnitOfWork, ticket: TicketRow, node: NodeRow, now: datetime, config: SlaConfig = DEFAULT
 ) -> None:

@@ -1,0 +1,77 @@
+"""Use cases of the SLA context: business calendars and their place in the tree."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+
+from sahaya.persistence import UnitOfWork
+from sahaya.sla import calendars
+from sahaya.sla.domain import BusinessCalendar, InvalidCalendar
+from sahaya.sla.errors import InvalidCalendarData, UnknownCalendar
+from sahaya.sla.repository import SlaRepository
+from sahaya.sla.tables import CalendarRow, NodeCalendarRow
+
+PRESETS: Mapping[str, dict[str, list[list[str]]]] = {
+    "24x7": {d: [["00:00", "00:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+    "24x5": {d: [["00:00", "00:00"]] for d in ("mon", "tue", "wed", "thu", "fri")},
+    "office": {d: [["09:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat")},
+}
+
+
+def as_calendar(row: CalendarRow, now: datetime) -> BusinessCalendar:
+    try:
+        return calendars.from_row(row, range(now.year - 1, now.year + 3))
+    except (InvalidCalendar, ValueError) as exc:
+        raise InvalidCalendarData(str(exc), field="hours") from None
+
+
+async def create_calendar(
+    *,
+    uow: UnitOfWork,
+    tenant_id: uuid.UUID,
+    name: str,
+    tz: str,
+    hours: Mapping[str, object] | None,
+    preset: str | None,
+    holiday_region: str | None,
+    extra_holidays: Sequence[date],
+    now: datetime,
+) -> CalendarRow:
+    if (hours is None) == (preset is None):
+        raise InvalidCalendarData("give exactly one of hours or preset", field="hours")
+    if preset is not None and preset not in PRESETS:
+        raise InvalidCalendarData(f"preset: one of {', '.join(PRESETS)}", field="preset")
+    row = CalendarRow(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        name=name.strip(),
+        tz=tz,
+        hours=dict(PRESETS[preset] if preset else hours or {}),
+        holiday_region=holiday_region,
+        extra_holidays=sorted(set(extra_holidays)),
+        created_at=now,
+    )
+    as_calendar(row, now)  # validates hours, zone and holiday region
+    SlaRepository(uow.session).add(row)
+    await uow.flush()
+    return row
+
+
+async def attach(
+    *, uow: UnitOfWork, tenant_id: uuid.UUID, node_id: uuid.UUID, calendar_id: uuid.UUID | None
+) -> None:
+    """Attach a calendar to a node (its subtree inherits it); None detaches."""
+    repo = SlaRepository(uow.session)
+    existing = await repo.node_calendar(node_id)
+    if calendar_id is None:
+        if existing is not None:
+            await uow.session.delete(existing)
+        return
+    if await repo.calendar(tenant_id, calendar_id) is None:
+        raise UnknownCalendar(f"no calendar {calendar_id}", field="calendar_id")
+    if existing is None:
+        repo.add(NodeCalendarRow(node_id=node_id, tenant_id=tenant_id, calendar_id=calendar_id))
+    else:
+        existing.calendar_id = calendar_id
