@@ -54,8 +54,8 @@ def start(var: Path, port: int) -> tuple[subprocess.Popen[str], list[str]]:
     pytest.fail("sahaya run did not come up:\n" + "\n".join(lines))
 
 
-def stop(process: subprocess.Popen[str]) -> int:
-    process.send_signal(signal.SIGINT)
+def stop(process: subprocess.Popen[str], how: signal.Signals = signal.SIGINT) -> int:
+    process.send_signal(how)
     code = process.wait(timeout=60)
     DRAINS.pop(process.pid).join(timeout=10)  # end of file once every child has exited
     assert process.stdout is not None
@@ -92,6 +92,7 @@ def test_run_serves_the_demo_and_keeps_data_across_restarts(tmp_path: Path) -> N
         code = stop(process)
     assert code == 0
     assert not (var / "pgdata" / "postmaster.pid").exists(), "PostgreSQL left running"
+    assert "Traceback" not in "\n".join(lines), "\n".join(lines)
 
     again, lines_again = start(var, port)
     try:
@@ -102,4 +103,6 @@ def test_run_serves_the_demo_and_keeps_data_across_restarts(tmp_path: Path) -> N
         )
         assert login.status_code == 200
     finally:
-        assert stop(again) == 0
+        assert stop(again, signal.SIGTERM) == 0  # `kill` is as clean as Ctrl-C
+    assert not (var / "pgdata" / "postmaster.pid").exists()
+    assert "Traceback" not in "\n".join(lines_again), "\n".join(lines_again)

@@ -213,3 +213,20 @@ async def test_two_workers_never_escalate_twice(
         actions = [a for a, _ in await history(database, number, tenant_id)]
         assert actions.count("escalated") == 1, (number, actions)
         assert actions.count("sla_breach") == 2  # first response and resolution, once each
+
+
+async def test_the_worker_sweeps_due_clocks_within_seconds(
+    database: Database, admin: Principal, tenant_id: uuid.UUID
+) -> None:
+    from tests.functional.test_worker import running_worker
+
+    # Opened a week ago as critical: both deadlines have long passed.
+    opened = datetime.now(IST) - timedelta(days=7)
+    number = await open_ticket(database, admin, opened, "critical")
+    async with running_worker(database):
+        for _ in range(100):
+            if "escalated" in [a for a, _ in await history(database, number, tenant_id)]:
+                break
+            await asyncio.sleep(0.1)
+    actions = [a for a, _ in await history(database, number, tenant_id)]
+    assert actions.count("escalated") == 1, actions

@@ -87,7 +87,12 @@ def _wait_until_up(base: str, timeout: float = 30.0) -> bool:
     return False
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_all() -> None:
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as cleanly as Ctrl-C
     settings = get_settings()
     setup_logging(settings)
     url = database_url(settings)
@@ -95,9 +100,12 @@ def run_all() -> None:
     logins = seed_demo(url, settings)
     env = {**os.environ, "SAHAYA_DATABASE_URL": url}
     command = [sys.executable, "-m", "sahaya"]
+    # Own sessions: a terminal's Ctrl-C reaches only `run`, which then stops each child once
+    # with SIGTERM (uvicorn re-raises a captured SIGINT after shutting down, which prints a
+    # KeyboardInterrupt traceback from the lifespan; SIGTERM ends it quietly).
     children = [
-        subprocess.Popen([*command, "serve"], env=env),  # noqa: S603
-        subprocess.Popen([*command, "worker"], env=env),  # noqa: S603
+        subprocess.Popen([*command, "serve"], env=env, start_new_session=True),  # noqa: S603
+        subprocess.Popen([*command, "worker"], env=env, start_new_session=True),  # noqa: S603
     ]
     base = f"http://{settings.host}:{settings.port}"
     try:
@@ -115,7 +123,7 @@ def run_all() -> None:
     finally:
         for child in children:
             if child.poll() is None:
-                child.send_signal(signal.SIGINT)
+                child.send_signal(signal.SIGTERM)
         for child in children:
             try:
                 child.wait(timeout=15)

@@ -279,13 +279,6 @@ async def fire(
     return [e.action for e in events]
 
 
-async def fire_ticket(*, uow: UnitOfWork, ticket_id: uuid.UUID, now: datetime) -> list[str]:
-    row = await SlaRepository(uow.session).clock(ticket_id, lock=True)
-    if row is None or row.next_fire_at is None or row.next_fire_at > now:
-        return []
-    return await fire(uow=uow, row=row, now=now)
-
-
 async def sweep(*, uow: UnitOfWork, now: datetime, limit: int = 500) -> int:
     """Fire the clocks that are due, up to `limit`; returns how many were handled. Jobs only
     accelerate; this catches whatever a crash or a lost job missed."""

@@ -27,6 +27,8 @@ async def run_worker(
                 additional_context={"database": database},
                 fetch_job_polling_interval=fetch_job_polling_interval,
                 install_signal_handlers=install_signal_handlers,
+                # Periodic sweeps run every second; keep only failed jobs for inspection.
+                delete_jobs="successful",
             )
     finally:
         await database.dispose()
