@@ -162,10 +162,11 @@ async def test_lead_assigns_an_executive_of_the_escalation_path(
     actions = [(e["action"], e["changes"].get("status")) for e in history.json()]
     assert actions == [
         ("created", None),
+        ("entitlement_checked", None),
         ("assigned", ["new", "assigned"]),
         ("agent_reply", None),
     ]
-    assigned = history.json()[1]
+    assigned = history.json()[2]
     assert assigned["changes"]["assignee_id"] == [None, kochi_exec]
     assert assigned["actor"].startswith("supervisor:")
 

@@ -92,7 +92,10 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def run_all() -> None:
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops as cleanly as Ctrl-C
+    # `kill` stops as cleanly as Ctrl-C; and Ctrl-C works even when the launching shell
+    # started us with SIGINT ignored (background jobs of non-interactive shells).
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     settings = get_settings()
     setup_logging(settings)
     url = database_url(settings)
@@ -108,6 +111,7 @@ def run_all() -> None:
         subprocess.Popen([*command, "worker"], env=env, start_new_session=True),  # noqa: S603
     ]
     base = f"http://{settings.host}:{settings.port}"
+    exit_code = 0
     try:
         if _wait_until_up(base):
             typer.echo("")
@@ -116,8 +120,17 @@ def run_all() -> None:
             typer.echo("Press Ctrl-C to stop; data stays in var/ for the next run.")
         else:
             typer.echo(f"the web server did not answer on {base}; see the log above", err=True)
+            exit_code = 1
+            raise KeyboardInterrupt
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
+        failed = [
+            name
+            for name, child in zip(("serve", "worker"), children, strict=True)
+            if child.poll() is not None
+        ]
+        typer.echo(f"`sahaya {' and '.join(failed)}` stopped unexpectedly; stopping", err=True)
+        exit_code = 1
     except KeyboardInterrupt:
         typer.echo("stopping…")
     finally:
@@ -129,3 +142,4 @@ def run_all() -> None:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
+    raise typer.Exit(exit_code)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 from sahaya.access import tables as access_tables
+from sahaya.contracts import tables as contract_tables
 from sahaya.customers import tables as customer_tables
 from sahaya.network import tables as network_tables
 from sahaya.persistence.base import Base
@@ -19,6 +20,7 @@ _MODULES = (
     worker_tables,
     ticket_tables,
     sla_tables,
+    contract_tables,
 )
 
 

@@ -40,6 +40,15 @@ class TicketOut(BaseModel):
     first_responded_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
+    entitlement: str | None = Field(
+        default=None, description="AMC check at intake: covered, expired, missing, not_required"
+    )
+    entitlement_note: str | None = None
+    approval: str = Field(
+        default="not_needed",
+        description="Contract exception: not_needed, pending, approved or declined",
+    )
+    approval_reason: str | None = None
     threaded: bool = Field(default=False, description="The message joined an open ticket")
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 from sahaya.access import Principal, Role
 from sahaya.access.errors import NotAllowed
+from sahaya.contracts import domain as contract_rules
+from sahaya.contracts import services as contracts
 from sahaya.customers import services as customers
 from sahaya.network import NetworkRepository, NodeRow
 from sahaya.network.errors import UnknownExecutive, UnknownService
@@ -32,6 +34,11 @@ from sahaya.tickets.tables import (
 )
 
 SEVERITIES = ("minor", "major", "critical")
+# Seed 004: nothing proceeds to assignment before sales/management decide on an exception.
+_BLOCKING_APPROVALS = {
+    "pending": "waiting for a contract exception decision",
+    "declined": "the exception was declined",
+}
 DEFAULT_LIMITS = Limits()
 
 
@@ -219,6 +226,16 @@ async def open_ticket(
         created_at=now,
         updated_at=now,
     )
+    cover = await contracts.check_at_intake(
+        uow=uow,
+        tenant_id=actor.tenant_id,
+        customer_id=customer.id,
+        service_code=service.code,
+        today=contract_rules.local_day(now),
+    )
+    ticket.entitlement = cover.entitlement.value
+    ticket.entitlement_note = cover.reason
+    ticket.approval = "pending" if cover.needs_approval else "not_needed"
     repo.add(ticket)
     await uow.flush()  # the row must exist before its entries (no ORM relationship orders them)
     message = _entry(
@@ -247,6 +264,29 @@ async def open_ticket(
             "service": service.code,
         },
     )
+    _event(
+        repo,
+        ticket,
+        actor=actor_label(actor),
+        action="entitlement_checked",
+        now=now,
+        changes={
+            "entitlement": cover.entitlement.value,
+            "reason": cover.reason,
+            "requires_contract": cover.requires_contract,
+            "contract": cover.reference,
+            "approval": ticket.approval,
+        },
+    )
+    if cover.needs_approval:
+        _entry(
+            repo,
+            ticket,
+            kind=domain.EntryKind.SYSTEM_EVENT,
+            author=actor_label(actor),
+            body=f"Waiting for a contract exception decision: {cover.reason}",
+            now=now,
+        )
     await clocks.start(uow=uow, ticket=ticket, node=node, now=now)
     await uow.flush()
     return Opened(ticket, node, created=True)
@@ -355,6 +395,11 @@ async def assign(
     if not actor.at_least(Role.SUPERVISOR):
         raise NotAllowed("only a supervisor or admin assigns tickets")
     ticket, node = await get(uow=uow, actor=actor, number=number, lock=True)
+    if ticket.approval in _BLOCKING_APPROVALS:
+        raise IllegalTicketMove(
+            f"{ticket.number} cannot be assigned: {_BLOCKING_APPROVALS[ticket.approval]}",
+            field="approval",
+        )
     network = NetworkRepository(uow.session)
     executive = await network.executive(actor.tenant_id, executive_id)
     path_owners = {

@@ -24,6 +24,7 @@ from sahaya.persistence.base import Base, TenantMixin, utcnow_column
 
 _STATUSES = "'new', 'open', 'assigned', 'pending_customer', 'on_hold', 'resolved', 'closed'"
 _CHANNELS = "'voice', 'sms', 'whatsapp', 'telegram', 'email', 'app', 'web', 'api'"
+_APPROVALS = "'not_needed', 'pending', 'approved', 'declined'"
 
 
 class TicketCounterRow(TenantMixin, Base):
@@ -45,6 +46,7 @@ class TicketRow(TenantMixin, Base):
         CheckConstraint(f"status IN ({_STATUSES})", name="status"),
         CheckConstraint(f"channel IN ({_CHANNELS})", name="channel"),
         CheckConstraint("severity IN ('minor', 'major', 'critical')", name="severity"),
+        CheckConstraint(f"approval IN ({_APPROVALS})", name="approval"),
         # Queues: per channel (and node), oldest first.
         Index("ix_tickets_queue", "tenant_id", "channel", "status", "created_at"),
         Index("ix_tickets_customer_open", "tenant_id", "customer_id", "service_code", "status"),
@@ -71,6 +73,13 @@ class TicketRow(TenantMixin, Base):
     contact_email: Mapped[str | None] = mapped_column(String(320))
     contact_phone: Mapped[str | None] = mapped_column(String(20))
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # AMC check at intake (contracts context) and the exception decision it may need.
+    entitlement: Mapped[str | None] = mapped_column(String(20))
+    entitlement_note: Mapped[str | None] = mapped_column(String(300))
+    approval: Mapped[str] = mapped_column(
+        String(20), default="not_needed", server_default="not_needed"
+    )
+    approval_reason: Mapped[str | None] = mapped_column(String(2000))
     # Full-text: number, subject, customer name and phone, and every thread entry's text.
     search: Mapped[Any] = mapped_column(TSVECTOR, server_default=text("''::tsvector"))
     created_at: Mapped[datetime] = utcnow_column()

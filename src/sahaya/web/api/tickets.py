@@ -8,10 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from sahaya.contracts.schemas import DecisionIn
 from sahaya.customers import services as customers
 from sahaya.network import NodeRow
 from sahaya.settings import Settings
-from sahaya.tickets import TicketRepository, TicketRow, domain
+from sahaya.tickets import TicketRepository, TicketRow, approvals, domain
 from sahaya.tickets import services as tickets
 from sahaya.tickets.errors import InvalidTicket, UnknownTicket
 from sahaya.tickets.schemas import (
@@ -51,6 +52,10 @@ def ticket_out(row: TicketRow, node: NodeRow, *, threaded: bool = False) -> Tick
         first_responded_at=row.first_responded_at,
         resolved_at=row.resolved_at,
         closed_at=row.closed_at,
+        entitlement=row.entitlement,
+        entitlement_note=row.entitlement_note,
+        approval=row.approval,
+        approval_reason=row.approval_reason,
         threaded=threaded,
     )
 
@@ -250,3 +255,17 @@ async def download(
                 headers={"Content-Disposition": f'attachment; filename="{safe_name}"'},
             )
     raise UnknownTicket(f"ticket {number} has no attachment {attachment_id}")
+
+
+@router.post("/tickets/{number}/approval", response_model=TicketOut)
+async def decide_exception(
+    number: str, body: DecisionIn, uow: UoW, now: Now, caller: Caller
+) -> TicketOut:
+    """Sales/management approve a contract exception (the ticket may proceed) or decline it
+    (the ticket is resolved and the customer is owed a notice). Always with a reason."""
+    await approvals.decide(
+        uow=uow, actor=caller, number=number, approve=body.approve, reason=body.reason, now=now
+    )
+    await uow.commit()
+    row, node = await tickets.get(uow=uow, actor=caller, number=number)
+    return ticket_out(row, node)

@@ -1,0 +1,59 @@
+"""All queries of the maintenance-contract context."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sahaya.contracts.tables import ContractRequirementRow, ContractRow
+
+
+class ContractRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def for_customer(self, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> list[ContractRow]:
+        """A customer's contracts, newest cover first."""
+        rows = await self.session.scalars(
+            select(ContractRow)
+            .where(ContractRow.tenant_id == tenant_id, ContractRow.customer_id == customer_id)
+            .order_by(ContractRow.ends_on.desc(), ContractRow.reference)
+        )
+        return list(rows)
+
+    async def reference_taken(self, tenant_id: uuid.UUID, reference: str) -> bool:
+        found = await self.session.scalar(
+            select(ContractRow.id).where(
+                ContractRow.tenant_id == tenant_id, ContractRow.reference == reference
+            )
+        )
+        return found is not None
+
+    async def requires_contract(self, tenant_id: uuid.UUID, service_code: str) -> bool:
+        required = await self.session.scalar(
+            select(ContractRequirementRow.required).where(
+                ContractRequirementRow.tenant_id == tenant_id,
+                ContractRequirementRow.service_code == service_code,
+            )
+        )
+        return bool(required)
+
+    async def set_requirement(
+        self, tenant_id: uuid.UUID, service_code: str, *, required: bool, now: datetime
+    ) -> None:
+        statement = insert(ContractRequirementRow).values(
+            tenant_id=tenant_id, service_code=service_code, required=required, updated_at=now
+        )
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["tenant_id", "service_code"],
+                set_={"required": required, "updated_at": now},
+            )
+        )
+
+    def add(self, row: object) -> None:
+        self.session.add(row)
