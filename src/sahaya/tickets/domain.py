@@ -9,6 +9,10 @@ then *resolved* and finally *closed*. Resolved and closed tickets can be reopene
 from __future__ import annotations
 
 import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 
@@ -59,6 +63,7 @@ _MOVES: dict[Status, frozenset[Status]] = {
     Status.CLOSED: frozenset({Status.OPEN, Status.ASSIGNED}),
 }
 PAUSED = frozenset({Status.PENDING_CUSTOMER, Status.ON_HOLD})
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DONE = frozenset({Status.RESOLVED, Status.CLOSED})
 
 
@@ -114,3 +119,32 @@ def format_number(prefix: str, sequence: int) -> str:
 def parse_number(text: str) -> tuple[str, int] | None:
     match = _NUMBER.match(text.strip().upper())
     return (match.group(1), int(match.group(2))) if match else None
+
+
+class AssignMode(StrEnum):
+    MANUAL = "manual"
+    ROUND_ROBIN = "round_robin"
+    LEAST_OPEN = "least_open"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An executive who could take a ticket now (available, on shift, serving the service)."""
+
+    id: uuid.UUID
+    rank: int
+    open_tickets: int
+    last_assigned_at: datetime | None
+
+
+def choose_assignee(candidates: Sequence[Candidate], mode: AssignMode) -> Candidate | None:
+    """Round robin gives the ticket to whoever was assigned least recently (never first);
+    least-open to whoever holds the fewest unresolved tickets. Ties go by rank."""
+    if not candidates or mode == AssignMode.MANUAL:
+        return None
+    if mode == AssignMode.ROUND_ROBIN:
+        return min(
+            candidates,
+            key=lambda c: (c.last_assigned_at is not None, c.last_assigned_at or _EPOCH, c.rank),
+        )
+    return min(candidates, key=lambda c: (c.open_tickets, c.rank))

@@ -140,3 +140,30 @@ class TicketAttachmentRow(TenantMixin, Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = utcnow_column()
+
+
+class TicketQueueRow(TenantMixin, Base):
+    """How a channel's queue hands out tickets: manual (a lead assigns), round robin or
+    least open tickets. No row means manual."""
+
+    __tablename__ = "ticket_queues"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "channel"),
+        CheckConstraint(f"channel IN ({_CHANNELS})", name="channel"),
+        CheckConstraint("mode IN ('manual', 'round_robin', 'least_open')", name="mode"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    channel: Mapped[str] = mapped_column(String(20))
+    mode: Mapped[str] = mapped_column(String(20), default="manual")
+
+
+class AssignmentStatRow(TenantMixin, Base):
+    """When an executive last received a ticket automatically (round robin's memory)."""
+
+    __tablename__ = "ticket_assignment_stats"
+
+    executive_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("executives.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_assigned_at: Mapped[datetime]
