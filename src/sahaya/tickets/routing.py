@@ -47,7 +47,7 @@ async def modes(*, uow: UnitOfWork, tenant_id: uuid.UUID) -> dict[str, str]:
             TicketQueueRow.tenant_id == tenant_id
         )
     )
-    found: dict[str, str] = dict(rows.tuples().all())
+    found: dict[str, str] = {channel: mode for channel, mode in rows.all()}  # noqa: C416
     return {c.value: found.get(c.value, domain.AssignMode.MANUAL.value) for c in domain.Channel}
 
 

@@ -1,4 +1,4 @@
-"""Ticket jobs: the SLA sweep that fires warnings, breaches and escalations when due."""
+"""Ticket jobs: the SLA sweep (warnings, breaches, escalations) and automatic assignment."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import procrastinate
 
 from sahaya.persistence import Database, UnitOfWork
-from sahaya.tickets import sla
+from sahaya.tickets import routing, sla
 
 
 async def sweep_clocks(context: procrastinate.JobContext, timestamp: int) -> None:
@@ -20,6 +20,13 @@ async def sweep_clocks(context: procrastinate.JobContext, timestamp: int) -> Non
             return
 
 
+async def assign_waiting(context: procrastinate.JobContext, timestamp: int) -> None:
+    database: Database = context.additional_context["database"]
+    async with UnitOfWork(database) as uow:
+        await routing.sweep(uow=uow, now=datetime.now(UTC))
+        await uow.commit()
+
+
 def register(app: procrastinate.App) -> None:
     sweep = app.task(
         name="tickets.sla-sweep", pass_context=True, queueing_lock="tickets.sla-sweep"
@@ -27,3 +34,7 @@ def register(app: procrastinate.App) -> None:
     # Every second (croniter's sixth field): the sweep is one index probe when nothing is
     # due, and it bounds the lag between a deadline and its warning or escalation.
     app.periodic(cron="* * * * * *", periodic_id="sla-sweep")(sweep)
+    assign = app.task(
+        name="tickets.auto-assign", pass_context=True, queueing_lock="tickets.auto-assign"
+    )(assign_waiting)
+    app.periodic(cron="* * * * * */2", periodic_id="auto-assign")(assign)

@@ -6,6 +6,7 @@ from sahaya.web.api import (
     contracts,
     customers,
     network,
+    queues,
     tickets,
     triage,
     users,
@@ -20,6 +21,7 @@ ROUTERS = (
     tickets.router,
     calendars.router,
     triage.router,
+    queues.router,
 )
 
 __all__ = ["ROUTERS"]
