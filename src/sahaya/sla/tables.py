@@ -70,3 +70,22 @@ class TicketClockRow(TenantMixin, Base):
     level: Mapped[str] = mapped_column(String(20))
     escalations: Mapped[int] = mapped_column(Integer, default=0)
     stopped_at: Mapped[datetime | None]  # resolved or closed
+
+
+class RcaFollowUpRow(TenantMixin, Base):
+    """Root-cause analysis owed for a resolved critical ticket (seed 003: within 72 h),
+    with reminders until the text is filed."""
+
+    __tablename__ = "sla_rca_follow_ups"
+    __table_args__ = (Index("ix_sla_rca_next_reminder", "next_reminder_at"),)
+
+    ticket_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    due_at: Mapped[datetime]
+    next_reminder_at: Mapped[datetime | None]
+    reminders: Mapped[int] = mapped_column(Integer, default=0)
+    filed_at: Mapped[datetime | None]
+    filed_by: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str | None] = mapped_column(String(20000))
+    created_at: Mapped[datetime] = utcnow_column()

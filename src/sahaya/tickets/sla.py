@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sahaya.network import NetworkRepository, NodeRow
 from sahaya.network.repository import ancestor_paths
 from sahaya.persistence import UnitOfWork
-from sahaya.sla import SlaRepository, TicketClockRow, calendars
+from sahaya.sla import RcaFollowUpRow, SlaRepository, TicketClockRow, calendars
 from sahaya.sla import domain as sla
 from sahaya.tickets import domain
 from sahaya.tickets.repository import TicketRepository
 from sahaya.tickets.tables import TicketEventRow, TicketRow
 
 SYSTEM = "system:sla"
+RCA_REMIND_EVERY = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,8 @@ async def on_status(
         pauses[-1][1] = now.isoformat()
     row.pauses = pauses
     row.stopped_at = now if after in domain.DONE else None
+    if after == domain.Status.RESOLVED:
+        await _request_rca(uow, ticket, now)
     row.severity = ticket.severity
     await _refresh(uow, row, node, now, config)
 
@@ -165,6 +168,26 @@ async def on_first_response(
         return
     row.first_responded_at = now
     await _refresh(uow, row, node, now, config)
+
+
+async def _request_rca(uow: UnitOfWork, ticket: TicketRow, now: datetime) -> None:
+    """A resolved critical ticket owes an RCA within 72 h (seed 003); tickets.rca tracks it."""
+    due = sla.rca_due(now, severity=sla.Severity(ticket.severity))
+    if due is None or await uow.session.get(RcaFollowUpRow, ticket.id) is not None:
+        return
+    uow.session.add(
+        RcaFollowUpRow(
+            ticket_id=ticket.id,
+            tenant_id=ticket.tenant_id,
+            due_at=due,
+            next_reminder_at=due - RCA_REMIND_EVERY,
+            reminders=0,
+            created_at=now,
+        )
+    )
+    TicketRepository(uow.session).add(
+        _event(ticket, "rca_requested", {"due_at": due.isoformat()}, now)
+    )
 
 
 def _event(

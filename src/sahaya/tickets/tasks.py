@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import procrastinate
 
 from sahaya.persistence import Database, UnitOfWork
-from sahaya.tickets import routing, sla
+from sahaya.tickets import rca, routing, sla
 
 
 async def sweep_clocks(context: procrastinate.JobContext, timestamp: int) -> None:
@@ -17,7 +17,10 @@ async def sweep_clocks(context: procrastinate.JobContext, timestamp: int) -> Non
             handled = await sla.sweep(uow=uow, now=datetime.now(UTC), limit=500)
             await uow.commit()
         if handled < 500:
-            return
+            break
+    async with UnitOfWork(database) as uow:
+        await rca.remind(uow=uow, now=datetime.now(UTC))
+        await uow.commit()
 
 
 async def assign_waiting(context: procrastinate.JobContext, timestamp: int) -> None:
