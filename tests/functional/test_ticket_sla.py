@@ -230,3 +230,41 @@ async def test_the_worker_sweeps_due_clocks_within_seconds(
             await asyncio.sleep(0.1)
     actions = [a for a, _ in await history(database, number, tenant_id)]
     assert actions.count("escalated") == 1, actions
+
+
+async def test_resolved_critical_ticket_owes_an_rca_with_reminders(
+    database: Database, admin: Principal, tenant_id: uuid.UUID
+) -> None:
+    from sahaya.tickets import rca
+
+    critical = await open_ticket(database, admin, at(23, 10), "critical")
+    minor = await open_ticket(database, admin, at(23, 10), "minor")
+    for number in (critical, minor):
+        async with UnitOfWork(database) as uow:
+            await tickets.change_status(
+                uow=uow, actor=admin, number=number, target=domain.Status.RESOLVED, now=at(23, 12)
+            )
+            await uow.commit()
+
+    async def remind(now: datetime) -> int:
+        async with UnitOfWork(database) as uow:
+            sent = await rca.remind(uow=uow, now=now)
+            await uow.commit()
+            return sent
+
+    assert await remind(at(25, 11)) == 0  # more than a day before the due time
+    assert await remind(at(25, 12)) == 1  # 24 h before due (26 Nov 12:00)
+    assert await remind(at(25, 13)) == 0
+    assert await remind(at(26, 12)) == 1  # due now: overdue from here on
+    actions = [a for a, _ in await history(database, critical, tenant_id)]
+    assert actions[-4:] == ["rca_requested", "status", "rca_reminder", "rca_overdue"]
+    assert "rca_requested" not in [a for a, _ in await history(database, minor, tenant_id)]
+
+    async with UnitOfWork(database) as uow:
+        filed = await rca.file(
+            uow=uow, actor=admin, number=critical, text="Payment gateway timeout", now=at(26, 15)
+        )
+        await uow.commit()
+    assert filed.filed_at == at(26, 15)
+    assert await remind(at(30, 12)) == 0  # no reminders once filed
+    assert [a for a, _ in await history(database, critical, tenant_id)][-1] == "rca_filed"

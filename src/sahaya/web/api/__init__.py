@@ -5,8 +5,10 @@ from sahaya.web.api import (
     calendars,
     contracts,
     customers,
+    inbox,
     network,
     queues,
+    rca,
     tickets,
     triage,
     users,
@@ -21,7 +23,9 @@ ROUTERS = (
     tickets.router,
     calendars.router,
     triage.router,
+    inbox.router,
     queues.router,
+    rca.router,
 )
 
 __all__ = ["ROUTERS"]
