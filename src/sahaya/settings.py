@@ -40,6 +40,17 @@ class Settings(BaseSettings):
     ticket_thread_hours: int = Field(default=24, ge=0, le=24 * 90)
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
     worker_concurrency: int = Field(default=4, ge=1, le=64)
+    # Outbound email. An empty host disables it: the worker leaves email messages queued
+    # (nothing fails) and logs that once; they go out once a host is configured.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = False
+    smtp_timeout: float = Field(default=30.0, gt=0, le=300)
+    mail_from: str = "Sahaya Support <support@sahaya.invalid>"
+    # Where customers' replies go; empty means the From address.
+    mail_reply_to: str = ""
     log_level: str = "INFO"
 
     @model_validator(mode="after")

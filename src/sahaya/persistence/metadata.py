@@ -7,6 +7,7 @@ from sqlalchemy import MetaData
 from sahaya.access import tables as access_tables
 from sahaya.contracts import tables as contract_tables
 from sahaya.customers import tables as customer_tables
+from sahaya.messaging import tables as messaging_tables
 from sahaya.network import tables as network_tables
 from sahaya.persistence.base import Base
 from sahaya.sla import tables as sla_tables
@@ -21,6 +22,7 @@ _MODULES = (
     ticket_tables,
     sla_tables,
     contract_tables,
+    messaging_tables,
 )
 
 

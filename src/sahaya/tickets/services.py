@@ -17,6 +17,7 @@ from sahaya.access.errors import NotAllowed
 from sahaya.contracts import domain as contract_rules
 from sahaya.contracts import services as contracts
 from sahaya.customers import services as customers
+from sahaya.messaging import services as messaging
 from sahaya.network import NetworkRepository, NodeRow
 from sahaya.network.errors import UnknownExecutive, UnknownService
 from sahaya.network.repository import ancestor_paths
@@ -132,6 +133,8 @@ class Intake:
     attachments: tuple[NewAttachment, ...] = ()
     custom_fields: Mapping[str, Any] = field(default_factory=dict)
     contact_email: str | None = None
+    # False suppresses the acknowledgement to the customer (osTicket's `autorespond`).
+    autorespond: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +292,8 @@ async def open_ticket(
         )
     await clocks.start(uow=uow, ticket=ticket, node=node, now=now)
     await uow.flush()
+    if intake.autorespond:  # same transaction: no ticket, no acknowledgement
+        await messaging.queue_acknowledgement(uow=uow, ticket=ticket, customer=customer, now=now)
     return Opened(ticket, node, created=True)
 
 

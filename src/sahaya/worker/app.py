@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import procrastinate
 
+from sahaya.messaging import tasks as messaging_tasks
 from sahaya.tickets import tasks as ticket_tasks
 from sahaya.worker import tasks as worker_tasks
 
-_REGISTRARS = (worker_tasks.register, ticket_tasks.register)
+_REGISTRARS = (worker_tasks.register, ticket_tasks.register, messaging_tasks.register)
 
 
 def build_app(conninfo: str) -> procrastinate.App:

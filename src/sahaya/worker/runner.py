@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from sahaya.channels.email.smtp import SmtpSender
 from sahaya.persistence import Database
+from sahaya.settings import Settings, get_settings
 from sahaya.worker.app import build_app
 
 log = logging.getLogger(__name__)
@@ -16,7 +18,10 @@ async def run_worker(
     concurrency: int = 4,
     fetch_job_polling_interval: float = 5.0,
     install_signal_handlers: bool = True,
+    settings: Settings | None = None,
 ) -> None:
+    # One sender per process; None (no SMTP host) leaves email queued, see messaging.tasks.
+    sender = SmtpSender.from_settings(settings or get_settings())
     database = Database(database_url, pool_size=max(2, concurrency))
     app = build_app(database.url)
     try:
@@ -24,7 +29,7 @@ async def run_worker(
             log.info("worker started (concurrency %s)", concurrency)
             await app.run_worker_async(
                 concurrency=concurrency,
-                additional_context={"database": database},
+                additional_context={"database": database, "sender": sender},
                 fetch_job_polling_interval=fetch_job_polling_interval,
                 install_signal_handlers=install_signal_handlers,
                 # Periodic sweeps run every second; keep only failed jobs for inspection.

@@ -104,6 +104,7 @@ async def create_ticket(fmt: str, request: Request) -> PlainTextResponse:
                     ),
                     custom_fields=parsed.custom_fields,
                     contact_email=parsed.email.lower(),
+                    autorespond=parsed.autorespond,
                 ),
                 now=now,
                 thread_window=timedelta(hours=settings.ticket_thread_hours),

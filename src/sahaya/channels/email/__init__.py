@@ -1,0 +1,1 @@
+"""Email: outbound through SMTP (inbound over IMAP arrives in a later issue)."""

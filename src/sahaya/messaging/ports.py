@@ -1,0 +1,54 @@
+"""The port every outbound channel implements (email now; WhatsApp, Telegram, SMS later).
+
+A sender declares its channel and puts one message on the wire. It reports a refusal by
+raising `TransientSendError` (try again later: busy server, 4xx, connection lost) or
+`PermanentSendError` (never retry: unknown recipient, 5xx); the delivery service turns
+those into retries with backoff or a failed message. Anything else it raises is treated as
+transient, so a bug in one adapter cannot roll back the batch of messages already sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+from sahaya.messaging.domain import Channel
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """What a sender gets: everything it needs to put the message on the wire."""
+
+    id: uuid.UUID
+    channel: Channel
+    recipient: str
+    subject: str
+    body: str
+    template: str | None
+    language: str
+    reference: str | None  # the human number the message is about (a ticket number)
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    provider_message_id: str | None
+
+
+class SendError(Exception):
+    """A provider refused or could not take a message; the text is stored as last_error."""
+
+
+class TransientSendError(SendError):
+    """Worth another try later."""
+
+
+class PermanentSendError(SendError):
+    """Retrying cannot help; the message fails."""
+
+
+class Sender(Protocol):
+    @property
+    def channel(self) -> Channel: ...
+
+    async def send(self, message: OutboundMessage) -> SendResult: ...

@@ -1,0 +1,213 @@
+"""Use cases of the messaging context. Keyword-only, time passed in, no commits.
+
+Messages are queued in the caller's unit of work, so they exist exactly when their cause
+(a new ticket) commits — the transactional outbox. Delivery runs later in a worker: each
+due row is claimed with `FOR UPDATE SKIP LOCKED`, handed to the channel's sender, and its
+state set in the same transaction, so two workers never send one row and a sent row is
+never picked again. A crash between the send and the commit can repeat one send; email
+carries a Message-ID derived from the row id, so the copy is recognisable as the same mail.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sahaya.access import Principal
+from sahaya.customers import CustomerRow
+from sahaya.customers import services as customers
+from sahaya.messaging import domain
+from sahaya.messaging.errors import UnknownInboxItem
+from sahaya.messaging.ports import (
+    OutboundMessage,
+    PermanentSendError,
+    Sender,
+    TransientSendError,
+)
+from sahaya.messaging.repository import MessagingRepository
+from sahaya.messaging.tables import AppInboxRow, OutboxMessageRow
+from sahaya.persistence import UnitOfWork
+
+log = logging.getLogger(__name__)
+_ERROR_LENGTH = 1000
+
+
+class TicketRef(Protocol):
+    """What messaging needs of a ticket (the tickets context depends on us, not back)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def tenant_id(self) -> uuid.UUID: ...
+    @property
+    def number(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    email: OutboxMessageRow | None  # None: the customer has no email address
+    inbox: AppInboxRow
+
+
+async def queue_acknowledgement(
+    *, uow: UnitOfWork, ticket: TicketRef, customer: CustomerRow, now: datetime
+) -> Acknowledgement:
+    """Queue "we have your ticket" to the customer's email and app inbox, in their language,
+    in the caller's transaction: a ticket that rolls back leaves no message behind."""
+    language = domain.language_or_default(customer.language)
+    text = domain.render(
+        domain.ACKNOWLEDGEMENT,
+        language,
+        number=ticket.number,
+        subject=ticket.subject,
+        name=customer.name,
+    )
+    repo = MessagingRepository(uow.session)
+    email = None
+    if customer.email:
+        email = OutboxMessageRow(
+            id=uuid.uuid4(),
+            tenant_id=ticket.tenant_id,
+            channel=domain.Channel.EMAIL.value,
+            recipient=customer.email,
+            subject=text.subject,
+            body=text.body,
+            template=domain.ACKNOWLEDGEMENT,
+            language=language,
+            reference=ticket.number,
+            ticket_id=ticket.id,
+            customer_id=customer.id,
+            state=domain.OutboundState.QUEUED.value,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        repo.add(email)
+    inbox = AppInboxRow(
+        id=uuid.uuid4(),
+        tenant_id=ticket.tenant_id,
+        customer_id=customer.id,
+        title=text.subject,
+        body=text.body,
+        ticket_id=ticket.id,
+        created_at=now,
+    )
+    repo.add(inbox)
+    await uow.flush()
+    return Acknowledgement(email=email, inbox=inbox)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRun:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retrying + self.failed
+
+
+def _outbound(row: OutboxMessageRow) -> OutboundMessage:
+    return OutboundMessage(
+        id=row.id,
+        channel=domain.Channel(row.channel),
+        recipient=row.recipient,
+        subject=row.subject,
+        body=row.body,
+        template=row.template,
+        language=row.language,
+        reference=row.reference,
+    )
+
+
+def _fail(row: OutboxMessageRow, error: str, now: datetime) -> None:
+    row.state = domain.OutboundState.FAILED.value
+    row.last_error = error[:_ERROR_LENGTH]
+    row.failed_at = now
+    row.next_attempt_at = None
+
+
+def _retry(row: OutboxMessageRow, error: str, now: datetime) -> None:
+    retry_at = domain.next_attempt_at(row.attempts, now)
+    if retry_at is None:
+        _fail(row, f"gave up after {row.attempts} attempts: {error}", now)
+        return
+    row.last_error = error[:_ERROR_LENGTH]
+    row.next_attempt_at = retry_at
+
+
+async def _deliver_one(row: OutboxMessageRow, sender: Sender, now: datetime) -> str:
+    """Send one claimed row and record the outcome on it; returns the resulting state."""
+    row.attempts += 1
+    try:
+        result = await sender.send(_outbound(row))
+    except PermanentSendError as exc:
+        _fail(row, str(exc), now)
+    except TransientSendError as exc:
+        _retry(row, str(exc), now)
+    except Exception as exc:  # an adapter bug: retry this row, keep the batch's sends
+        log.exception("the %s sender failed on message %s", sender.channel, row.id)
+        _retry(row, f"{type(exc).__name__}: {exc}", now)
+    else:
+        row.state = domain.OutboundState.SENT.value
+        row.sent_at = now
+        row.provider_message_id = result.provider_message_id
+        row.next_attempt_at = None
+        row.last_error = None
+    return row.state
+
+
+async def deliver_due(
+    *, uow: UnitOfWork, sender: Sender, now: datetime, limit: int = 20
+) -> DeliveryRun:
+    """Send the due queued messages of the sender's channel, up to `limit`. The caller
+    commits; keep `limit` small, as the rows stay locked while their sends run."""
+    rows = await MessagingRepository(uow.session).claim_due(sender.channel.value, now, limit)
+    outcome = {"queued": 0, "sent": 0, "failed": 0}
+    for row in rows:
+        outcome[await _deliver_one(row, sender, now)] += 1
+    await uow.flush()
+    return DeliveryRun(sent=outcome["sent"], retrying=outcome["queued"], failed=outcome["failed"])
+
+
+async def mark_delivered(
+    *, uow: UnitOfWork, tenant_id: uuid.UUID, provider_message_id: str, now: datetime
+) -> bool:
+    """A delivery receipt: the sent message with this provider id is now delivered. Repeated
+    or late receipts change nothing (returns False)."""
+    return await MessagingRepository(uow.session).mark_delivered(
+        tenant_id, provider_message_id, now
+    )
+
+
+async def outbox_for_ticket(*, uow: UnitOfWork, ticket_id: uuid.UUID) -> list[OutboxMessageRow]:
+    """The ticket's outbound messages; the caller has checked that the actor sees the ticket."""
+    return await MessagingRepository(uow.session).for_ticket(ticket_id)
+
+
+async def inbox(
+    *, uow: UnitOfWork, actor: Principal, customer_id: uuid.UUID, limit: int = 50
+) -> list[AppInboxRow]:
+    """The customer's app inbox, newest first; scoped like the customer record itself."""
+    customer, _ = await customers.get(uow=uow, actor=actor, customer_id=customer_id)
+    return await MessagingRepository(uow.session).inbox(actor.tenant_id, customer.id, limit)
+
+
+async def mark_read(
+    *, uow: UnitOfWork, actor: Principal, customer_id: uuid.UUID, item_id: uuid.UUID, now: datetime
+) -> AppInboxRow:
+    """Mark an inbox item read; the first read time is kept when the app repeats the call."""
+    customer, _ = await customers.get(uow=uow, actor=actor, customer_id=customer_id)
+    item = await MessagingRepository(uow.session).inbox_item(actor.tenant_id, customer.id, item_id)
+    if item is None:
+        raise UnknownInboxItem(f"customer {customer_id} has no inbox item {item_id}")
+    if item.read_at is None:
+        item.read_at = now
+    await uow.flush()
+    return item

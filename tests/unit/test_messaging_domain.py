@@ -1,0 +1,74 @@
+"""Outbox rules without I/O: the retry schedule, when to give up, templates in en and ml."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sahaya.messaging import domain
+
+NOW = datetime(2026, 11, 23, 5, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("attempts", "wait"),
+    [
+        (1, timedelta(seconds=30)),
+        (2, timedelta(minutes=2)),
+        (3, timedelta(minutes=10)),
+        (4, timedelta(hours=1)),
+        (5, timedelta(hours=6)),
+    ],
+)
+def test_backoff_grows_after_each_failed_attempt(attempts: int, wait: timedelta) -> None:
+    assert domain.next_attempt_at(attempts, NOW) == NOW + wait
+
+
+def test_gives_up_after_the_sixth_attempt() -> None:
+    assert domain.MAX_ATTEMPTS == 6
+    assert domain.next_attempt_at(5, NOW) is not None
+    assert domain.next_attempt_at(6, NOW) is None
+    assert domain.next_attempt_at(7, NOW) is None
+
+
+def test_a_message_never_tried_is_due_now() -> None:
+    assert domain.next_attempt_at(0, NOW) == NOW
+
+
+@pytest.mark.parametrize("language", ["en", "ml"])
+def test_acknowledgement_carries_number_and_subject(language: str) -> None:
+    text = domain.render(
+        domain.ACKNOWLEDGEMENT,
+        language,
+        number="AF-000042",
+        subject="Order 4512 arrived cold",
+        name="Anjali K",
+    )
+    assert "AF-000042" in text.subject
+    assert "AF-000042" in text.body
+    assert "Order 4512 arrived cold" in text.body
+    assert "Anjali K" in text.body
+
+
+def test_acknowledgement_in_malayalam() -> None:
+    text = domain.render(
+        domain.ACKNOWLEDGEMENT, "ml", number="AF-000042", subject="ബിരിയാണി തണുത്തു", name="അഞ്ജലി"
+    )
+    assert text.subject == "നിങ്ങളുടെ പരാതി ലഭിച്ചു — ടിക്കറ്റ് AF-000042"
+    assert "മറുപടി" in text.body  # they can reply
+    assert "വിളിക്കുക" in text.body  # … or call us
+    assert "ബിരിയാണി തണുത്തു" in text.body
+
+
+def test_english_for_unknown_language_and_values_inserted_verbatim() -> None:
+    text = domain.render(
+        domain.ACKNOWLEDGEMENT, "fr", number="AF-000001", subject="Paid $5 extra", name="A"
+    )
+    assert text.subject.startswith("We have received your request")
+    assert "Paid $5 extra" in text.body
+
+
+def test_unknown_template_raises() -> None:
+    with pytest.raises(domain.UnknownTemplate):
+        domain.render("nope", "en", number="1")
