@@ -268,3 +268,36 @@ async def test_resolved_critical_ticket_owes_an_rca_with_reminders(
     assert filed.filed_at == at(26, 15)
     assert await remind(at(30, 12)) == 0  # no reminders once filed
     assert [a for a, _ in await history(database, critical, tenant_id)][-1] == "rca_filed"
+
+
+async def test_warnings_and_escalations_email_the_leads(
+    database: Database, admin: Principal, tenant_id: uuid.UUID, db_url: str
+) -> None:
+    import psycopg
+
+    from sahaya.access import services as access
+
+    async with UnitOfWork(database) as uow:
+        district = await network.node_or_raise(uow=uow, tenant_id=tenant_id, ref="kerala/ernakulam")
+        await access.create_user(
+            uow=uow,
+            tenant_id=tenant_id,
+            username="ekm.lead",
+            display_name="EKM lead",
+            role=Role.SUPERVISOR,
+            node=district,
+            password="a long password",
+            email="Lead@EKM.example",
+        )
+        await uow.commit()
+    number = await open_ticket(database, admin, at(23, 10), "critical")
+    await sweep(database, at(23, 11, 10))  # first-response warning (75 % of 90 min)
+    await sweep(database, at(23, 16))  # breaches → escalation to the district
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT recipient, subject FROM outbox_messages WHERE template = 'staff_notice' "
+            "ORDER BY created_at"
+        ).fetchall()
+    assert [r[0] for r in rows] == ["lead@ekm.example", "lead@ekm.example"]
+    assert rows[0][1] == f"[{number}] SLA: sla_warning"
+    assert "escalated" in rows[1][1]

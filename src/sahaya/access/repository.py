@@ -32,6 +32,21 @@ class AccessRepository:
         )
         return [(row[0], row[1]) for row in result.all()]
 
+    async def supervisor_emails(self, tenant_id: uuid.UUID, node_paths: list[str]) -> list[str]:
+        """Emails of active supervisors bound to any of these nodes (a ticket's leads)."""
+        rows = await self.session.scalars(
+            select(UserRow.email)
+            .join(NodeRow, NodeRow.id == UserRow.node_id)
+            .where(
+                UserRow.tenant_id == tenant_id,
+                UserRow.role == "supervisor",
+                UserRow.active.is_(True),
+                UserRow.email.is_not(None),
+                NodeRow.path.in_(node_paths),
+            )
+        )
+        return [email for email in rows if email]
+
     async def token_with_scope(
         self, token_hash: bytes
     ) -> tuple[ApiTokenRow, NodeRow, UserRow | None] | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -100,6 +101,46 @@ async def queue_acknowledgement(
     repo.add(inbox)
     await uow.flush()
     return Acknowledgement(email=email, inbox=inbox)
+
+
+STAFF_NOTICE = "staff_notice"
+
+
+async def queue_staff_notice(
+    *,
+    uow: UnitOfWork,
+    tenant_id: uuid.UUID,
+    recipients: Sequence[str],
+    subject: str,
+    body: str,
+    reference: str,
+    ticket_id: uuid.UUID | None,
+    now: datetime,
+) -> list[OutboxMessageRow]:
+    """Queue one email per distinct address (SLA warnings, breaches, escalations)."""
+    repo = MessagingRepository(uow.session)
+    rows = []
+    for address in sorted({r.strip().lower() for r in recipients if r and r.strip()}):
+        row = OutboxMessageRow(
+            id=uuid.uuid4(),
+            tenant_id=tenant_id,
+            channel=domain.Channel.EMAIL.value,
+            recipient=address,
+            subject=subject,
+            body=body,
+            template=STAFF_NOTICE,
+            language="en",
+            reference=reference,
+            ticket_id=ticket_id,
+            customer_id=None,
+            state=domain.OutboundState.QUEUED.value,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        repo.add(row)
+        rows.append(row)
+    return rows
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sahaya.network import NetworkRepository, NodeRow
+from sahaya.access.repository import AccessRepository
+from sahaya.messaging import services as messaging
+from sahaya.network import ExecutiveRow, NetworkRepository, NodeRow
 from sahaya.network.repository import ancestor_paths
 from sahaya.persistence import UnitOfWork
 from sahaya.sla import RcaFollowUpRow, SlaRepository, TicketClockRow, calendars
@@ -299,7 +301,36 @@ async def fire(
     repo = TicketRepository(uow.session)
     for event in events:
         repo.add(event)
+    if events:
+        await _notify(uow, ticket, events, now)
     return [e.action for e in events]
+
+
+async def _notify(
+    uow: UnitOfWork, ticket: TicketRow, events: list[TicketEventRow], now: datetime
+) -> None:
+    """Warn the assignee and the leads (supervisors at the ticket's node or above) by email."""
+    recipients: list[str] = []
+    if ticket.assignee_id is not None:
+        executive = await uow.session.get(ExecutiveRow, ticket.assignee_id)
+        if executive is not None and executive.email:
+            recipients.append(executive.email)
+    node = await NetworkRepository(uow.session).node_by_id(ticket.tenant_id, ticket.node_id)
+    if node is not None:
+        recipients += await AccessRepository(uow.session).supervisor_emails(
+            ticket.tenant_id, ancestor_paths(node.path)
+        )
+    lines = [f"{e.action.replace('_', ' ')}: {e.changes}" for e in events]
+    await messaging.queue_staff_notice(
+        uow=uow,
+        tenant_id=ticket.tenant_id,
+        recipients=recipients,
+        subject=f"[{ticket.number}] SLA: {', '.join(e.action for e in events)}",
+        body=f"Ticket {ticket.number}: {ticket.subject}\n\n" + "\n".join(lines),
+        reference=ticket.number,
+        ticket_id=ticket.id,
+        now=now,
+    )
 
 
 async def sweep(*, uow: UnitOfWork, now: datetime, limit: int = 500) -> int:
