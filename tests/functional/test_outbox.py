@@ -30,7 +30,7 @@ from sahaya.messaging import services as messaging
 from sahaya.messaging.ports import Sender
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.settings import Settings
-from sahaya.tickets import services as tickets
+from sahaya.tickets import intake as ticket_intake
 from sahaya.tickets.domain import Channel
 from sahaya.worker.app import build_app
 from tests.conftest import TokenFactory, bearer
@@ -203,10 +203,10 @@ async def test_a_ticket_that_rolls_back_leaves_no_message(
     now = datetime.now(UTC)
     async with UnitOfWork(database) as uow:
         actor = await access.authenticate(uow=uow, token=agent, now=now)
-        opened = await tickets.open_ticket(
+        opened = await ticket_intake.open_ticket(
             uow=uow,
             actor=actor,
-            intake=tickets.Intake(
+            intake=ticket_intake.Intake(
                 customer_id=uuid.UUID(customer_id),
                 service_code="apnafood",
                 channel=Channel.API,

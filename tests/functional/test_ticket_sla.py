@@ -17,6 +17,7 @@ from sahaya.network import services as network
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.sla import SlaRepository, TicketClockRow
 from sahaya.tickets import TicketRepository, domain, sla
+from sahaya.tickets import intake as ticket_intake
 from sahaya.tickets import services as tickets
 
 IST = ZoneInfo("Asia/Kolkata")
@@ -53,10 +54,10 @@ async def open_ticket(database: Database, admin: Principal, now: datetime, sever
             language="ml",
             now=now,
         )
-        opened = await tickets.open_ticket(
+        opened = await ticket_intake.open_ticket(
             uow=uow,
             actor=admin,
-            intake=tickets.Intake(
+            intake=ticket_intake.Intake(
                 customer_id=customer.id,
                 service_code="apnafood",
                 channel=domain.Channel.VOICE,

@@ -1,7 +1,7 @@
 """Tickets: human numbers, threads of messages and notes, queues, statuses, assignment and
 the audit trail."""
 
-from sahaya.tickets import domain, services
+from sahaya.tickets import domain, intake, services
 from sahaya.tickets.repository import TicketRepository
 from sahaya.tickets.tables import TicketEntryRow, TicketEventRow, TicketRow
 
@@ -11,5 +11,6 @@ __all__ = [
     "TicketRepository",
     "TicketRow",
     "domain",
+    "intake",
     "services",
 ]

@@ -23,7 +23,7 @@ from sahaya.customers import services as customers
 from sahaya.errors import NotFound, SahayaError, Unauthenticated
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.settings import Settings
-from sahaya.tickets import services as tickets
+from sahaya.tickets import intake as ticket_intake
 from sahaya.tickets.attachments import Limits, NewAttachment
 from sahaya.tickets.domain import Channel
 from sahaya.web.deps import clock, resolve_token
@@ -87,10 +87,10 @@ async def create_ticket(fmt: str, request: Request) -> PlainTextResponse:
         if customer_id is None:
             return _text(403, "Ticket denied: the submitter is not a registered customer")
         try:
-            opened = await tickets.open_ticket(
+            opened = await ticket_intake.open_ticket(
                 uow=uow,
                 actor=caller,
-                intake=tickets.Intake(
+                intake=ticket_intake.Intake(
                     customer_id=customer_id,
                     service_code=str(parsed.custom_fields.get("service", "apnafood")),
                     channel=Channel(parsed.channel),

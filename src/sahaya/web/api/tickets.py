@@ -13,6 +13,7 @@ from sahaya.customers import services as customers
 from sahaya.network import NodeRow
 from sahaya.settings import Settings
 from sahaya.tickets import TicketRepository, TicketRow, approvals, domain
+from sahaya.tickets import intake as ticket_intake
 from sahaya.tickets import services as tickets
 from sahaya.tickets.errors import InvalidTicket, UnknownTicket
 from sahaya.tickets.schemas import (
@@ -79,10 +80,10 @@ async def open_ticket(
         assert body.phone is not None  # noqa: S101 - checked above
         card = await customers.lookup_by_phone(database=db, actor=caller, phone=body.phone)
         customer_id = card.id
-    opened = await tickets.open_ticket(
+    opened = await ticket_intake.open_ticket(
         uow=uow,
         actor=caller,
-        intake=tickets.Intake(
+        intake=ticket_intake.Intake(
             customer_id=customer_id,
             service_code=body.service,
             channel=body.channel,

@@ -1,0 +1,238 @@
+"""Ticket intake: every channel hands over an `Intake`; a new ticket gets its number, thread,
+attachments, entitlement check, SLA clocks and acknowledgement in one transaction — or, under
+the duplicate guard, the message joins the customer's open ticket."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sahaya.access import Principal
+from sahaya.contracts import domain as contract_rules
+from sahaya.contracts import services as contracts
+from sahaya.customers import services as customers
+from sahaya.messaging import services as messaging
+from sahaya.network import NetworkRepository, NodeRow
+from sahaya.network.errors import UnknownService
+from sahaya.persistence import UnitOfWork
+from sahaya.tickets import domain
+from sahaya.tickets import sla as clocks
+from sahaya.tickets.attachments import AttachmentStore, Limits, NewAttachment, check
+from sahaya.tickets.errors import InvalidTicket
+from sahaya.tickets.repository import TicketRepository
+from sahaya.tickets.services import SEVERITIES, _entry, _event, actor_label
+from sahaya.tickets.tables import (
+    TicketAttachmentRow,
+    TicketEntryRow,
+    TicketRow,
+)
+
+DEFAULT_LIMITS = Limits()
+
+
+async def _attach(
+    uow: UnitOfWork,
+    store: AttachmentStore | None,
+    ticket: TicketRow,
+    entry: TicketEntryRow,
+    files: tuple[NewAttachment, ...],
+    now: datetime,
+) -> None:
+    if not files or store is None:
+        return
+    await uow.flush()  # the entry row must exist before rows that point at it
+    for item in files:
+        TicketRepository(uow.session).add(
+            TicketAttachmentRow(
+                id=uuid.uuid4(),
+                tenant_id=ticket.tenant_id,
+                ticket_id=ticket.id,
+                entry_id=entry.id,
+                filename=item.filename.strip(),
+                content_type=item.content_type,
+                size=len(item.data),
+                sha256=store.put(item.data),
+                created_at=now,
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """What a channel or an agent hands over to open (or continue) a ticket."""
+
+    customer_id: uuid.UUID
+    service_code: str
+    channel: domain.Channel
+    subject: str
+    message: str
+    severity: str | None = None
+    tags: Sequence[str] = ()
+    attachments: tuple[NewAttachment, ...] = ()
+    custom_fields: Mapping[str, Any] = field(default_factory=dict)
+    contact_email: str | None = None
+    # False suppresses the acknowledgement to the customer (osTicket's `autorespond`).
+    autorespond: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    ticket: TicketRow
+    node: NodeRow
+    created: bool  # False: threaded into the customer's open ticket (duplicate guard)
+
+
+async def open_ticket(
+    *,
+    uow: UnitOfWork,
+    actor: Principal,
+    intake: Intake,
+    now: datetime,
+    thread_window: timedelta,
+    store: AttachmentStore | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Opened:
+    """Open a ticket for a customer — or, when they already have an unresolved ticket for
+    the same service touched within `thread_window`, add the message to that one."""
+    subject = " ".join(intake.subject.split())
+    if not subject or len(subject) > 300:
+        raise InvalidTicket("subject: 1-300 characters", field="subject")
+    if not intake.message.strip():
+        raise InvalidTicket("message: must not be empty", field="message")
+    severity = intake.severity or "minor"
+    if severity not in SEVERITIES:
+        raise InvalidTicket(f"severity: {severity!r} is not one of minor, major, critical")
+    check(intake.attachments, limits)
+    if intake.attachments and store is None:
+        raise InvalidTicket("attachments are not accepted here", field="attachments")
+    customer, node = await customers.get(uow=uow, actor=actor, customer_id=intake.customer_id)
+    service = await NetworkRepository(uow.session).service(actor.tenant_id, intake.service_code)
+    if service is None or not service.active:
+        raise UnknownService(f"no active service {intake.service_code!r}", field="service")
+    repo = TicketRepository(uow.session)
+    author = f"customer:{customer.id}:{customer.name}"
+
+    existing = await repo.open_for(actor.tenant_id, customer.id, service.code, now - thread_window)
+    if existing is not None:
+        message = _entry(
+            repo,
+            existing,
+            kind=domain.EntryKind.CUSTOMER_MESSAGE,
+            author=author,
+            body=intake.message,
+            now=now,
+        )
+        await _attach(uow, store, existing, message, intake.attachments, now)
+        await repo.index_text(existing.id, intake.message)
+        changes: dict[str, Any] = {"channel": intake.channel.value}
+        home = await NetworkRepository(uow.session).node_by_id(actor.tenant_id, existing.node_id)
+        assert home is not None  # noqa: S101 - foreign key
+        if existing.status in domain.PAUSED:
+            before = domain.Status(existing.status)
+            resumed = domain.resume_status(has_assignee=existing.assignee_id is not None)
+            changes["status"] = [existing.status, resumed.value]
+            existing.status = resumed.value
+            await clocks.on_status(
+                uow=uow, ticket=existing, node=home, before=before, after=resumed, now=now
+            )
+        existing.updated_at = now
+        _event(
+            repo,
+            existing,
+            actor=actor_label(actor),
+            action="customer_message",
+            changes=changes,
+            now=now,
+        )
+        return Opened(existing, home, created=False)
+
+    prefix = domain.service_prefix(service.code)
+    number = domain.format_number(prefix, await repo.next_sequence(actor.tenant_id, prefix))
+    ticket = TicketRow(
+        id=uuid.uuid4(),
+        tenant_id=actor.tenant_id,
+        number=number,
+        customer_id=customer.id,
+        service_code=service.code,
+        channel=intake.channel.value,
+        node_id=node.id,
+        subject=subject,
+        severity=severity,
+        status=domain.Status.NEW.value,
+        tags=sorted(set(intake.tags)),
+        contact_name=customer.name,
+        contact_email=intake.contact_email or customer.email,
+        contact_phone=customer.phone_e164,
+        custom_fields=dict(intake.custom_fields),
+        created_at=now,
+        updated_at=now,
+    )
+    cover = await contracts.check_at_intake(
+        uow=uow,
+        tenant_id=actor.tenant_id,
+        customer_id=customer.id,
+        service_code=service.code,
+        today=contract_rules.local_day(now),
+    )
+    ticket.entitlement = cover.entitlement.value
+    ticket.entitlement_note = cover.reason
+    ticket.approval = "pending" if cover.needs_approval else "not_needed"
+    repo.add(ticket)
+    await uow.flush()  # the row must exist before its entries (no ORM relationship orders them)
+    message = _entry(
+        repo,
+        ticket,
+        kind=domain.EntryKind.CUSTOMER_MESSAGE,
+        author=author,
+        body=intake.message,
+        now=now,
+    )
+    await _attach(uow, store, ticket, message, intake.attachments, now)
+    national = customer.phone_e164.removeprefix("+91")
+    words = (number, subject, customer.name, customer.phone_e164, national, intake.message)
+    await repo.index_text(ticket.id, " ".join(words))
+    _event(
+        repo,
+        ticket,
+        actor=actor_label(actor),
+        action="created",
+        now=now,
+        changes={
+            "number": number,
+            "channel": ticket.channel,
+            "severity": severity,
+            "node": node.path,
+            "service": service.code,
+        },
+    )
+    _event(
+        repo,
+        ticket,
+        actor=actor_label(actor),
+        action="entitlement_checked",
+        now=now,
+        changes={
+            "entitlement": cover.entitlement.value,
+            "reason": cover.reason,
+            "requires_contract": cover.requires_contract,
+            "contract": cover.reference,
+            "approval": ticket.approval,
+        },
+    )
+    if cover.needs_approval:
+        _entry(
+            repo,
+            ticket,
+            kind=domain.EntryKind.SYSTEM_EVENT,
+            author=actor_label(actor),
+            body=f"Waiting for a contract exception decision: {cover.reason}",
+            now=now,
+        )
+    await clocks.start(uow=uow, ticket=ticket, node=node, now=now)
+    await uow.flush()
+    if intake.autorespond:  # same transaction: no ticket, no acknowledgement
+        await messaging.queue_acknowledgement(uow=uow, ticket=ticket, customer=customer, now=now)
+    return Opened(ticket, node, created=True)
