@@ -142,3 +142,46 @@ async def test_lead_sets_severity_with_a_reason_and_the_target_follows(
         url, json={"severity": "minor", "impact_share": 0.5, "reason": "x"}, headers=bearer(lead)
     )
     assert both.status_code == 422
+
+
+async def test_category_rules_set_the_starting_severity(
+    client: httpx.AsyncClient, make_token: TokenFactory
+) -> None:
+    admin = await make_token("admin", "kerala")
+    for tag, severity in (("payment", "major"), ("outage", "critical")):
+        put = await client.put(
+            f"/api/v1/severity-rules/{tag}", json={"severity": severity}, headers=bearer(admin)
+        )
+        assert put.status_code == 200, put.text
+    await client.post(
+        "/api/v1/customers",
+        json={"name": "Anjali K", "phone": "9847012345", "home_node": KOCHI},
+        headers=bearer(admin),
+    )
+
+    async def opened(tags: list[str], **extra: object) -> str:
+        response = await client.post(
+            "/api/v1/tickets",
+            json={"phone": "9847012345", "subject": "x", "message": "y", "tags": tags, **extra},
+            headers=bearer(admin),
+        )
+        assert response.status_code == 201, response.text
+        number = response.json()["number"]
+        await client.post(
+            f"/api/v1/tickets/{number}/status", json={"status": "resolved"}, headers=bearer(admin)
+        )  # so the next one is not threaded into it
+        return str(response.json()["severity"])
+
+    assert await opened(["payment"]) == "major"
+    assert await opened(["payment", "outage"]) == "critical"  # the highest wins
+    assert await opened(["refund"]) == "minor"
+    assert await opened(["outage"], severity="minor") == "minor"  # explicit beats the rule
+    agent = await make_token("agent", KOCHI)
+    refused = await client.put(
+        "/api/v1/severity-rules/x", json={"severity": "major"}, headers=bearer(agent)
+    )
+    assert refused.status_code == 403
+    removed = await client.delete("/api/v1/severity-rules/payment", headers=bearer(admin))
+    assert removed.status_code == 204
+    rules = (await client.get("/api/v1/severity-rules", headers=bearer(admin))).json()
+    assert rules == [{"tag": "outage", "severity": "critical"}]

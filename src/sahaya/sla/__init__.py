@@ -2,12 +2,19 @@
 
 from sahaya.sla import calendars, domain
 from sahaya.sla.repository import SlaRepository
-from sahaya.sla.tables import CalendarRow, NodeCalendarRow, RcaFollowUpRow, TicketClockRow
+from sahaya.sla.tables import (
+    CalendarRow,
+    NodeCalendarRow,
+    RcaFollowUpRow,
+    SeverityRuleRow,
+    TicketClockRow,
+)
 
 __all__ = [
     "CalendarRow",
     "NodeCalendarRow",
     "RcaFollowUpRow",
+    "SeverityRuleRow",
     "SlaRepository",
     "TicketClockRow",
     "calendars",

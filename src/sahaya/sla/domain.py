@@ -13,7 +13,7 @@ calendar.  Datetimes returned follow the zone of the ``started``/``opened_at`` i
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -315,3 +315,12 @@ def rca_due(
     if Severity(severity) is not Severity.CRITICAL:
         return None
     return (resolved_at.astimezone(UTC) + after).astimezone(resolved_at.tzinfo)
+
+
+_RANK = {Severity.MINOR: 0, Severity.MAJOR: 1, Severity.CRITICAL: 2}
+
+
+def severity_for_tags(tags: Iterable[str], rules: Mapping[str, Severity]) -> Severity | None:
+    """The highest severity any of the ticket's tags maps to (category rules), if any."""
+    matched = [rules[tag] for tag in tags if tag in rules]
+    return max(matched, key=_RANK.__getitem__) if matched else None

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sahaya.sla.tables import CalendarRow, NodeCalendarRow, TicketClockRow
+from sahaya.sla.tables import CalendarRow, NodeCalendarRow, SeverityRuleRow, TicketClockRow
 
 
 class SlaRepository:
@@ -63,6 +63,14 @@ class SlaRepository:
             .order_by(TicketClockRow.next_fire_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
+        )
+        return list(rows)
+
+    async def severity_rules(self, tenant_id: uuid.UUID) -> list[SeverityRuleRow]:
+        rows = await self.session.scalars(
+            select(SeverityRuleRow)
+            .where(SeverityRuleRow.tenant_id == tenant_id)
+            .order_by(SeverityRuleRow.tag)
         )
         return list(rows)
 

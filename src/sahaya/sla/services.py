@@ -11,7 +11,7 @@ from sahaya.sla import calendars
 from sahaya.sla.domain import BusinessCalendar, InvalidCalendar
 from sahaya.sla.errors import InvalidCalendarData, UnknownCalendar
 from sahaya.sla.repository import SlaRepository
-from sahaya.sla.tables import CalendarRow, NodeCalendarRow
+from sahaya.sla.tables import CalendarRow, NodeCalendarRow, SeverityRuleRow
 
 PRESETS: Mapping[str, dict[str, list[list[str]]]] = {
     "24x7": {d: [["00:00", "00:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
@@ -75,3 +75,24 @@ async def attach(
         repo.add(NodeCalendarRow(node_id=node_id, tenant_id=tenant_id, calendar_id=calendar_id))
     else:
         existing.calendar_id = calendar_id
+
+
+async def set_severity_rule(
+    *, uow: UnitOfWork, tenant_id: uuid.UUID, tag: str, severity: str | None
+) -> None:
+    """Map a tag (category) to a starting severity; None removes the rule."""
+    tag = tag.strip().lower()
+    if not tag or len(tag) > 60:
+        raise InvalidCalendarData("tag: 1-60 characters", field="tag")
+    existing = {r.tag: r for r in await SlaRepository(uow.session).severity_rules(tenant_id)}
+    row = existing.get(tag)
+    if severity is None:
+        if row is not None:
+            await uow.session.delete(row)
+        return
+    if row is None:
+        SlaRepository(uow.session).add(
+            SeverityRuleRow(id=uuid.uuid4(), tenant_id=tenant_id, tag=tag, severity=severity)
+        )
+    else:
+        row.severity = severity

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -89,3 +89,18 @@ class RcaFollowUpRow(TenantMixin, Base):
     filed_by: Mapped[str | None] = mapped_column(String(200))
     text: Mapped[str | None] = mapped_column(String(20000))
     created_at: Mapped[datetime] = utcnow_column()
+
+
+class SeverityRuleRow(TenantMixin, Base):
+    """A category rule: a ticket tagged `tag` (e.g. `topic:12`, `payment`) starts at this
+    severity unless the intake names one. The highest matching severity wins."""
+
+    __tablename__ = "sla_severity_rules"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "tag"),
+        CheckConstraint("severity IN ('minor', 'major', 'critical')", name="severity"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    tag: Mapped[str] = mapped_column(String(60))
+    severity: Mapped[str] = mapped_column(String(10))

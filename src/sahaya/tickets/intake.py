@@ -18,6 +18,8 @@ from sahaya.messaging import services as messaging
 from sahaya.network import NetworkRepository, NodeRow
 from sahaya.network.errors import UnknownService
 from sahaya.persistence import UnitOfWork
+from sahaya.sla import SlaRepository
+from sahaya.sla import domain as sla_rules
 from sahaya.tickets import domain
 from sahaya.tickets import sla as clocks
 from sahaya.tickets.attachments import AttachmentStore, Limits, NewAttachment, check
@@ -102,7 +104,12 @@ async def open_ticket(
         raise InvalidTicket("subject: 1-300 characters", field="subject")
     if not intake.message.strip():
         raise InvalidTicket("message: must not be empty", field="message")
-    severity = intake.severity or "minor"
+    rules = {
+        r.tag: sla_rules.Severity(r.severity)
+        for r in await SlaRepository(uow.session).severity_rules(actor.tenant_id)
+    }
+    by_category = sla_rules.severity_for_tags(intake.tags, rules)
+    severity = intake.severity or (by_category.value if by_category else "minor")
     if severity not in SEVERITIES:
         raise InvalidTicket(f"severity: {severity!r} is not one of minor, major, critical")
     check(intake.attachments, limits)
