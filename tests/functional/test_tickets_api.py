@@ -245,3 +245,56 @@ async def test_full_text_search_over_thread_customer_and_number(
     assert await found('"arrived cold" -late') == [cold]
     elsewhere = await make_token("agent", "kerala/kollam/kollam")
     assert await found("biryani", elsewhere) == []
+
+
+async def test_attachments_on_new_tickets_and_replies(
+    client: httpx.AsyncClient, agent: str
+) -> None:
+    import base64
+
+    await customer(client, agent)
+    photo = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"0" * 100).decode()
+    created = await ticket(
+        client,
+        agent,
+        attachments=[{"filename": "food.png", "content_type": "image/png", "data": photo}],
+    )
+    assert created.status_code == 201, created.text
+    number = created.json()["number"]
+    reply = await client.post(
+        f"/api/v1/tickets/{number}/entries",
+        json={
+            "kind": "agent_reply",
+            "body": "Refund receipt attached",
+            "attachments": [
+                {
+                    "filename": "receipt.pdf",
+                    "content_type": "application/pdf",
+                    "data": base64.b64encode(b"%PDF-1.4 receipt").decode(),
+                }
+            ],
+        },
+        headers=bearer(agent),
+    )
+    assert reply.status_code == 201, reply.text
+    files = (
+        await client.get(f"/api/v1/tickets/{number}/attachments", headers=bearer(agent))
+    ).json()
+    assert [(f["filename"], f["size"]) for f in files] == [("food.png", 108), ("receipt.pdf", 16)]
+    assert files[1]["entry_id"] == reply.json()["id"]
+
+    for bad, message in (
+        (
+            {"filename": "x.exe", "content_type": "application/x-msdownload", "data": photo},
+            "not accepted",
+        ),
+        ({"filename": "x.png", "content_type": "image/png", "data": "@@@"}, "not valid base64"),
+        ({"filename": "../x.png", "content_type": "image/png", "data": photo}, "plain file name"),
+    ):
+        refused = await client.post(
+            f"/api/v1/tickets/{number}/entries",
+            json={"kind": "internal_note", "body": "x", "attachments": [bad]},
+            headers=bearer(agent),
+        )
+        assert refused.status_code == 422, refused.text
+        assert message in refused.json()["detail"]

@@ -25,41 +25,17 @@ from sahaya.tickets import sla as clocks
 from sahaya.tickets.attachments import AttachmentStore, Limits, NewAttachment, check
 from sahaya.tickets.errors import InvalidTicket
 from sahaya.tickets.repository import TicketRepository
-from sahaya.tickets.services import SEVERITIES, _entry, _event, actor_label
+from sahaya.tickets.services import (
+    DEFAULT_LIMITS,
+    SEVERITIES,
+    _attach,
+    _entry,
+    _event,
+    actor_label,
+)
 from sahaya.tickets.tables import (
-    TicketAttachmentRow,
-    TicketEntryRow,
     TicketRow,
 )
-
-DEFAULT_LIMITS = Limits()
-
-
-async def _attach(
-    uow: UnitOfWork,
-    store: AttachmentStore | None,
-    ticket: TicketRow,
-    entry: TicketEntryRow,
-    files: tuple[NewAttachment, ...],
-    now: datetime,
-) -> None:
-    if not files or store is None:
-        return
-    await uow.flush()  # the entry row must exist before rows that point at it
-    for item in files:
-        TicketRepository(uow.session).add(
-            TicketAttachmentRow(
-                id=uuid.uuid4(),
-                tenant_id=ticket.tenant_id,
-                ticket_id=ticket.id,
-                entry_id=entry.id,
-                filename=item.filename.strip(),
-                content_type=item.content_type,
-                size=len(item.data),
-                sha256=store.put(item.data),
-                created_at=now,
-            )
-        )
 
 
 @dataclass(frozen=True, slots=True)

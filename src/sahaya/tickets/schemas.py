@@ -11,6 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sahaya.tickets.domain import Channel, Status
 
 
+class AttachmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    filename: str = Field(min_length=1, max_length=200)
+    content_type: str = Field(min_length=3, max_length=120)
+    data: str = Field(description="The file, base64-encoded")
+
+
 class TicketIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     customer_id: uuid.UUID | None = None
@@ -21,6 +28,7 @@ class TicketIn(BaseModel):
     message: str = Field(min_length=1, max_length=100_000)
     severity: Literal["minor", "major", "critical"] | None = None
     tags: list[str] = Field(default_factory=list, max_length=20)
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=10)
 
 
 class TicketOut(BaseModel):
@@ -61,6 +69,7 @@ class EntryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["agent_reply", "internal_note"]
     body: str = Field(min_length=1, max_length=100_000)
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=10)
 
 
 class EntryOut(BaseModel):

@@ -18,15 +18,18 @@ from sahaya.network.repository import ancestor_paths
 from sahaya.persistence import UnitOfWork
 from sahaya.tickets import domain
 from sahaya.tickets import sla as clocks
+from sahaya.tickets.attachments import AttachmentStore, Limits, NewAttachment, check
 from sahaya.tickets.errors import IllegalTicketMove, InvalidTicket, UnknownTicket
 from sahaya.tickets.repository import TicketRepository
 from sahaya.tickets.tables import (
+    TicketAttachmentRow,
     TicketEntryRow,
     TicketEventRow,
     TicketRow,
 )
 
 SEVERITIES = ("minor", "major", "critical")
+DEFAULT_LIMITS = Limits()
 # Seed 004: nothing proceeds to assignment before sales/management decide on an exception.
 _BLOCKING_APPROVALS = {
     "pending": "waiting for a contract exception decision",
@@ -83,6 +86,33 @@ def _entry(
     return entry
 
 
+async def _attach(
+    uow: UnitOfWork,
+    store: AttachmentStore | None,
+    ticket: TicketRow,
+    entry: TicketEntryRow,
+    files: tuple[NewAttachment, ...],
+    now: datetime,
+) -> None:
+    if not files or store is None:
+        return
+    await uow.flush()  # the entry row must exist before rows that point at it
+    for item in files:
+        TicketRepository(uow.session).add(
+            TicketAttachmentRow(
+                id=uuid.uuid4(),
+                tenant_id=ticket.tenant_id,
+                ticket_id=ticket.id,
+                entry_id=entry.id,
+                filename=item.filename.strip(),
+                content_type=item.content_type,
+                size=len(item.data),
+                sha256=store.put(item.data),
+                created_at=now,
+            )
+        )
+
+
 async def get(
     *, uow: UnitOfWork, actor: Principal, number: str, lock: bool = False
 ) -> tuple[TicketRow, NodeRow]:
@@ -102,15 +132,22 @@ async def add_entry(
     kind: domain.EntryKind,
     body: str,
     now: datetime,
+    attachments: tuple[NewAttachment, ...] = (),
+    store: AttachmentStore | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> TicketEntryRow:
-    """Staff add replies and internal notes; a reply is the ticket's first response."""
+    """Staff add replies and internal notes (with files); a reply is the first response."""
     if kind not in (domain.EntryKind.AGENT_REPLY, domain.EntryKind.INTERNAL_NOTE):
         raise InvalidTicket("kind: staff may add agent_reply or internal_note", field="kind")
     if not body.strip():
         raise InvalidTicket("body: must not be empty", field="body")
+    check(attachments, limits)
+    if attachments and store is None:
+        raise InvalidTicket("attachments are not accepted here", field="attachments")
     ticket, node = await get(uow=uow, actor=actor, number=number, lock=True)
     repo = TicketRepository(uow.session)
     entry = _entry(repo, ticket, kind=kind, author=actor_label(actor), body=body, now=now)
+    await _attach(uow, store, ticket, entry, attachments, now)
     await repo.index_text(ticket.id, body)
     changes: dict[str, Any] = {"kind": kind.value}
     if kind == domain.EntryKind.AGENT_REPLY and ticket.first_responded_at is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import uuid
 from datetime import datetime, timedelta
 from typing import Annotated
@@ -15,9 +17,11 @@ from sahaya.settings import Settings
 from sahaya.tickets import TicketRepository, TicketRow, approvals, domain
 from sahaya.tickets import intake as ticket_intake
 from sahaya.tickets import services as tickets
+from sahaya.tickets.attachments import Limits, NewAttachment
 from sahaya.tickets.errors import InvalidTicket, UnknownTicket
 from sahaya.tickets.schemas import (
     AssignIn,
+    AttachmentIn,
     AttachmentOut,
     EntryIn,
     EntryOut,
@@ -33,6 +37,20 @@ from sahaya.web.deps import DB, Caller, Now, UoW, settings
 
 router = APIRouter(prefix=PREFIX, tags=["tickets"])
 _ACTIVE = tuple(s.value for s in domain.Status if s not in domain.DONE)
+
+
+def decode_attachments(items: list[AttachmentIn]) -> tuple[NewAttachment, ...]:
+    files = []
+    for index, item in enumerate(items):
+        try:
+            data = base64.b64decode(item.data, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidTicket(
+                f"attachments/{index}/data: {item.filename} is not valid base64",
+                field=f"attachments/{index}/data",
+            ) from None
+        files.append(NewAttachment(item.filename, item.content_type.lower(), data))
+    return tuple(files)
 
 
 def ticket_out(row: TicketRow, node: NodeRow, *, threaded: bool = False) -> TicketOut:
@@ -64,6 +82,7 @@ def ticket_out(row: TicketRow, node: NodeRow, *, threaded: bool = False) -> Tick
 @router.post("/tickets", response_model=TicketOut, status_code=201)
 async def open_ticket(
     body: TicketIn,
+    request: Request,
     uow: UoW,
     db: DB,
     now: Now,
@@ -91,9 +110,12 @@ async def open_ticket(
             message=body.message,
             severity=body.severity,
             tags=body.tags,
+            attachments=decode_attachments(body.attachments),
         ),
         now=now,
         thread_window=timedelta(hours=config.ticket_thread_hours),
+        store=request.app.state.attachments,
+        limits=Limits(max_bytes=config.attachment_max_bytes),
     )
     await uow.commit()
     response.headers["Location"] = f"{PREFIX}/tickets/{opened.ticket.number}"
@@ -173,7 +195,15 @@ async def thread(number: str, uow: UoW, caller: Caller) -> list[EntryOut]:
 
 
 @router.post("/tickets/{number}/entries", response_model=EntryOut, status_code=201)
-async def add_entry(number: str, body: EntryIn, uow: UoW, now: Now, caller: Caller) -> EntryOut:
+async def add_entry(
+    number: str,
+    body: EntryIn,
+    request: Request,
+    uow: UoW,
+    now: Now,
+    caller: Caller,
+    config: Annotated[Settings, Depends(settings)],
+) -> EntryOut:
     entry = await tickets.add_entry(
         uow=uow,
         actor=caller,
@@ -181,6 +211,9 @@ async def add_entry(number: str, body: EntryIn, uow: UoW, now: Now, caller: Call
         kind=domain.EntryKind(body.kind),
         body=body.body,
         now=now,
+        attachments=decode_attachments(body.attachments),
+        store=request.app.state.attachments,
+        limits=Limits(max_bytes=config.attachment_max_bytes),
     )
     await uow.commit()
     return EntryOut(
