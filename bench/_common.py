@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import shutil
 import signal
@@ -31,6 +32,59 @@ BIN = REPO / ".venv" / "bin"
 SAHAYA = BIN / "sahaya"
 OUT = REPO / "bench" / "out"
 TENANT = "apna"
+
+
+def restore_sigint() -> None:
+    """Make Ctrl-C (SIGINT) work in this process and in the children it starts, even when
+    launched in the background by a shell that ignores SIGINT there (`nohup … &`): an
+    ignored signal stays ignored across exec, a handled one is reset to the default."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def code_version() -> str:
+    """The commit being measured, and whether src/ differs from it."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "diff", "HEAD", "--", "src", "pyproject.toml"],
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (no git)"
+    if not dirty:
+        return commit
+    return f"{commit} + uncommitted changes in src/ (diff {hashlib.sha256(dirty).hexdigest()[:8]})"
+
+
+def code_line(at_start: str) -> str:
+    """`code: …` for a report; says so if the code changed while the benchmark ran."""
+    now = code_version()
+    if now == at_start:
+        return f"code: {at_start}"
+    return f"code: {at_start} at start, {now} at the end — CHANGED DURING THE RUN"
+
+
+def wait_until_quiet(max_wait: float = 180.0, busy_limit: float = 15.0) -> float:
+    """Wait (up to `max_wait` s) until the machine is nearly idle — less than `busy_limit` %
+    of all cores busy over a second — so another job's burst does not land in a
+    measurement. Call it while nothing of ours is loading the machine. Returns seconds
+    waited."""
+    started = time.perf_counter()
+    while True:
+        busy = psutil.cpu_percent(interval=1.0)
+        waited = time.perf_counter() - started
+        if busy < busy_limit or waited >= max_wait:
+            if waited >= 2.0:
+                log(f"waited {waited:.0f}s for the machine to go quiet (now {busy:.0f}% busy)")
+            return waited
 
 
 def log(message: str) -> None:
@@ -265,35 +319,35 @@ def _tree(pid: int) -> list[psutil.Process]:
 @dataclass
 class CpuMeter:
     """CPU seconds (user + system) burnt by some process trees between two snapshots.
-    A process that appears later counts from zero; one that dies before `stop` keeps the
-    last seen value."""
+
+    Each snapshot sums, over the live processes of a tree, their own CPU time plus the CPU
+    time of their children that have exited and been reaped (children_user/system), so a
+    short-lived child — e.g. a PostgreSQL backend opened and closed between the snapshots —
+    is still counted, through its parent's children times.
+    """
 
     roots: dict[str, list[psutil.Process]] = field(default_factory=dict)
-    _start: dict[int, float] = field(default_factory=dict)
-    _last: dict[str, dict[int, float]] = field(default_factory=dict)
+    _start: dict[str, float] = field(default_factory=dict)
 
-    def _sample(self, group: str) -> dict[int, float]:
-        seen = self._last.setdefault(group, {})
+    def _total(self, group: str) -> float:
+        total = 0.0
+        seen: set[int] = set()
         for root in self.roots[group]:
             try:
                 procs = [root, *root.children(recursive=True)]
             except psutil.Error:
                 continue
             for p in procs:
+                if p.pid in seen:
+                    continue
+                seen.add(p.pid)
                 with contextlib.suppress(psutil.Error):
                     t = p.cpu_times()
-                    seen[p.pid] = t.user + t.system
-        return seen
+                    total += t.user + t.system + t.children_user + t.children_system
+        return total
 
     def start(self) -> None:
-        self._start = {}
-        self._last = {}
-        for group in self.roots:
-            self._start.update(self._sample(group))
-        self._last = {}
+        self._start = {group: self._total(group) for group in self.roots}
 
     def stop(self) -> dict[str, float]:
-        return {
-            group: sum(v - self._start.get(pid, 0.0) for pid, v in self._sample(group).items())
-            for group in self.roots
-        }
+        return {group: self._total(group) - self._start[group] for group in self.roots}

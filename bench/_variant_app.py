@@ -3,9 +3,15 @@
 Nothing here changes the product: it builds the same app as `sahaya.web.asgi` and, if
 SAHAYA_BENCH_VARIANT names them, applies experiments from the outside:
 
-  async_deps    replace the sync dependencies `clock`, `database` and `settings` with async
-                ones via FastAPI's dependency_overrides (sync ones run in the thread pool)
-  no_pre_ping   build the engine with pool_pre_ping=False (no extra round trip per checkout)
+  async_deps    replace the dependencies `clock`, `database` and `settings` with coroutines
+                (FastAPI runs plain `def` dependencies in its thread pool). A no-op since
+                commit 4572a98, which made them `async def`.
+  no_pre_ping   build the SQLAlchemy engine with pool_pre_ping=False (one round trip less
+                per checkout). Since 4572a98 the lookup no longer uses that engine.
+  no_metrics    leave out the Prometheus MetricsMiddleware
+  shallow_card  build the lookup's response from the row with a shallow copy of its fields
+                instead of `dataclasses.asdict` (which deep-copies every value); needs the
+                4572a98 lookup (`CustomerOut(**asdict(card))`)
 
 The pool size is an ordinary setting (SAHAYA_DB_POOL_SIZE), so it needs no tweak here.
 
@@ -15,11 +21,13 @@ The pool size is an ordinary setting (SAHAYA_DB_POOL_SIZE), so it needs no tweak
 
 from __future__ import annotations
 
+import gc
 import os
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
+from fastapi.dependencies.models import Dependant
 
 from sahaya.persistence import database as database_module
 from sahaya.persistence.embedded import resolve_database_url
@@ -28,7 +36,7 @@ from sahaya.web import deps
 from sahaya.web.app import create_app
 
 FLAGS = {f for f in os.environ.get("SAHAYA_BENCH_VARIANT", "").split(",") if f}
-UNKNOWN = FLAGS - {"async_deps", "no_pre_ping"}
+UNKNOWN = FLAGS - {"async_deps", "no_pre_ping", "no_metrics", "shallow_card"}
 if UNKNOWN:
     raise SystemExit(f"unknown SAHAYA_BENCH_VARIANT flag(s): {', '.join(sorted(UNKNOWN))}")
 
@@ -44,7 +52,31 @@ if "no_pre_ping" in FLAGS:
 _settings = get_settings()
 app = create_app(resolve_database_url(_settings.database_url, _settings.var_dir), _settings)
 
+if "no_metrics" in FLAGS:
+    from sahaya.web.metrics import MetricsMiddleware
+
+    _before = len(app.user_middleware)
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not MetricsMiddleware]
+    if len(app.user_middleware) == _before:
+        raise SystemExit("no_metrics: MetricsMiddleware not found")
+
+if "shallow_card" in FLAGS:
+    import dataclasses
+
+    from sahaya.web.api import customers as customers_api
+
+    if not hasattr(customers_api, "asdict"):
+        raise SystemExit("shallow_card: sahaya.web.api.customers no longer uses asdict")
+
+    def _shallow(obj: Any) -> dict[str, Any]:
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+    customers_api.asdict = _shallow  # type: ignore[attr-defined]
+
 if "async_deps" in FLAGS:
+    # Swap the callables inside FastAPI's already-built dependency trees. (The official
+    # `app.dependency_overrides` would also work, but FastAPI then rebuilds each overridden
+    # dependant on every request, which costs more than the thread hop it removes.)
 
     async def _clock() -> datetime:
         return datetime.now(UTC)
@@ -57,6 +89,11 @@ if "async_deps" in FLAGS:
         value: Settings = request.app.state.settings
         return value
 
-    app.dependency_overrides[deps.clock] = _clock
-    app.dependency_overrides[deps.database] = _database
-    app.dependency_overrides[deps.settings] = _settings_dep
+    _swap = {deps.clock: _clock, deps.database: _database, deps.settings: _settings_dep}
+    _swapped = 0
+    for _obj in gc.get_objects():
+        if isinstance(_obj, Dependant) and _obj.call in _swap:
+            _obj.call = _swap[_obj.call]
+            _swapped += 1
+    if not _swapped:
+        raise SystemExit("async_deps: found no dependant to swap; FastAPI internals changed?")

@@ -37,10 +37,14 @@ from _common import (
     SAHAYA,
     TENANT,
     clean_env,
+    code_line,
+    code_version,
     log,
     prepare_database,
     private_postgres,
+    restore_sigint,
     table,
+    wait_until_quiet,
 )
 from _dataset import write_customers_csv
 
@@ -141,6 +145,17 @@ def phases(seen: Watch, pid: int, ended_at: float) -> list[tuple[str, float]]:
     return out
 
 
+def busy_seconds() -> float:
+    """CPU seconds the whole machine has spent not idle (all processes, all cores)."""
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+
+def own_cpu() -> float:
+    t = psutil.Process().cpu_times()
+    return t.user + t.system
+
+
 def pg_counters(url: str) -> tuple[int, int, int]:
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute(
@@ -157,7 +172,15 @@ def main() -> int:
     parser.add_argument("--bad", type=float, default=0.005, help="share of bad rows")
     parser.add_argument("--py-spy", help="py-spy binary: also record a profile of the import")
     parser.add_argument("--fsync-off", action="store_true", help="throw-away cluster settings")
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=120.0,
+        help="first wait up to this many seconds for other load on the machine to stop",
+    )
     args = parser.parse_args()
+    restore_sigint()
+    measured = code_version()
 
     OUT.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="sahaya-bench-import-data-"))
@@ -203,10 +226,13 @@ def main() -> int:
             SAHAYA_VAR_DIR=str(work),
             SAHAYA_LOG_LEVEL="WARNING",
         )
+        if args.quiet_wait > 0:
+            wait_until_quiet(args.quiet_wait)
         log_path = OUT / "import_csv.log"
         seen = Watch()
         stop = threading.Event()
         with log_path.open("wb") as out:
+            busy0, me0 = busy_seconds(), own_cpu()
             t0 = time.perf_counter()
             epoch0 = time.time()
             proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -222,6 +248,7 @@ def main() -> int:
             proc.returncode = os.waitstatus_to_exitcode(status)
             stop.set()
             monitor.join()
+            busy, me = busy_seconds() - busy0, own_cpu() - me0
         output = log_path.read_text(errors="replace")
         if proc.returncode != 0:
             print(output[-3000:], file=sys.stderr)
@@ -253,6 +280,7 @@ def main() -> int:
         default=epoch0,
     )
     child_cpu = usage.ru_utime + usage.ru_stime
+    other_cpu = max(0.0, busy - child_cpu - backend.cpu - me)
     peak_rss_mb = usage.ru_maxrss * 1024 / MB  # Linux: KiB
 
     checks = [
@@ -268,6 +296,7 @@ def main() -> int:
 
     print()
     print(f"## import_csv: {args.rows:,} rows, {size_mb:.0f} MB CSV")
+    print(code_line(measured))
     print()
     print(
         table(
@@ -279,6 +308,7 @@ def main() -> int:
                 ("importer peak RSS (MB, polled)", round(seen.child_rss / MB), ""),
                 ("importer CPU (s, user+sys)", round(child_cpu, 1), ""),
                 ("PG import backend CPU (s)", round(backend.cpu, 1), ""),
+                ("other processes' CPU meanwhile (s)", round(other_cpu, 1), "(noise)"),
                 ("PG import backend peak RSS (MB)", round(backend.rss / MB), "(separate)"),
                 ("PG import backend peak private/USS (MB)", round(backend.uss / MB), ""),
                 ("PG all processes peak RSS (MB)", round(seen.pg_total_rss / MB), ""),
@@ -343,6 +373,7 @@ def main() -> int:
                 "pg_backend_cpu_s": backend.cpu,
                 "pg_backend_rss_mb": backend.rss / MB,
                 "pg_backend_uss_mb": backend.uss / MB,
+                "other_cpu_s": other_cpu,
                 "phases": steps,
                 "created": created,
                 "rejected": rejected,

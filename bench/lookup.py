@@ -51,14 +51,19 @@ from _common import (
     CpuMeter,
     Postgres,
     clean_env,
+    code_line,
+    code_version,
     free_port,
     issue_token,
     log,
+    median,
     prepare_database,
     private_postgres,
+    restore_sigint,
     stop_process_tree,
     table,
     wait_for_http,
+    wait_until_quiet,
 )
 from _dataset import PREFIXES, e164, lookup_forms, national, taluks, write_customers_csv
 
@@ -96,6 +101,10 @@ class Result:
     cpu_busy_pct: float
     pg_sessions_per_1k: float
     pg_xacts_per_req: float
+    other_cpu_pct: float
+    worker_split: str
+    runs: int = 1
+    rps_range: str = ""
 
 
 # --------------------------------------------------------------------------- data
@@ -216,6 +225,63 @@ def run_load(
     return json.loads(line.removeprefix("BENCH_JSON ")), usage.ru_utime + usage.ru_stime
 
 
+def own_cpu(pid: int) -> dict[int, float]:
+    """Own CPU seconds of a process and each of its descendants (per pid)."""
+    found = {}
+    try:
+        procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return found
+    for proc in procs:
+        try:
+            t = proc.cpu_times()
+        except psutil.Error:
+            continue
+        found[proc.pid] = t.user + t.system
+    return found
+
+
+def split(before: dict[int, float], after: dict[int, float]) -> str:
+    """How the server's CPU divided between its processes, e.g. `51/49` (busiest first)."""
+    deltas = sorted((v - before.get(pid, 0.0) for pid, v in after.items()), reverse=True)
+    total = sum(deltas) or 1.0
+    return "/".join(f"{100 * d / total:.0f}" for d in deltas if d > 0.02 * total)
+
+
+def busy_seconds() -> float:
+    """CPU seconds the whole machine has spent not idle (all processes, all cores)."""
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+
+def measure_repeated(
+    base: str,
+    scenario: Scenario,
+    workers: int,
+    server: subprocess.Popen[bytes],
+    pg: Postgres,
+    args: argparse.Namespace,
+) -> Result:
+    """One warm-up, then `args.repeat` measured runs; every figure is the median."""
+    runs = [
+        measure(base, scenario, workers, server, pg, args, warmup=(i == 0))
+        for i in range(max(1, args.repeat))
+    ]
+    if len(runs) == 1:
+        return runs[0]
+    out = Result(**asdict(runs[0]))
+    for name, value in asdict(runs[0]).items():
+        if isinstance(value, float):
+            setattr(out, name, median([getattr(r, name) for r in runs]))
+    for name in ("requests", "non_2xx", "socket_errors"):
+        setattr(out, name, int(median([getattr(r, name) for r in runs])))
+    out.runs = len(runs)
+    out.worker_split = ", ".join(r.worker_split for r in runs)
+    rates = sorted(r.rps for r in runs)
+    out.rps_range = f"{rates[0]:,.0f}–{rates[-1]:,.0f}"
+    return out
+
+
 def pg_activity(conn: psycopg.Connection) -> tuple[int, int]:
     """Sessions opened and transactions ended so far in this database (pg_stat_database)."""
     conn.execute("SELECT pg_stat_clear_snapshot()")
@@ -234,18 +300,26 @@ def measure(
     server: subprocess.Popen[bytes],
     pg: Postgres,
     args: argparse.Namespace,
+    *,
+    warmup: bool = True,
 ) -> Result:
-    if args.warmup > 0:
+    if warmup and args.warmup > 0:
         run_load(base, scenario, seconds=args.warmup, args=args)
+    if args.quiet_wait > 0:
+        wait_until_quiet(args.quiet_wait)
     master = pg.postmaster()
     meter = CpuMeter(
         roots={"server": [psutil.Process(server.pid)], "pg": [master] if master else []}
     )
     with psycopg.connect(pg.url, autocommit=True) as conn:
         sessions0, xacts0 = pg_activity(conn)
+        busy0 = busy_seconds()
         meter.start()
+        own0 = own_cpu(server.pid)
         figures, loadgen_cpu = run_load(base, scenario, seconds=args.duration, args=args)
+        own1 = own_cpu(server.pid)
         used = meter.stop()
+        busy1 = busy_seconds()
         sessions1, xacts1 = pg_activity(conn)
     requests = int(figures["requests"])
     wall = figures["duration_us"] / 1e6
@@ -274,10 +348,15 @@ def measure(
         cpu_busy_pct=100 * (used["server"] + used["pg"] + loadgen_cpu) / (wall * cores),
         pg_sessions_per_1k=1000 * (sessions1 - sessions0) / max(1, requests),
         pg_xacts_per_req=(xacts1 - xacts0 - 2) / max(1, requests),
+        other_cpu_pct=max(0.0, 100 * (busy1 - busy0 - sum(used.values()) - loadgen_cpu))
+        / (wall * cores),
+        worker_split=split(own0, own1),
     )
     log(
         f"workers={workers} {scenario.name}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.1f} ms,"
-        f" p99 {result.p99_ms:.1f} ms, non-2xx {result.non_2xx}, errors {result.socket_errors}"
+        f" p99 {result.p99_ms:.1f} ms, non-2xx {result.non_2xx}, errors {result.socket_errors},"
+        f" other load {result.other_cpu_pct:.0f}%"
+        + (f", worker CPU split {result.worker_split}" if workers > 1 else "")
     )
     return result
 
@@ -332,21 +411,37 @@ def statements_per_request(
                         handle.seek(offset)
                         text = handle.read().decode(errors="replace")
                     kinds: dict[str, int] = {}
-                    for line in text.splitlines():
-                        for marker in ("LOG:  statement: ", "LOG:  execute "):
-                            if marker in line:
-                                stmt = line.split(marker, 1)[1]
-                                stmt = (
-                                    stmt.split(": ", 1)[1] if marker.endswith("execute ") else stmt
-                                )
-                                key = " ".join(stmt.split())[:48]
-                                kinds[key] = kinds.get(key, 0) + 1
+                    for stmt in logged_statements(text):
+                        key = " ".join(stmt.split())[:48]
+                        kinds[key] = kinds.get(key, 0) + 1
                     total = sum(kinds.values())
                     detail = "; ".join(f"{v / repeat:g}× {k}" for k, v in kinds.items()) or "-"
                     found.append((scenario.name, total / repeat, detail))
         finally:
             conn.execute("ALTER SYSTEM RESET log_statement")
             conn.execute("SELECT pg_reload_conf()")
+    return found
+
+
+def logged_statements(text: str) -> list[str]:
+    """Statements in a PostgreSQL log excerpt (log_statement = all): simple-protocol
+    `statement: …` and extended-protocol `execute <name>: …`; continuation lines (a
+    statement written over several lines) start with a tab."""
+    found: list[str] = []
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if current is not None and line.startswith("\t"):
+            current.append(line.strip())
+            continue
+        if current is not None:
+            found.append(" ".join(current).strip())
+            current = None
+        if "LOG:  statement: " in line:
+            current = [line.split("LOG:  statement: ", 1)[1]]
+        elif "LOG:  execute " in line:
+            current = [line.split("LOG:  execute ", 1)[1].split(": ", 1)[-1]]
+    if current is not None:
+        found.append(" ".join(current).strip())
     return found
 
 
@@ -403,10 +498,19 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=5.0, help="warm-up seconds")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--repeat", type=int, default=1, help="measured runs; medians shown")
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=120.0,
+        help="before each measured run, wait up to this many seconds for other load to stop",
+    )
     parser.add_argument("--taluk", default="kerala/ernakulam/kochi")
     parser.add_argument("--loadgen", choices=("wrk", "python"), default=None)
     parser.add_argument("--py-spy", help="py-spy binary: profile the lookup at workers=1")
     args = parser.parse_args()
+    restore_sigint()
+    args.code = code_version()
     if args.loadgen is None:
         args.loadgen = "wrk" if shutil.which("wrk") else "python"
         if args.loadgen == "python":
@@ -478,9 +582,10 @@ def main() -> int:
                     if workers == 1:
                         info["statements"] = statements_per_request(pg, base, scenarios)
                     for scenario in scenarios:
-                        results.append(measure(base, scenario, workers, server, pg, args))
+                        results.append(measure_repeated(base, scenario, workers, server, pg, args))
                     if workers == 1 and args.py_spy:
-                        profile(args, base, scenarios[2], server)
+                        profile(args, base, scenarios[1], server, "me")
+                        profile(args, base, scenarios[2], server, "lookup")
                 finally:
                     code = stop_process_tree(server)
                     log(f"server (workers={workers}) stopped, exit code {code}")
@@ -491,9 +596,14 @@ def main() -> int:
 
 
 def profile(
-    args: argparse.Namespace, base: str, scenario: Scenario, server: subprocess.Popen[bytes]
+    args: argparse.Namespace,
+    base: str,
+    scenario: Scenario,
+    server: subprocess.Popen[bytes],
+    tag: str,
 ) -> None:
-    out = OUT / "lookup.pyspy.txt"
+    """Record the server under load with py-spy (separately: py-spy takes CPU too)."""
+    out = OUT / f"lookup.{tag}.pyspy.txt"
     spy = subprocess.Popen(
         [
             args.py_spy,
@@ -527,8 +637,11 @@ def report(results: list[Result], info: dict[str, object], args: argparse.Namesp
         f"## lookup: {info['customers']:,} customers ({info['table_mb']:.0f} MB with indexes), "
         f"loadgen {args.loadgen} {args.connections} connections"
         + (f" × {args.threads} thread(s)" if args.loadgen == "wrk" else "")
-        + f", {args.duration:g}s after {args.warmup:g}s warm-up, {psutil.cpu_count()} cores shared"
+        + f", {args.duration:g}s after {args.warmup:g}s warm-up"
+        + (f", median of {args.repeat} runs" if args.repeat > 1 else "")
+        + f", {psutil.cpu_count()} cores shared"
     )
+    print(code_line(args.code))
     print()
     print(
         table(
@@ -536,6 +649,7 @@ def report(results: list[Result], info: dict[str, object], args: argparse.Namesp
                 "workers",
                 "scenario",
                 "req/s",
+                "req/s range",
                 "p50 ms",
                 "p90 ms",
                 "p99 ms",
@@ -547,12 +661,15 @@ def report(results: list[Result], info: dict[str, object], args: argparse.Namesp
                 "wrk CPU µs/req",
                 "CPU busy %",
                 "new PG conns /1k req",
+                "other procs CPU %",
+                "server CPU split %",
             ],
             [
                 (
                     r.workers,
                     r.scenario,
                     round(r.rps),
+                    r.rps_range or "-",
                     r.p50_ms,
                     r.p90_ms,
                     r.p99_ms,
@@ -564,6 +681,8 @@ def report(results: list[Result], info: dict[str, object], args: argparse.Namesp
                     round(r.loadgen_cpu_us),
                     round(r.cpu_busy_pct),
                     round(r.pg_sessions_per_1k, 1),
+                    round(r.other_cpu_pct),
+                    r.worker_split,
                 )
                 for r in results
             ],

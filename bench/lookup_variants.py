@@ -1,17 +1,23 @@
-"""Experiment: how much of the lookup's cost goes where, by switching suspects off from the
-outside (bench/_variant_app.py) — without changing the product's code.
+"""Experiment: what parts of the lookup's cost would go away, by switching suspects off from
+the outside (bench/_variant_app.py) — without changing the product's code.
 
 Same setup as bench/lookup.py (1,000,000 customers, loaded with COPY here, wrk with 32
-connections), but the server is uvicorn running bench/_variant_app.py with the same options
-`sahaya serve` uses, so the variants differ only in what they name:
+connections), but the server is uvicorn running bench/_variant_app.py with the options
+`sahaya serve` uses, so the variants differ only in what they name. Default set, for the
+code since commit 4572a98 (lookup on an autocommit psycopg pool):
 
-  baseline          the app as shipped (pool 10 + 10 overflow, pre-ping, sync dependencies)
-  pool32            SAHAYA_DB_POOL_SIZE=32: no overflow connections opened and closed
-  async_deps        clock/database/settings dependencies as coroutines (no thread-pool hop)
-  pool32+async      both
-  pool32+async+np   … and pool_pre_ping=False (one round trip less per request)
+  baseline                the app as it is
+  pool32                  SAHAYA_DB_POOL_SIZE=32 (default 10): no waiting for a connection
+  no_metrics              without the Prometheus middleware
 
-    .venv/bin/python bench/lookup_variants.py
+Also available by name: shallow_card and no_metrics+shallow_card (response built without
+dataclasses.asdict's deep copies; only for 4572a98, which 1f4707a superseded).
+
+`--variants historical` runs the set used on the code before 4572a98 (pool overflow,
+pre-ping, thread-pool dependencies): baseline, pool32, async_deps, pool32+async,
+pool32+async+np.
+
+    .venv/bin/python bench/lookup_variants.py --repeat 3
     .venv/bin/python bench/lookup_variants.py --customers 100000 --duration 5 --warmup 2
 """
 
@@ -32,22 +38,33 @@ import psycopg
 from _common import (
     BIN,
     OUT,
+    code_line,
+    code_version,
     issue_token,
+    median,
     prepare_database,
     private_postgres,
+    restore_sigint,
     stop_process_tree,
     table,
 )
 from _dataset import national
 from lookup import LOOKUP, Result, Scenario, load_with_copy, measure, start_server, write_lines
 
-VARIANTS = (
-    ("baseline", "", {}),
-    ("pool32", "", {"SAHAYA_DB_POOL_SIZE": "32"}),
-    ("async_deps", "async_deps", {}),
-    ("pool32+async", "async_deps", {"SAHAYA_DB_POOL_SIZE": "32"}),
-    ("pool32+async+np", "async_deps,no_pre_ping", {"SAHAYA_DB_POOL_SIZE": "32"}),
-)
+VARIANTS = {  # name: (SAHAYA_BENCH_VARIANT flags, extra environment)
+    "baseline": ("", {}),
+    "pool32": ("", {"SAHAYA_DB_POOL_SIZE": "32"}),
+    "no_metrics": ("no_metrics", {}),
+    "shallow_card": ("shallow_card", {}),
+    "no_metrics+shallow_card": ("no_metrics,shallow_card", {}),
+    "async_deps": ("async_deps", {}),
+    "pool32+async": ("async_deps", {"SAHAYA_DB_POOL_SIZE": "32"}),
+    "pool32+async+np": ("async_deps,no_pre_ping", {"SAHAYA_DB_POOL_SIZE": "32"}),
+}
+SETS = {
+    "current": "baseline,pool32,no_metrics",
+    "historical": "baseline,pool32,async_deps,pool32+async,pool32+async+np",
+}
 UVICORN = [
     str(BIN / "python"),
     "-m",
@@ -66,16 +83,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--workers", default="1", help="comma-separated --workers values")
-    parser.add_argument("--variants", default=",".join(v[0] for v in VARIANTS))
+    parser.add_argument(
+        "--variants", default="current", help="`current`, `historical` or names, comma-separated"
+    )
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=1, help="rounds; medians are shown")
+    parser.add_argument("--quiet-wait", type=float, default=120.0, help="see lookup.py")
     args = parser.parse_args()
+    restore_sigint()
+    args.code = code_version()
     args.loadgen = "wrk"
     if not shutil.which("wrk"):
         parser.error("this experiment needs wrk (apt-get install wrk)")
-    chosen = [v for v in VARIANTS if v[0] in args.variants.split(",")]
+    names = SETS.get(args.variants, args.variants).split(",")
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variant(s): {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
+    chosen = [(n, *VARIANTS[n]) for n in names]
     OUT.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="sahaya-bench-variants-"))
     results: list[tuple[str, Result]] = []
@@ -93,35 +120,48 @@ def main() -> int:
                 Scenario("GET /api/v1/me (auth only)", "/api/v1/me", None, token, 200),
                 Scenario("lookup, agent at kerala", LOOKUP, lines, token, 200),
             ]
-            for workers in (int(w) for w in args.workers.split(",")):
-                for name, flags, env in chosen:
-                    server, base = start_server(
-                        pg,
-                        workers,
-                        work,
-                        command=UVICORN,
-                        env={"SAHAYA_BENCH_VARIANT": flags, **env},
-                        label=f"variant {name}",
+            rounds = [
+                (workers, variant)
+                for _ in range(args.repeat)
+                for workers in (int(w) for w in args.workers.split(","))
+                for variant in chosen
+            ]
+            for workers, (name, flags, env) in rounds:
+                server, base = start_server(
+                    pg,
+                    workers,
+                    work,
+                    command=UVICORN,
+                    env={"SAHAYA_BENCH_VARIANT": flags, **env},
+                    label=f"variant {name}",
+                )
+                try:
+                    check = httpx.get(
+                        base + LOOKUP + "0" + national(sample[0]),
+                        headers={"Authorization": f"Bearer {token}"},
                     )
-                    try:
-                        check = httpx.get(
-                            base + LOOKUP + "0" + national(sample[0]),
-                            headers={"Authorization": f"Bearer {token}"},
-                        )
-                        assert check.status_code == 200, check.text
-                        for scenario in scenarios:
-                            result = measure(base, scenario, workers, server, pg, args)
-                            results.append((name, result))
-                    finally:
-                        stop_process_tree(server)
+                    assert check.status_code == 200, check.text
+                    for scenario in scenarios:
+                        results.append((name, measure(base, scenario, workers, server, pg, args)))
+                finally:
+                    stop_process_tree(server)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+    groups: dict[tuple[int, str, str], list[Result]] = {}
+    for name, r in results:
+        groups.setdefault((r.workers, name, r.scenario), []).append(r)
+
+    def med(rs: list[Result], attr: str) -> float:
+        return median([getattr(r, attr) for r in rs])
 
     print()
     print(
         f"## lookup variants: {args.customers:,} customers, wrk {args.connections} connections"
-        f" × {args.threads} thread, {args.duration:g}s after {args.warmup:g}s warm-up"
+        f" × {args.threads} thread, {args.duration:g}s after {args.warmup:g}s warm-up,"
+        f" median of {args.repeat} round(s)"
     )
+    print(code_line(args.code))
     print()
     print(
         table(
@@ -136,21 +176,23 @@ def main() -> int:
                 "PG CPU µs/req",
                 "new PG conns /1k req",
                 "PG xacts/req",
+                "other procs CPU %",
             ],
             [
                 (
-                    r.workers,
+                    workers,
                     name,
-                    r.scenario,
-                    round(r.rps),
-                    r.p50_ms,
-                    r.p99_ms,
-                    round(r.server_cpu_us),
-                    round(r.pg_cpu_us),
-                    round(r.pg_sessions_per_1k, 1),
-                    round(r.pg_xacts_per_req, 2),
+                    scenario,
+                    round(med(rs, "rps")),
+                    med(rs, "p50_ms"),
+                    med(rs, "p99_ms"),
+                    round(med(rs, "server_cpu_us")),
+                    round(med(rs, "pg_cpu_us")),
+                    round(med(rs, "pg_sessions_per_1k"), 1),
+                    round(med(rs, "pg_xacts_per_req"), 2),
+                    round(med(rs, "other_cpu_pct")),
                 )
-                for name, r in results
+                for (workers, name, scenario), rs in groups.items()
             ],
         )
     )

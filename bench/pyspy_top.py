@@ -29,14 +29,34 @@ def short(frame: str) -> str:
     return f"{match.group('func')} ({path})"
 
 
+STDLIB = {"asyncio", "threading", "contextlib", "inspect", "typing", "weakref", "enum", "abc"}
+
+
+def package(frame: str) -> str:
+    """`sqlalchemy`, `psycopg`, `fastapi`, `sahaya`, `stdlib:asyncio`, … for a raw frame.
+    py-spy writes paths relative to sys.path entries, e.g. `psycopg/_cursor_base.py`."""
+    match = _FRAME.match(frame)
+    path = match.group("file") if match else frame
+    for marker in ("site-packages/", "/src/", "/lib/python3.11/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    top = path.split("/", 1)[0].removesuffix(".py")
+    if top.startswith("<frozen"):
+        return "stdlib"
+    return f"stdlib:{top}" if top in STDLIB else top
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("profile", type=Path)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--grep", help="only count stacks containing this text")
+    parser.add_argument("--thread-pool", action="store_true", help="show thread-pool share")
     args = parser.parse_args()
 
     own: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
+    pool = 0
     inclusive: Counter[str] = Counter()
     total = 0
     for line in args.profile.read_text(errors="replace").splitlines():
@@ -49,6 +69,9 @@ def main() -> int:
         frames = [short(f) for f in stack.split(";")]
         total += count
         own[frames[-1]] += count
+        packages[package(stack.split(";")[-1])] += count
+        if "threading.py" in stack.split(";")[0] or "_bootstrap" in stack.split(";")[0]:
+            pool += count
         for name in set(frames):
             inclusive[name] += count
     if not total:
@@ -62,6 +85,15 @@ def main() -> int:
             [(f"{100 * n / total:.1f}", name) for name, n in own.most_common(args.top)],
         )
     )
+    print()
+    print(
+        table(
+            ["own %", "package (where the leaf frame is)"],
+            [(f"{100 * n / total:.1f}", name) for name, n in packages.most_common(args.top)],
+        )
+    )
+    print()
+    print(f"samples in non-main threads (thread pool): {100 * pool / total:.1f} %")
     print()
     print(
         table(

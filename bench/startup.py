@@ -30,14 +30,27 @@ from pathlib import Path
 import httpx
 import psutil
 
-from _common import BIN, OUT, REPO, SAHAYA, clean_env, free_port, log, median, postmaster_of, table
+from _common import (
+    BIN,
+    OUT,
+    REPO,
+    SAHAYA,
+    clean_env,
+    code_line,
+    code_version,
+    free_port,
+    log,
+    median,
+    postmaster_of,
+    restore_sigint,
+    table,
+)
 
 TARGET_WARM = 10.0
+PG_READY = "PostgreSQL accepting connections (postmaster.pid: ready)"
 MARKERS = (
-    ("created database", "database created (after initdb + start)"),
-    ("Context impl", "PostgreSQL up, migrations start"),
-    ("Running upgrade  -> 0001", "migration 0001 start"),
-    ("Running upgrade 0001 -> 0002", "migration 0002 start"),
+    ("created database", "database `sahaya` created (cold only)"),
+    ("worker started", "worker process started (after migrate + seed)"),
 )
 
 
@@ -49,8 +62,16 @@ class Run:
     stop_s: float = float("nan")
     exit_code: int | None = None
     leftovers: list[str] = field(default_factory=list)
+    tracebacks: int = 0
     markers: dict[str, float] = field(default_factory=dict)
     error: str = ""
+
+
+def postmaster_ready(pid_file: Path) -> bool:
+    try:
+        return pid_file.read_text().rstrip().splitlines()[-1].strip() == "ready"
+    except (OSError, IndexError):
+        return False
 
 
 def leftovers(var_dir: Path) -> list[str]:
@@ -109,6 +130,7 @@ def one_run(kind: str, var_dir: Path, args: argparse.Namespace) -> Run:
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     url = f"http://127.0.0.1:{port}/healthz"
+    pid_file = var_dir / "pgdata" / "postmaster.pid"
     try:
         with httpx.Client(timeout=1.0) as client:
             while True:
@@ -117,6 +139,8 @@ def one_run(kind: str, var_dir: Path, args: argparse.Namespace) -> Run:
                     raise RuntimeError(f"`run` exited with {proc.returncode} before /healthz")
                 if elapsed > args.timeout:
                     raise TimeoutError(f"/healthz not 200 after {args.timeout:.0f}s")
+                if PG_READY not in run.markers and postmaster_ready(pid_file):
+                    run.markers[PG_READY] = elapsed
                 with contextlib.suppress(httpx.HTTPError):
                     if client.get(url).status_code == 200:
                         run.healthy_s = time.perf_counter() - started
@@ -148,6 +172,12 @@ def one_run(kind: str, var_dir: Path, args: argparse.Namespace) -> Run:
     run.leftovers = found
     if found:
         kill_leftovers(var_dir)
+    # One report per error: chained exceptions print several "Traceback" headers.
+    texts = [x for _, x in lines]
+    run.tracebacks = sum("Traceback (most recent call last)" in x for x in texts) - sum(
+        "During handling of the above exception" in x or "The above exception was the direct" in x
+        for x in texts
+    )
     for needle, label in MARKERS:
         hit = next((t for t, x in lines if needle in x), None)
         if hit is not None:
@@ -179,6 +209,8 @@ def main() -> int:
     parser.add_argument("--signal", choices=("group", "parent"), default="group")
     parser.add_argument("--timeout", type=float, default=180.0)
     args = parser.parse_args()
+    restore_sigint()
+    measured = code_version()
     if args.via == "make":
         dry = subprocess.run(
             ["make", "-n", "run"], cwd=REPO, capture_output=True, text=True, check=True
@@ -201,7 +233,7 @@ def main() -> int:
         for i in range(args.warm):
             runs.append(one_run(f"warm{i + 1}", var_dir, args))
         imports = {
-            "python -c pass": import_cost("sys"),
+            "python -c 'import sys'": import_cost("sys"),
             "import sahaya.cli.main": import_cost("sahaya.cli.main"),
             "import sahaya.web.app": import_cost("sahaya.web.app"),
         }
@@ -215,10 +247,20 @@ def main() -> int:
 
     print()
     print(f"## startup: `{'make run' if args.via == 'make' else 'sahaya run'}` → /healthz 200")
+    print(code_line(measured))
     print()
     print(
         table(
-            ["run", "/healthz 200 (s)", "banner (s)", "stop (s)", "exit", "leftovers", "error"],
+            [
+                "run",
+                "/healthz 200 (s)",
+                "banner (s)",
+                "stop (s)",
+                "exit",
+                "leftovers",
+                "error reports in output",
+                "error",
+            ],
             [
                 (
                     r.kind,
@@ -227,6 +269,7 @@ def main() -> int:
                     r.stop_s,
                     r.exit_code,
                     len(r.leftovers),
+                    r.tracebacks,
                     r.error or "-",
                 )
                 for r in runs
@@ -246,7 +289,7 @@ def main() -> int:
         )
     )
     print()
-    labels = [label for _, label in MARKERS]
+    labels = [PG_READY, *(label for _, label in MARKERS)]
     print(
         table(
             ["phase marker (s since launch)", "cold (median)", "warm (median)"],
@@ -281,7 +324,13 @@ def main() -> int:
         "verdict:",
         ("warm start meets" if warm <= TARGET_WARM else "warm start MISSES")
         + f" the {TARGET_WARM:.0f} s target; "
-        + ("every run exited 0 with nothing left behind" if ok else "SOME RUNS FAILED (see above)"),
+        + ("every run exited 0 with nothing left behind" if ok else "SOME RUNS FAILED (see above)")
+        + (
+            f"; {sum(r.tracebacks > 0 for r in runs)} of {len(runs)} runs printed an error"
+            " traceback while stopping (see bench/out/startup-*.log)"
+            if any(r.tracebacks for r in runs)
+            else ""
+        ),
     )
     (OUT / "startup.json").write_text(
         json.dumps({"runs": [asdict(r) for r in runs], "imports": imports}, indent=2)
