@@ -32,10 +32,13 @@ def test_formats_of_one_number_agree(raw: str) -> None:
     [
         ("", "empty"),
         ("12345", "not a valid phone number"),
-        ("hello", "not a phone number"),
+        ("hello", "has letters"),
+        ("+()", "not a phone number"),
         ("98470123456789", "not a valid phone number"),
         ("+1 202 555", "not a valid phone number"),
         ("9" * 40, "too long"),
+        ("98470abc12", "has letters"),
+        ("1-800-FLOWERS", "has letters"),
     ],
 )
 def test_bad_numbers_are_refused_with_a_reason(raw: str, reason: str) -> None:

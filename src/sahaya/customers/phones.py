@@ -21,6 +21,7 @@ class InvalidPhone(ValueError):
 
 
 _SEPARATORS = re.compile(r"[\s\-().]")
+_LETTERS = re.compile(r"[^\W\d_]")
 _INDIAN_MOBILE_SHAPE = re.compile(r"^(?:\+91|91|0)?([6-9]\d{9})$")
 
 
@@ -41,6 +42,9 @@ def to_e164(raw: str, region: str = "IN") -> str:
         raise InvalidPhone("phone number is empty")
     if len(text) > 32:
         raise InvalidPhone(f"{raw!r} is too long to be a phone number")
+    if _LETTERS.search(text):
+        # phonenumbers reads letters as keypad digits ("98470abc12"); a registry must not.
+        raise InvalidPhone(f"{raw!r} has letters in it; write the number with digits only")
     if region == "IN":
         compact = _SEPARATORS.sub("", text)
         shape = _INDIAN_MOBILE_SHAPE.match(compact)
