@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # A message from a customer with an unresolved ticket for the same service touched within
     # this many hours joins that ticket instead of opening another (0 turns the guard off).
     ticket_thread_hours: int = Field(default=24, ge=0, le=24 * 90)
+    # SLA escalation: `tree` climbs sub-district → district → state franchisee; `tiers` keeps
+    # the ticket on its node and climbs L1 → L2 → L3 engineers (executives' support_tier).
+    escalation_ladder: Literal["tree", "tiers"] = "tree"
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
     worker_concurrency: int = Field(default=4, ge=1, le=64)
     # Outbound email. An empty host disables it: the worker leaves email messages queued

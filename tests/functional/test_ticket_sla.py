@@ -302,3 +302,64 @@ async def test_warnings_and_escalations_email_the_leads(
     assert [r[0] for r in rows] == ["lead@ekm.example", "lead@ekm.example"]
     assert rows[0][1] == f"[{number}] SLA: sla_warning"
     assert "escalated" in rows[1][1]
+
+
+async def test_tier_ladder_keeps_the_node_and_climbs_engineer_tiers(
+    database: Database, admin: Principal, tenant_id: uuid.UUID
+) -> None:
+    from sahaya.network import ExecutiveRow, NodeRow
+    from sahaya.tickets import routing
+    from sahaya.tickets.routing import set_mode
+
+    async with UnitOfWork(database) as uow:
+        kochi = await network.node_or_raise(uow=uow, tenant_id=tenant_id, ref=KOCHI)
+        owner = await network.create_franchisee(
+            uow=uow, tenant_id=tenant_id, name="Kochi", nodes=[kochi]
+        )
+        for rank, tier in ((1, "L1"), (2, "L2")):
+            await network.add_executive(
+                uow=uow,
+                tenant_id=tenant_id,
+                franchisee_id=owner.id,
+                data=network.ExecutiveInput(
+                    name=f"{tier} engineer",
+                    rank=rank,
+                    phone_e164=f"+9198470000{rank:02d}",
+                    email=None,
+                    services=["apnafood"],
+                    working_hours={
+                        d: [["00:00", "00:00"]]
+                        for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+                    },
+                    support_tier=tier,
+                ),
+                now=at(23, 9),
+            )
+        await set_mode(
+            uow=uow,
+            tenant_id=tenant_id,
+            channel=domain.Channel.VOICE,
+            mode=domain.AssignMode.ROUND_ROBIN,
+        )
+        await uow.commit()
+    number = await open_ticket(database, admin, at(23, 10), "critical")
+    tiers = sla.SlaConfig.named("tiers")
+    async with UnitOfWork(database) as uow:
+        await sla.sweep(uow=uow, now=at(23, 17), config=tiers)
+        await uow.commit()
+    events = await history(database, number, tenant_id)
+    escalated = next(c for a, c in events if a == "escalated")
+    assert escalated["level"] == ["L1", "L2"]
+    assert "node" not in escalated  # stays with the Kochi team
+
+    async with UnitOfWork(database) as uow:
+        await routing.sweep(uow=uow, now=datetime.now(IST))
+        await uow.commit()
+        found = await TicketRepository(uow.session).by_number(tenant_id, number)
+        assert found is not None
+        ticket, node = found
+        assignee = await uow.session.get(ExecutiveRow, ticket.assignee_id)
+        assert isinstance(node, NodeRow)
+        assert node.path == KOCHI
+        assert assignee is not None
+        assert assignee.support_tier == "L2"

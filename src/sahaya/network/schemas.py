@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -66,6 +66,7 @@ class ExecutiveIn(BaseModel):
     )
     timezone: str = "Asia/Kolkata"
     availability: Availability = Availability.AVAILABLE
+    support_tier: Literal["L1", "L2", "L3"] | None = None
 
 
 class ExecutivePatch(BaseModel):
@@ -77,6 +78,7 @@ class ExecutivePatch(BaseModel):
     services: list[str] | None = Field(default=None, min_length=1)
     working_hours: dict[str, Any] | None = None
     timezone: str | None = None
+    support_tier: Literal["L1", "L2", "L3"] | None = None
 
 
 class AvailabilityIn(BaseModel):
@@ -97,6 +99,7 @@ class ExecutiveOut(BaseModel):
     availability: Availability
     availability_changed_at: datetime
     on_shift: bool
+    support_tier: str | None
 
 
 class ChainStepOut(BaseModel):

@@ -169,6 +169,7 @@ class ExecutiveInput:
     working_hours: Mapping[str, Any]
     timezone: str = domain.DEFAULT_TZ
     availability: domain.Availability = domain.Availability.AVAILABLE
+    support_tier: str | None = None
 
 
 async def _check_services(uow: UnitOfWork, tenant_id: uuid.UUID, codes: Sequence[str]) -> None:
@@ -219,6 +220,7 @@ async def add_executive(
         timezone=hours.tz,
         availability=data.availability.value,
         availability_changed_at=now,
+        support_tier=data.support_tier,
     )
     await _check_unique(repo, row, tenant_id, franchisee_id)
     repo.add(row)
@@ -233,13 +235,13 @@ async def update_executive(
     changes: Mapping[str, Any],
 ) -> ExecutiveRow:
     """Apply a partial update (keys: name, rank, phone_e164, email, services, working_hours,
-    timezone)."""
+    timezone, support_tier)."""
     if "services" in changes:
         await _check_services(uow, executive.tenant_id, changes["services"])
     tz = changes.get("timezone", executive.timezone)
     hours = changes.get("working_hours", executive.working_hours)
     normalised = parse_hours(hours, tz)
-    for field in ("name", "rank", "phone_e164", "email"):
+    for field in ("name", "rank", "phone_e164", "email", "support_tier"):
         if field in changes:
             setattr(executive, field, changes[field])
     if "services" in changes:

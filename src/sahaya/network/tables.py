@@ -85,6 +85,7 @@ class ExecutiveRow(TenantMixin, Base):
         UniqueConstraint("tenant_id", "phone_e164"),
         CheckConstraint("rank >= 1", name="rank_positive"),
         CheckConstraint("availability IN ('available', 'away', 'offline')", name="availability"),
+        CheckConstraint("support_tier IN ('L1', 'L2', 'L3')", name="support_tier"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -99,5 +100,7 @@ class ExecutiveRow(TenantMixin, Base):
     working_hours: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Kolkata")
     availability: Mapped[str] = mapped_column(String(20), default="available")
+    # Named support tier (L1/L2/L3) for SLA ladders of engineers instead of the tree.
+    support_tier: Mapped[str | None] = mapped_column(String(10))
     availability_changed_at: Mapped[datetime] = utcnow_column()
     created_at: Mapped[datetime] = utcnow_column()

@@ -18,6 +18,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sahaya.network import ExecutiveRow, NodeRow
 from sahaya.network import services as network
 from sahaya.persistence import UnitOfWork
+from sahaya.sla import TicketClockRow
+from sahaya.sla.domain import TIER_LADDER
 from sahaya.tickets import domain
 from sahaya.tickets.repository import TicketRepository
 from sahaya.tickets.tables import AssignmentStatRow, TicketEventRow, TicketQueueRow, TicketRow
@@ -54,6 +56,7 @@ async def modes(*, uow: UnitOfWork, tenant_id: uuid.UUID) -> dict[str, str]:
 async def _candidates(
     uow: UnitOfWork, ticket: TicketRow, now: datetime
 ) -> list[tuple[domain.Candidate, ExecutiveRow]]:
+    """On a tier ladder (clock level L1/L2/L3) only executives of that tier qualify."""
     node = await uow.session.get(NodeRow, ticket.node_id)
     if node is None or node.franchisee_id is None:
         return []
@@ -66,6 +69,9 @@ async def _candidates(
             )
         )
     ).all()
+    clock = await uow.session.get(TicketClockRow, ticket.id)
+    if clock is not None and clock.level in TIER_LADDER.levels:
+        executives = [e for e in executives if e.support_tier == clock.level]
     on_shift = [e for e in executives if network.executive_view(e).hours.is_on_shift(now)]
     if not on_shift:
         return []

@@ -35,6 +35,11 @@ class SlaConfig:
     policy: sla.SlaPolicy = sla.DEFAULT_POLICY
     ladder: sla.Ladder = field(default=sla.TREE_LADDER)
 
+    @classmethod
+    def named(cls, ladder: str) -> SlaConfig:
+        """`tree` (sub-district → district → state) or `tiers` (L1 → L2 → L3 engineers)."""
+        return cls(ladder=sla.TIER_LADDER if ladder == "tiers" else sla.TREE_LADDER)
+
 
 DEFAULT = SlaConfig()
 
@@ -212,13 +217,16 @@ async def _escalate(
     network = NetworkRepository(uow.session)
     node = await network.node_by_id(ticket.tenant_id, ticket.node_id)
     assert node is not None  # noqa: S101 - foreign key
-    target_level = config.ladder.next_level(row.level)
+    # A clock started on the tree (level = the node's level) counts as the first tier when
+    # the ladder is one of named tiers: the ticket then stays on its node and climbs tiers.
+    current = row.level if row.level in config.ladder.levels else config.ladder.levels[0]
+    target_level = config.ladder.next_level(current)
     if target_level is None:
-        return [_event(ticket, "escalation_exhausted", {"level": row.level}, now)]
+        return [_event(ticket, "escalation_exhausted", {"level": current}, now)]
     parent_path = "/".join(node.path.split("/")[:-1])
     parent = await network.node(ticket.tenant_id, parent_path) if parent_path else None
-    changes: dict[str, Any] = {"level": [row.level, target_level]}
-    if config.ladder is sla.TREE_LADDER and parent is not None:
+    changes: dict[str, Any] = {"level": [current, target_level]}
+    if config.ladder == sla.TREE_LADDER and parent is not None:
         changes["node"] = [node.path, parent.path]
         ticket.node_id = parent.id
         node = parent
@@ -333,10 +341,12 @@ async def _notify(
     )
 
 
-async def sweep(*, uow: UnitOfWork, now: datetime, limit: int = 500) -> int:
+async def sweep(
+    *, uow: UnitOfWork, now: datetime, limit: int = 500, config: SlaConfig = DEFAULT
+) -> int:
     """Fire the clocks that are due, up to `limit`; returns how many were handled. Jobs only
     accelerate; this catches whatever a crash or a lost job missed."""
     rows = await SlaRepository(uow.session).due_clocks(now, limit)
     for row in rows:
-        await fire(uow=uow, row=row, now=now)
+        await fire(uow=uow, row=row, now=now, config=config)
     return len(rows)

@@ -7,14 +7,16 @@ from datetime import UTC, datetime
 import procrastinate
 
 from sahaya.persistence import Database, UnitOfWork
+from sahaya.settings import get_settings
 from sahaya.tickets import rca, routing, sla
 
 
 async def sweep_clocks(context: procrastinate.JobContext, timestamp: int) -> None:
     database: Database = context.additional_context["database"]
+    config = sla.SlaConfig.named(get_settings().escalation_ladder)
     while True:  # in batches, each its own transaction
         async with UnitOfWork(database) as uow:
-            handled = await sla.sweep(uow=uow, now=datetime.now(UTC), limit=500)
+            handled = await sla.sweep(uow=uow, now=datetime.now(UTC), limit=500, config=config)
             await uow.commit()
         if handled < 500:
             break

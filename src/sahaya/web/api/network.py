@@ -60,6 +60,7 @@ def _executive_out(row: ExecutiveRow, now: datetime) -> ExecutiveOut:
         availability=view.availability,
         availability_changed_at=row.availability_changed_at,
         on_shift=view.hours.is_on_shift(now),
+        support_tier=row.support_tier,
     )
 
 
@@ -253,6 +254,7 @@ async def create_executive(
             working_hours=body.working_hours,
             timezone=body.timezone,
             availability=body.availability,
+            support_tier=body.support_tier,
         ),
         now=now,
     )
