@@ -89,3 +89,40 @@ def test_demo_seed_runs_once(cli_env: CliRunner, db_url: str) -> None:
         ).fetchone()
     # 93 nodes, one franchisee each with two executives; 78 taluks x 1 customer + Anjali.
     assert counts == (93, 186, 79, 4)
+
+
+def test_ticket_counters_become_sequences_that_continue(pg_admin_url: str) -> None:
+    from psycopg import sql
+
+    from sahaya.persistence.migrate import upgrade
+    from tests.conftest import _with_db
+
+    name = "t_migrate_counters"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = _with_db(pg_admin_url, name)
+    try:
+        upgrade(url, "0011")
+        with psycopg.connect(url) as conn:
+            tenant = conn.execute(
+                "INSERT INTO tenants (id, slug, name) VALUES (gen_random_uuid(), 'x', 'X') "
+                "RETURNING id"
+            ).fetchone()
+            assert tenant is not None
+            conn.execute(
+                "INSERT INTO ticket_counters (id, tenant_id, prefix, last) "
+                "VALUES (gen_random_uuid(), %s, 'AF', 41)",
+                (tenant[0],),
+            )
+        upgrade(url)
+        with psycopg.connect(url) as conn:
+            value = conn.execute(f"SELECT nextval('ticket_number_{tenant[0].hex}_af')").fetchone()
+        assert value == (42,)
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

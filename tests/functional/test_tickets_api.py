@@ -298,3 +298,18 @@ async def test_attachments_on_new_tickets_and_replies(
         )
         assert refused.status_code == 422, refused.text
         assert message in refused.json()["detail"]
+
+
+async def test_concurrent_intake_never_repeats_a_number(
+    client: httpx.AsyncClient, agent: str
+) -> None:
+    import asyncio
+
+    for i in range(12):
+        await customer(client, agent, phone=f"98471000{i:02d}")
+    responses = await asyncio.gather(
+        *(ticket(client, agent, phone=f"98471000{i:02d}") for i in range(12))
+    )
+    assert [r.status_code for r in responses] == [201] * 12
+    numbers = sorted(r.json()["number"] for r in responses)
+    assert numbers == [f"AF-{n:06d}" for n in range(1, 13)]

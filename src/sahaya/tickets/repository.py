@@ -7,17 +7,21 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, or_, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sahaya.network import NodeRow
 from sahaya.tickets.tables import TicketAttachmentRow, TicketEntryRow, TicketEventRow, TicketRow
 
-_NEXT_NUMBER = text(
-    """INSERT INTO ticket_counters (id, tenant_id, prefix, last)
-       VALUES (gen_random_uuid(), :tenant, :prefix, 1)
-       ON CONFLICT (tenant_id, prefix) DO UPDATE SET last = ticket_counters.last + 1
-       RETURNING last"""
-)
+# Ticket numbers come from one PostgreSQL sequence per tenant and prefix. `nextval` is not
+# transactional: concurrent intakes never wait on each other (a counter row serialised them
+# all, see bench/README.md), and a number is never handed out twice; a rolled-back ticket
+# leaves a gap.
+_NEXT_NUMBER = text("SELECT nextval(to_regclass(:name))")
+
+
+def sequence_name(tenant_id: uuid.UUID, prefix: str) -> str:
+    return f"ticket_number_{tenant_id.hex}_{prefix.lower()}"
 
 
 # 'simple' configuration: no stemming, so Malayalam and English words, numbers and names all
@@ -32,8 +36,18 @@ class TicketRepository:
         self.session = session
 
     async def next_sequence(self, tenant_id: uuid.UUID, prefix: str) -> int:
-        value = await self.session.scalar(_NEXT_NUMBER, {"tenant": tenant_id, "prefix": prefix})
-        assert value is not None  # noqa: S101 - RETURNING always yields the row
+        name = sequence_name(tenant_id, prefix)
+        value = await self.session.scalar(_NEXT_NUMBER, {"name": name})
+        if value is None:  # the prefix's first ticket: create its sequence
+            if not name.replace("_", "").isalnum():
+                raise ValueError(f"unsafe sequence name {name!r}")
+            try:
+                async with self.session.begin_nested():
+                    await self.session.execute(text(f'CREATE SEQUENCE IF NOT EXISTS "{name}"'))
+            except IntegrityError:
+                pass  # a concurrent first ticket created it (and has committed): use it
+            value = await self.session.scalar(_NEXT_NUMBER, {"name": name})
+        assert value is not None  # noqa: S101 - the sequence exists now
         return int(value)
 
     async def by_number(

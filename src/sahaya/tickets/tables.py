@@ -27,18 +27,6 @@ _CHANNELS = "'voice', 'sms', 'whatsapp', 'telegram', 'email', 'app', 'web', 'api
 _APPROVALS = "'not_needed', 'pending', 'approved', 'declined'"
 
 
-class TicketCounterRow(TenantMixin, Base):
-    """The last number handed out per prefix. Incremented with UPDATE … RETURNING inside the
-    creating transaction, so numbers are never reused (a rolled-back ticket leaves a gap)."""
-
-    __tablename__ = "ticket_counters"
-    __table_args__ = (UniqueConstraint("tenant_id", "prefix"),)
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    prefix: Mapped[str] = mapped_column(String(4))
-    last: Mapped[int] = mapped_column(BigInteger, default=0)
-
-
 class TicketRow(TenantMixin, Base):
     __tablename__ = "tickets"
     __table_args__ = (
