@@ -40,6 +40,7 @@ class TicketRow(TenantMixin, Base):
         Index("ix_tickets_customer_open", "tenant_id", "customer_id", "service_code", "status"),
         Index("ix_tickets_node", "tenant_id", "node_id", "status"),
         Index("ix_tickets_search", "search", postgresql_using="gin"),
+        Index("ix_tickets_recent", "tenant_id", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
