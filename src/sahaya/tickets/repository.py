@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -10,6 +11,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sahaya.customers import InvalidPhone, to_e164
 from sahaya.network import NodeRow
 from sahaya.tickets.tables import TicketAttachmentRow, TicketEntryRow, TicketEventRow, TicketRow
 
@@ -18,6 +20,19 @@ from sahaya.tickets.tables import TicketAttachmentRow, TicketEntryRow, TicketEve
 # all, see bench/README.md), and a number is never handed out twice; a rolled-back ticket
 # leaves a gap.
 _NEXT_NUMBER = text("SELECT nextval(to_regclass(:name))")
+
+
+_NUMBER = re.compile(r"^[A-Z]{2,4}-\d{6,}$")
+_PHONE_TEXT = re.compile(r"^\+?[\d\s-]{10,16}$")
+
+
+def _as_phone(text: str) -> str | None:
+    if not _PHONE_TEXT.match(text.strip()):
+        return None
+    try:
+        return to_e164(text)
+    except InvalidPhone:
+        return None
 
 
 def sequence_name(tenant_id: uuid.UUID, prefix: str) -> str:
@@ -131,18 +146,26 @@ class TicketRepository:
         matches a quarter of a million tickets (bench/ticket_search.py: ~0.5 s). Newest
         first lets PostgreSQL walk `ix_tickets_recent` and stop at `limit` for common
         words, and use the GIN index for rare ones."""
-        tsquery = func.websearch_to_tsquery("simple", query)
         statement = (
             select(TicketRow, NodeRow)
             .join(NodeRow, NodeRow.id == TicketRow.node_id)
             .where(
                 TicketRow.tenant_id == tenant_id,
                 or_(NodeRow.path == root_path, NodeRow.path.startswith(root_path + "/")),
-                TicketRow.search.op("@@")(tsquery),
             )
             .order_by(TicketRow.created_at.desc())
             .limit(limit)
         )
+        # A ticket number or a phone number is answered from its own index: the planner
+        # cannot tell how rare such a word is and would walk every ticket by recency.
+        exact = query.strip().upper()
+        if _NUMBER.match(exact):
+            statement = statement.where(TicketRow.number == exact)
+        elif (phone := _as_phone(query)) is not None:
+            statement = statement.where(TicketRow.contact_phone == phone)
+        else:
+            tsquery = func.websearch_to_tsquery("simple", query)
+            statement = statement.where(TicketRow.search.op("@@")(tsquery))
         return [(r[0], r[1]) for r in (await self.session.execute(statement)).all()]
 
     async def entries(self, ticket_id: uuid.UUID) -> list[TicketEntryRow]:
