@@ -15,7 +15,7 @@ from sahaya.tickets.errors import IllegalTicketMove, InvalidTicket, UnknownTicke
 from sahaya.tickets.repository import TicketRepository
 from sahaya.tickets.services import actor_label, get
 from sahaya.tickets.sla import RCA_REMIND_EVERY
-from sahaya.tickets.tables import TicketEventRow, TicketRow
+from sahaya.tickets.tables import TicketRow
 
 SYSTEM = "system:rca"
 
@@ -28,15 +28,8 @@ def _event(
     now: datetime,
     actor: str,
 ) -> None:
-    TicketRepository(uow.session).add(
-        TicketEventRow(
-            tenant_id=ticket.tenant_id,
-            ticket_id=ticket.id,
-            actor=actor,
-            action=action,
-            changes=changes,
-            created_at=now,
-        )
+    TicketRepository(uow.session).record_event(
+        ticket, actor=actor, action=action, changes=dict(changes), now=now
     )
 
 

@@ -6,6 +6,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.exc import IntegrityError
@@ -191,6 +192,28 @@ class TicketRepository:
             .order_by(TicketEventRow.seq)
         )
         return list(rows)
+
+    def record_event(
+        self,
+        ticket: TicketRow,
+        *,
+        actor: str,
+        action: str,
+        changes: dict[str, Any],
+        now: datetime,
+    ) -> TicketEventRow:
+        """Add one audit event (who, what, before → after) to the ticket's history."""
+        event = TicketEventRow(
+            id=uuid.uuid4(),
+            tenant_id=ticket.tenant_id,
+            ticket_id=ticket.id,
+            actor=actor,
+            action=action,
+            changes=changes,
+            created_at=now,
+        )
+        self.session.add(event)
+        return event
 
     def add(self, row: object) -> None:
         self.session.add(row)

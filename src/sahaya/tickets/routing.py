@@ -22,7 +22,7 @@ from sahaya.sla import TicketClockRow
 from sahaya.sla.domain import TIER_LADDER
 from sahaya.tickets import domain
 from sahaya.tickets.repository import TicketRepository
-from sahaya.tickets.tables import AssignmentStatRow, TicketEventRow, TicketQueueRow, TicketRow
+from sahaya.tickets.tables import AssignmentStatRow, TicketQueueRow, TicketRow
 
 SYSTEM = "system:routing"
 _WAITING = ("new", "open")
@@ -145,15 +145,8 @@ async def sweep(*, uow: UnitOfWork, now: datetime, limit: int = 200) -> int:
                 index_elements=[AssignmentStatRow.executive_id], set_={"last_assigned_at": now}
             )
         )
-        TicketRepository(uow.session).add(
-            TicketEventRow(
-                tenant_id=ticket.tenant_id,
-                ticket_id=ticket.id,
-                actor=SYSTEM,
-                action="auto_assigned",
-                changes=changes,
-                created_at=now,
-            )
+        TicketRepository(uow.session).record_event(
+            ticket, actor=SYSTEM, action="auto_assigned", changes=changes, now=now
         )
         assigned += 1
     return assigned

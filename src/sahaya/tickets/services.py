@@ -24,7 +24,6 @@ from sahaya.tickets.repository import TicketRepository
 from sahaya.tickets.tables import (
     TicketAttachmentRow,
     TicketEntryRow,
-    TicketEventRow,
     TicketRow,
 )
 
@@ -51,17 +50,7 @@ def _event(
     changes: dict[str, Any],
     now: datetime,
 ) -> None:
-    repo.add(
-        TicketEventRow(
-            id=uuid.uuid4(),
-            tenant_id=ticket.tenant_id,
-            ticket_id=ticket.id,
-            actor=actor,
-            action=action,
-            changes=changes,
-            created_at=now,
-        )
-    )
+    repo.record_event(ticket, actor=actor, action=action, changes=changes, now=now)
 
 
 def _entry(

@@ -192,22 +192,14 @@ async def _request_rca(uow: UnitOfWork, ticket: TicketRow, now: datetime) -> Non
             created_at=now,
         )
     )
-    TicketRepository(uow.session).add(
-        _event(ticket, "rca_requested", {"due_at": due.isoformat()}, now)
-    )
+    _event(uow, ticket, "rca_requested", {"due_at": due.isoformat()}, now)
 
 
 def _event(
-    ticket: TicketRow, action: str, changes: dict[str, Any], now: datetime
+    uow: UnitOfWork, ticket: TicketRow, action: str, changes: dict[str, Any], now: datetime
 ) -> TicketEventRow:
-    return TicketEventRow(
-        id=uuid.uuid4(),
-        tenant_id=ticket.tenant_id,
-        ticket_id=ticket.id,
-        actor=SYSTEM,
-        action=action,
-        changes=changes,
-        created_at=now,
+    return TicketRepository(uow.session).record_event(
+        ticket, actor=SYSTEM, action=action, changes=changes, now=now
     )
 
 
@@ -222,7 +214,7 @@ async def _escalate(
     current = row.level if row.level in config.ladder.levels else config.ladder.levels[0]
     target_level = config.ladder.next_level(current)
     if target_level is None:
-        return [_event(ticket, "escalation_exhausted", {"level": current}, now)]
+        return [_event(uow, ticket, "escalation_exhausted", {"level": current}, now)]
     parent_path = "/".join(node.path.split("/")[:-1])
     parent = await network.node(ticket.tenant_id, parent_path) if parent_path else None
     changes: dict[str, Any] = {"level": [current, target_level]}
@@ -246,7 +238,7 @@ async def _escalate(
     )
     row.fr_warned_at = row.fr_breached_at = row.res_warned_at = row.res_breached_at = None
     await _refresh(uow, row, node, now, config)
-    return [_event(ticket, "escalated", changes, now)]
+    return [_event(uow, ticket, "escalated", changes, now)]
 
 
 async def fire(
@@ -271,6 +263,7 @@ async def fire(
             setattr(row, warned, now)
             events.append(
                 _event(
+                    uow,
                     ticket,
                     "sla_warning",
                     {
@@ -290,6 +283,7 @@ async def fire(
             breached = True
             events.append(
                 _event(
+                    uow,
                     ticket,
                     "sla_breach",
                     {
@@ -306,9 +300,6 @@ async def fire(
         node = await NetworkRepository(uow.session).node_by_id(ticket.tenant_id, ticket.node_id)
         assert node is not None  # noqa: S101
         await _refresh(uow, row, node, now, config)
-    repo = TicketRepository(uow.session)
-    for event in events:
-        repo.add(event)
     if events:
         await _notify(uow, ticket, events, now)
     return [e.action for e in events]

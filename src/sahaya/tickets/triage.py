@@ -14,7 +14,7 @@ from sahaya.tickets import sla
 from sahaya.tickets.errors import InvalidTicket
 from sahaya.tickets.repository import TicketRepository
 from sahaya.tickets.services import actor_label, get
-from sahaya.tickets.tables import TicketEventRow, TicketRow
+from sahaya.tickets.tables import TicketRow
 
 
 async def set_severity(
@@ -46,14 +46,7 @@ async def set_severity(
     ticket.severity = severity.value
     ticket.updated_at = now
     await sla.on_severity(uow=uow, ticket=ticket, node=node, now=now)
-    TicketRepository(uow.session).add(
-        TicketEventRow(
-            tenant_id=ticket.tenant_id,
-            ticket_id=ticket.id,
-            actor=actor_label(actor),
-            action="severity",
-            changes=changes,
-            created_at=now,
-        )
+    TicketRepository(uow.session).record_event(
+        ticket, actor=actor_label(actor), action="severity", changes=changes, now=now
     )
     return ticket
