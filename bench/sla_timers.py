@@ -11,7 +11,8 @@ run, one UPDATE spreads `res_due_at` (= `next_fire_at`) uniformly over
 
 Each breach makes the periodic sweep (`tickets.sla-sweep`, every second, batches of 500
 clocks per transaction) write an `sla_breach` event, escalate the ticket to its district
-(`escalated` event) and restart its clocks there — which clears `res_breached_at` again,
+(`escalated` event), queue a notice to the leads (a supervisor with an email on the
+state and on each district) and restart its clocks there — which clears `res_breached_at` again,
 so the fire time is read from the events: `created_at` is the `now` of the sweep batch
 that fired it. Reported:
 
@@ -169,12 +170,28 @@ def load(
                     )
                 )
         continue_numbering(conn, tenant_id, "AF", first_number + count - 1)
+        if first_number == 1:
+            add_leads(conn, tenant_id)
         conn.commit()
     with psycopg.connect(pg.url, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE) tickets, sla_ticket_clocks")
     seconds = time.perf_counter() - started
     log(f"COPY {count:,} tickets + clocks in {seconds:.1f}s")
     return seconds
+
+
+def add_leads(conn: psycopg.Connection[Any], tenant_id: uuid.UUID) -> None:
+    """A supervisor with an email on the state and on every district: each escalation
+    then also queues its notices to the leads, as in production."""
+    conn.execute(
+        """INSERT INTO users (id, tenant_id, username, display_name, email, role, node_id,
+                              active, created_at)
+           SELECT gen_random_uuid(), tenant_id, 'lead-' || replace(path, '/', '-'),
+                  'Lead ' || name, 'lead-' || replace(path, '/', '-') || '@example.org',
+                  'supervisor', id, true, now()
+           FROM nodes WHERE tenant_id = %s AND level IN ('state', 'district')""",
+        (tenant_id,),
+    )
 
 
 # --------------------------------------------------------------------------- workers
@@ -245,6 +262,7 @@ class Outcome:
     breaches: int
     escalations: int
     at_district: int
+    lead_notices: int
     timed_out: bool
 
 
@@ -355,8 +373,12 @@ def outcome(
                JOIN nodes n ON n.id = t.node_id
                WHERE k.level = 'district' AND k.escalations = 1 AND n.level = 'district'"""
         ).fetchone()
+        notices = conn.execute(
+            "SELECT count(*) FROM outbox_messages WHERE template = 'staff_notice'"
+        ).fetchone()
         assert escalations is not None
         assert district is not None
+        assert notices is not None
     lags = [(created - due).total_seconds() for _, created, due in rows]
     visible = [(seen[created] - due).total_seconds() for _, created, due in rows if created in seen]
     unobserved = len({created for _, created, _ in rows if created not in seen})
@@ -412,6 +434,7 @@ def outcome(
         breaches=len(rows),
         escalations=int(escalations[0]),
         at_district=int(district[0]),
+        lead_notices=int(notices[0]),
         timed_out=timed_out,
     )
     return result, windows
@@ -601,6 +624,7 @@ def report(
                     f"{r.escalations:,} / {r.at_district:,}",
                     "",
                 ),
+                ("notices queued to leads (state + district)", f"{r.lead_notices:,}", ""),
                 ("double escalations", f"{r.double_escalations}", "0"),
             ],
         )
@@ -614,7 +638,7 @@ def report(
     print()
     print(
         f"One sweep batch in-process ({cost['handled']} clocks, no contention):"
-        f" {cost['statements_per_clock']:.1f} SQL statements per clock,"
+        f" {cost['statements_per_clock']:.3f} SQL statements per clock,"
         f" Python CPU {cost['python_cpu_ms_per_clock_fire']:.2f} ms per clock to fire +"
         f" {cost['python_cpu_ms_per_clock_commit']:.2f} ms to flush/commit,"
         f" wall {cost['wall_ms_per_clock']:.2f} ms per clock"

@@ -216,6 +216,38 @@ async def test_two_workers_never_escalate_twice(
         assert actions.count("sla_breach") == 2  # first response and resolution, once each
 
 
+async def test_a_clock_that_cannot_fire_does_not_hold_up_the_others(
+    database: Database, admin: Principal, tenant_id: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sahaya.tickets import tasks
+
+    numbers = [await open_ticket(database, admin, at(23, 10), "critical") for _ in range(3)]
+    bad = numbers[1]
+    real_fire = sla._fire
+
+    def fire(uow, row, ticket, batch, config):  # type: ignore[no-untyped-def]
+        if ticket.number == bad:  # a row the code cannot handle, whatever the reason
+            raise RuntimeError("corrupt row")
+        return real_fire(uow, row, ticket, batch, config)
+
+    monkeypatch.setattr(sla, "_fire", fire)
+    now = at(23, 17)
+    assert await tasks.fire_due_clocks(database, sla.DEFAULT, clock=lambda: now) == 3
+
+    for number in (numbers[0], numbers[2]):
+        actions = [a for a, _ in await history(database, number, tenant_id)]
+        assert actions.count("escalated") == 1, (number, actions)
+    actions = [a for a, _ in await history(database, bad, tenant_id)]
+    assert "escalated" not in actions
+    assert actions[-1] == "sla_fire_failed"
+    assert (await clock(database, bad, tenant_id)).next_fire_at == now + tasks.POSTPONE_FAILING
+
+    monkeypatch.setattr(sla, "_fire", real_fire)  # fixed: it fires when its turn comes back
+    later = now + tasks.POSTPONE_FAILING
+    assert await tasks.fire_due_clocks(database, sla.DEFAULT, clock=lambda: later) == 1
+    assert [a for a, _ in await history(database, bad, tenant_id)].count("escalated") == 1
+
+
 async def test_the_worker_sweeps_due_clocks_within_seconds(
     database: Database, admin: Principal, tenant_id: uuid.UUID
 ) -> None:
@@ -302,6 +334,46 @@ async def test_warnings_and_escalations_email_the_leads(
     assert [r[0] for r in rows] == ["lead@ekm.example", "lead@ekm.example"]
     assert rows[0][1] == f"[{number}] SLA: sla_warning"
     assert "escalated" in rows[1][1]
+
+
+async def test_a_lead_gets_one_digest_when_many_tickets_breach_together(
+    database: Database, admin: Principal, tenant_id: uuid.UUID, db_url: str
+) -> None:
+    import psycopg
+
+    from sahaya.access import services as access
+
+    async with UnitOfWork(database) as uow:
+        state = await network.node_or_raise(uow=uow, tenant_id=tenant_id, ref="kerala")
+        await access.create_user(
+            uow=uow,
+            tenant_id=tenant_id,
+            username="state.lead",
+            display_name="State lead",
+            role=Role.SUPERVISOR,
+            node=state,
+            password="a long password",
+            email="lead@kerala.example",
+        )
+        await uow.commit()
+    numbers = [await open_ticket(database, admin, at(23, 10), "critical") for _ in range(3)]
+    breach = at(23, 16) + timedelta(seconds=7, microseconds=123456)  # a real clock's "now"
+    assert await sweep(database, breach) == 3  # all three breach and escalate at once
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT recipient, subject, body, ticket_id FROM outbox_messages"
+            " WHERE template = 'staff_notice'"
+        ).fetchall()
+    assert len(rows) == 1  # one email for the outage, not one per ticket
+    recipient, subject, body, ticket_id = rows[0]
+    assert recipient == "lead@kerala.example"
+    assert subject.startswith("SLA: 3 tickets")
+    assert "3 escalated" in subject
+    assert all(number in body for number in numbers)
+    assert ticket_id is None
+    for number in numbers:  # the audit trail stays per ticket
+        actions = [a for a, _ in await history(database, number, tenant_id)]
+        assert actions.count("escalated") == 1
 
 
 async def test_tier_ladder_keeps_the_node_and_climbs_engineer_tiers(

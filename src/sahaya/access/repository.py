@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,20 +33,24 @@ class AccessRepository:
         )
         return [(row[0], row[1]) for row in result.all()]
 
-    async def supervisor_emails(self, tenant_id: uuid.UUID, node_paths: list[str]) -> list[str]:
-        """Emails of active supervisors bound to any of these nodes (a ticket's leads)."""
-        rows = await self.session.scalars(
-            select(UserRow.email)
-            .join(NodeRow, NodeRow.id == UserRow.node_id)
-            .where(
-                UserRow.tenant_id == tenant_id,
+    async def supervisor_emails_by_node(
+        self, node_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[str]]:
+        """Emails of active supervisors bound to each of these nodes (a ticket's leads are
+        those of its node and every node above it)."""
+        rows = await self.session.execute(
+            select(UserRow.node_id, UserRow.email).where(
+                UserRow.node_id.in_(node_ids),
                 UserRow.role == "supervisor",
                 UserRow.active.is_(True),
                 UserRow.email.is_not(None),
-                NodeRow.path.in_(node_paths),
             )
         )
-        return [email for email in rows if email]
+        found: dict[uuid.UUID, list[str]] = {}
+        for node_id, email in rows.all():
+            if email:
+                found.setdefault(node_id, []).append(email)
+        return found
 
     async def token_with_scope(
         self, token_hash: bytes

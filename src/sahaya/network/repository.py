@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,6 +54,18 @@ class NetworkRepository:
         return await self.session.scalar(
             select(NodeRow).where(NodeRow.tenant_id == tenant_id, NodeRow.id == node_id)
         )
+
+    async def nodes_by_ids(self, node_ids: Iterable[uuid.UUID]) -> list[NodeRow]:
+        rows = await self.session.scalars(select(NodeRow).where(NodeRow.id.in_(list(node_ids))))
+        return list(rows)
+
+    async def executive_emails(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+        rows = await self.session.execute(
+            select(ExecutiveRow.id, ExecutiveRow.email).where(
+                ExecutiveRow.id.in_(list(ids)), ExecutiveRow.email.is_not(None)
+            )
+        )
+        return {row[0]: row[1] for row in rows.all() if row[1]}
 
     async def nodes_by_paths(self, tenant_id: uuid.UUID, paths: Sequence[str]) -> list[NodeRow]:
         rows = await self.session.scalars(

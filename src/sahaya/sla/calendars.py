@@ -49,6 +49,7 @@ def _hours(data: dict[str, object]) -> dict[int, tuple[tuple[time, time], ...]]:
     return hours
 
 
+@lru_cache(maxsize=8)
 def default_calendar(years: range) -> BusinessCalendar:
     return BusinessCalendar.weekdays_24("Asia/Kolkata").with_holidays(
         holidays_around(DEFAULT_REGION, years)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sahaya.customers import InvalidPhone, to_e164
 from sahaya.network import NodeRow
+from sahaya.sla import TicketClockRow
 from sahaya.tickets.tables import TicketAttachmentRow, TicketEntryRow, TicketEventRow, TicketRow
 
 # Ticket numbers come from one PostgreSQL sequence per tenant and prefix. `nextval` is not
@@ -192,6 +193,19 @@ class TicketRepository:
             .order_by(TicketEventRow.seq)
         )
         return list(rows)
+
+    async def clocks_due(self, now: datetime, limit: int) -> list[tuple[TicketClockRow, TicketRow]]:
+        """Clocks with something to fire, each locked with its ticket, most overdue first;
+        rows another worker (or an API request) holds are skipped, to be taken next time."""
+        rows = await self.session.execute(
+            select(TicketClockRow, TicketRow)
+            .join(TicketRow, TicketRow.id == TicketClockRow.ticket_id)
+            .where(TicketClockRow.next_fire_at <= now)
+            .order_by(TicketClockRow.next_fire_at)
+            .limit(limit)
+            .with_for_update(of=[TicketClockRow, TicketRow], skip_locked=True)
+        )
+        return [(row[0], row[1]) for row in rows.all()]
 
     def record_event(
         self,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import procrastinate
 
@@ -10,16 +12,59 @@ from sahaya.persistence import Database, UnitOfWork
 from sahaya.settings import get_settings
 from sahaya.tickets import rca, routing, sla
 
+log = logging.getLogger(__name__)
+BATCH = 500
+POSTPONE_FAILING = timedelta(minutes=5)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _sweep(database: Database, config: sla.SlaConfig, now: datetime, limit: int) -> int:
+    async with UnitOfWork(database) as uow:
+        handled = await sla.sweep(uow=uow, now=now, limit=limit, config=config)
+        await uow.commit()
+        return handled
+
+
+async def _sweep_one_by_one(
+    database: Database, config: sla.SlaConfig, clock: Callable[[], datetime]
+) -> int:
+    """After a failed batch: fire clock by clock; one that fails alone is postponed (and
+    logged), and the others go on firing."""
+    handled = 0
+    for _ in range(BATCH):
+        async with UnitOfWork(database) as uow:
+            fired = await sla.fire_one_or_postpone(
+                uow=uow, now=clock(), delay=POSTPONE_FAILING, config=config
+            )
+            await uow.commit()
+        if fired is None:
+            break
+        handled += 1
+    return handled
+
+
+async def fire_due_clocks(
+    database: Database, config: sla.SlaConfig, clock: Callable[[], datetime] = _now
+) -> int:
+    """Fire every due clock in batches, each its own transaction."""
+    handled = 0
+    while True:
+        try:
+            done = await _sweep(database, config, clock(), BATCH)
+        except Exception:
+            log.exception("SLA sweep batch failed; firing its clocks one by one")
+            done = await _sweep_one_by_one(database, config, clock)
+        handled += done
+        if done < BATCH:
+            return handled
+
 
 async def sweep_clocks(context: procrastinate.JobContext, timestamp: int) -> None:
     database: Database = context.additional_context["database"]
-    config = sla.SlaConfig.named(get_settings().escalation_ladder)
-    while True:  # in batches, each its own transaction
-        async with UnitOfWork(database) as uow:
-            handled = await sla.sweep(uow=uow, now=datetime.now(UTC), limit=500, config=config)
-            await uow.commit()
-        if handled < 500:
-            break
+    await fire_due_clocks(database, sla.SlaConfig.named(get_settings().escalation_ladder))
     async with UnitOfWork(database) as uow:
         await rca.remind(uow=uow, now=datetime.now(UTC))
         await uow.commit()
