@@ -117,11 +117,12 @@ async def check_at_intake(
     """The entitlement a new ticket records (seed 004, step 5: AMC status validation)."""
     repo = ContractRepository(uow.session)
     rows = await repo.for_customer(tenant_id, customer_id)
+    required = await uow.cache.get(
+        ("contract_required", tenant_id, service_code),
+        lambda: repo.requires_contract(tenant_id, service_code),
+    )
     return domain.entitlement(
-        [view(r) for r in rows],
-        service=service_code,
-        on=today,
-        requires_contract=await repo.requires_contract(tenant_id, service_code),
+        [view(r) for r in rows], service=service_code, on=today, requires_contract=required
     )
 
 

@@ -54,6 +54,15 @@ class CustomerRepository:
         row = result.first()
         return None if row is None else (row[0], row[1])
 
+    async def by_phone(self, tenant_id: uuid.UUID, e164: str) -> tuple[CustomerRow, NodeRow] | None:
+        result = await self.session.execute(
+            self._with_node().where(
+                CustomerRow.tenant_id == tenant_id, CustomerRow.phone_e164 == e164
+            )
+        )
+        row = result.first()
+        return None if row is None else (row[0], row[1])
+
     async def by_identity(
         self, tenant_id: uuid.UUID, channel: str, external_id: str
     ) -> tuple[CustomerRow, NodeRow] | None:

@@ -70,6 +70,26 @@ async def ensure_services(
     return sorted(existing.values(), key=lambda row: row.code)
 
 
+@dataclass(frozen=True, slots=True)
+class ServiceInfo:
+    code: str
+    name: str
+    active: bool
+
+
+async def active_service(*, uow: UnitOfWork, tenant_id: uuid.UUID, code: str) -> ServiceInfo:
+    """A service tickets may be opened for, from the per-process reference cache."""
+
+    async def load() -> ServiceInfo | None:
+        row = await NetworkRepository(uow.session).service(tenant_id, code)
+        return None if row is None else ServiceInfo(row.code, row.name, row.active)
+
+    found = await uow.cache.get(("service", tenant_id, code), load)
+    if found is None or not found.active:
+        raise UnknownService(f"no active service {code!r}", field="service")
+    return found
+
+
 async def set_service_active(
     *, uow: UnitOfWork, tenant_id: uuid.UUID, code: str, active: bool
 ) -> ServiceRow:

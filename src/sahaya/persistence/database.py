@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from sahaya.persistence.refcache import SESSION_KEY, ReferenceCache
+
 
 def sqlalchemy_url(libpq_url: str) -> str:
     """Turn a libpq URL (what procrastinate and psql take) into SQLAlchemy's psycopg URL."""
@@ -52,11 +54,12 @@ class Database:
             echo=echo,
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self.reference_cache = ReferenceCache()
         self._reads: AsyncConnectionPool[AsyncConnection] | None = None
         self._reads_lock = asyncio.Lock()
 
     def session(self) -> AsyncSession:
-        return self.sessions()
+        return self.sessions(info={SESSION_KEY: self.reference_cache})
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:

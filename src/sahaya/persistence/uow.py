@@ -12,6 +12,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sahaya.persistence.database import Database
+from sahaya.persistence.refcache import ReferenceCache
 
 
 class UnitOfWork:
@@ -24,6 +25,11 @@ class UnitOfWork:
         if self._session is None:
             raise RuntimeError("UnitOfWork used outside `async with`")
         return self._session
+
+    @property
+    def cache(self) -> ReferenceCache:
+        """Per-process cache of configuration rows (services, rules, calendars)."""
+        return self._database.reference_cache
 
     async def __aenter__(self) -> UnitOfWork:
         self._session = self._database.session()

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sahaya.network.tables import NodeRow
 from sahaya.sla.tables import CalendarRow, NodeCalendarRow, SeverityRuleRow, TicketClockRow
 
 
@@ -23,6 +24,16 @@ class SlaRepository:
             select(NodeCalendarRow.node_id, CalendarRow)
             .join(CalendarRow, CalendarRow.id == NodeCalendarRow.calendar_id)
             .where(NodeCalendarRow.node_id.in_(node_ids))
+        )
+        return {row[0]: row[1] for row in rows.all()}
+
+    async def calendars_by_node_path(self, tenant_id: uuid.UUID) -> dict[str, CalendarRow]:
+        """node path → the calendar attached to that node, for every node that has one."""
+        rows = await self.session.execute(
+            select(NodeRow.path, CalendarRow)
+            .join(NodeCalendarRow, NodeCalendarRow.node_id == NodeRow.id)
+            .join(CalendarRow, CalendarRow.id == NodeCalendarRow.calendar_id)
+            .where(NodeRow.tenant_id == tenant_id)
         )
         return {row[0]: row[1] for row in rows.all()}
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from types import MappingProxyType
 
 from sahaya.persistence import UnitOfWork
 from sahaya.sla import calendars
-from sahaya.sla.domain import BusinessCalendar, InvalidCalendar
+from sahaya.sla.domain import BusinessCalendar, InvalidCalendar, Severity
 from sahaya.sla.errors import InvalidCalendarData, UnknownCalendar
 from sahaya.sla.repository import SlaRepository
 from sahaya.sla.tables import CalendarRow, NodeCalendarRow, SeverityRuleRow
@@ -96,3 +97,13 @@ async def set_severity_rule(
         )
     else:
         row.severity = severity
+
+
+async def severity_by_tag(*, uow: UnitOfWork, tenant_id: uuid.UUID) -> Mapping[str, Severity]:
+    """The tenant's category rules (tag → severity), from the per-process reference cache."""
+
+    async def load() -> Mapping[str, Severity]:
+        rows = await SlaRepository(uow.session).severity_rules(tenant_id)
+        return MappingProxyType({r.tag: Severity(r.severity) for r in rows})
+
+    return await uow.cache.get(("severity_rules", tenant_id), load)

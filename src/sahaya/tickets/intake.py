@@ -13,13 +13,14 @@ from typing import Any
 from sahaya.access import Principal
 from sahaya.contracts import domain as contract_rules
 from sahaya.contracts import services as contracts
+from sahaya.customers import CustomerRow
 from sahaya.customers import services as customers
 from sahaya.messaging import services as messaging
 from sahaya.network import NetworkRepository, NodeRow
-from sahaya.network.errors import UnknownService
+from sahaya.network import services as network
 from sahaya.persistence import UnitOfWork
-from sahaya.sla import SlaRepository
 from sahaya.sla import domain as sla_rules
+from sahaya.sla import services as sla_services
 from sahaya.tickets import domain
 from sahaya.tickets import sla as clocks
 from sahaya.tickets.attachments import AttachmentStore, Limits, NewAttachment, check
@@ -72,18 +73,17 @@ async def open_ticket(
     thread_window: timedelta,
     store: AttachmentStore | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    known: tuple[CustomerRow, NodeRow] | None = None,
 ) -> Opened:
     """Open a ticket for a customer — or, when they already have an unresolved ticket for
-    the same service touched within `thread_window`, add the message to that one."""
+    the same service touched within `thread_window`, add the message to that one.
+    `known`: the customer's row and home node, when the channel has just read them."""
     subject = " ".join(intake.subject.split())
     if not subject or len(subject) > 300:
         raise InvalidTicket("subject: 1-300 characters", field="subject")
     if not intake.message.strip():
         raise InvalidTicket("message: must not be empty", field="message")
-    rules = {
-        r.tag: sla_rules.Severity(r.severity)
-        for r in await SlaRepository(uow.session).severity_rules(actor.tenant_id)
-    }
+    rules = await sla_services.severity_by_tag(uow=uow, tenant_id=actor.tenant_id)
     by_category = sla_rules.severity_for_tags(intake.tags, rules)
     severity = intake.severity or (by_category.value if by_category else "minor")
     if severity not in SEVERITIES:
@@ -91,10 +91,12 @@ async def open_ticket(
     check(intake.attachments, limits)
     if intake.attachments and store is None:
         raise InvalidTicket("attachments are not accepted here", field="attachments")
-    customer, node = await customers.get(uow=uow, actor=actor, customer_id=intake.customer_id)
-    service = await NetworkRepository(uow.session).service(actor.tenant_id, intake.service_code)
-    if service is None or not service.active:
-        raise UnknownService(f"no active service {intake.service_code!r}", field="service")
+    if known is None or known[0].id != intake.customer_id or not actor.sees(known[1].path):
+        known = await customers.get(uow=uow, actor=actor, customer_id=intake.customer_id)
+    customer, node = known
+    service = await network.active_service(
+        uow=uow, tenant_id=actor.tenant_id, code=intake.service_code
+    )
     repo = TicketRepository(uow.session)
     author = f"customer:{customer.id}:{customer.name}"
 
@@ -163,6 +165,9 @@ async def open_ticket(
     ticket.entitlement = cover.entitlement.value
     ticket.entitlement_note = cover.reason
     ticket.approval = "pending" if cover.needs_approval else "not_needed"
+    national = customer.phone_e164.removeprefix("+91")
+    words = (number, subject, customer.name, customer.phone_e164, national, intake.message)
+    ticket.search = repo.search_vector(" ".join(words))  # in the INSERT: no second row version
     repo.add(ticket)
     await uow.flush()  # the row must exist before its entries (no ORM relationship orders them)
     message = _entry(
@@ -174,9 +179,6 @@ async def open_ticket(
         now=now,
     )
     await _attach(uow, store, ticket, message, intake.attachments, now)
-    national = customer.phone_e164.removeprefix("+91")
-    words = (number, subject, customer.name, customer.phone_e164, national, intake.message)
-    await repo.index_text(ticket.id, " ".join(words))
     _event(
         repo,
         ticket,
@@ -215,7 +217,6 @@ async def open_ticket(
             now=now,
         )
     await clocks.start(uow=uow, ticket=ticket, node=node, now=now)
-    await uow.flush()
     if intake.autorespond:  # same transaction: no ticket, no acknowledgement
         await messaging.queue_acknowledgement(uow=uow, ticket=ticket, customer=customer, now=now)
     return Opened(ticket, node, created=True)

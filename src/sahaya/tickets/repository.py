@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, literal_column, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,6 +43,7 @@ def sequence_name(tenant_id: uuid.UUID, prefix: str) -> str:
 
 # 'simple' configuration: no stemming, so Malayalam and English words, numbers and names all
 # match as written; the search box is parsed with websearch_to_tsquery ("quoted phrases", -not).
+_SEARCH_CONFIG = "'simple'::regconfig"
 _INDEX_TEXT = text(
     "UPDATE tickets SET search = search || to_tsvector('simple', :text) WHERE id = :id"
 )
@@ -134,6 +135,11 @@ class TicketRepository:
             )
         query = query.order_by(TicketRow.created_at, TicketRow.id).limit(limit)
         return [(r[0], r[1]) for r in (await self.session.execute(query)).all()]
+
+    @staticmethod
+    def search_vector(content: str) -> Any:
+        """The search vector of a new ticket, computed by PostgreSQL in its INSERT."""
+        return func.to_tsvector(literal_column(_SEARCH_CONFIG), content)
 
     async def index_text(self, ticket_id: uuid.UUID, content: str) -> None:
         """Add words to a ticket's search vector (after the row is flushed)."""

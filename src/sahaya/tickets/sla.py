@@ -55,16 +55,19 @@ def _years(now: datetime) -> range:
 async def _calendar(
     uow: UnitOfWork, node: NodeRow, now: datetime
 ) -> tuple[uuid.UUID | None, sla.BusinessCalendar]:
-    """The calendar attached nearest to the node (inherited down the tree), or the default."""
-    path = await NetworkRepository(uow.session).nodes_by_paths(
-        node.tenant_id, ancestor_paths(node.path)
-    )
-    attached = await SlaRepository(uow.session).calendars_attached([n.id for n in path])
-    nearest_first = sorted(path, key=lambda n: n.path.count("/"), reverse=True)
-    row = next((attached[n.id] for n in nearest_first if n.id in attached), None)
-    if row is None:
-        return None, calendars.default_calendar(_years(now))
-    return row.id, calendars.from_row(row, _years(now))
+    """The calendar attached nearest to the node (inherited down the tree), or the default.
+    The tenant's attachments come from the per-process reference cache."""
+    years = _years(now)
+
+    async def load() -> dict[str, tuple[uuid.UUID, sla.BusinessCalendar]]:
+        rows = await SlaRepository(uow.session).calendars_by_node_path(node.tenant_id)
+        return {path: (row.id, calendars.from_row(row, years)) for path, row in rows.items()}
+
+    attached = await uow.cache.get(("calendars", node.tenant_id, years.start), load)
+    for path in reversed(ancestor_paths(node.path)):  # nearest first
+        if path in attached:
+            return attached[path]
+    return None, calendars.default_calendar(years)
 
 
 def _pauses(row: TicketClockRow) -> list[sla.Interval]:

@@ -10,7 +10,6 @@ service joins that ticket and its number is returned.
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import timedelta
 
 from fastapi import APIRouter, Request
@@ -18,9 +17,9 @@ from fastapi.responses import PlainTextResponse
 
 from sahaya.access import Principal
 from sahaya.channels.osticket import intake
-from sahaya.customers import CustomerRepository, InvalidPhone, to_e164
-from sahaya.customers import services as customers
-from sahaya.errors import NotFound, SahayaError, Unauthenticated
+from sahaya.customers import CustomerRepository, CustomerRow, InvalidPhone, to_e164
+from sahaya.errors import SahayaError, Unauthenticated
+from sahaya.network import NodeRow
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.settings import Settings
 from sahaya.tickets import intake as ticket_intake
@@ -36,29 +35,24 @@ def _text(status: int, message: str) -> PlainTextResponse:
     return PlainTextResponse(message, status_code=status)
 
 
-async def _customer_id(
-    uow: UnitOfWork, database: Database, caller: Principal, request: intake.OsTicketRequest
-) -> uuid.UUID | None:
+async def _customer(
+    uow: UnitOfWork, caller: Principal, request: intake.OsTicketRequest
+) -> tuple[CustomerRow, NodeRow] | None:
     """The registered customer behind the request: by phone when it is a valid number,
     else by email."""
+    repo = CustomerRepository(uow.session)
     if request.phone:
         try:
-            to_e164(request.phone)
+            e164 = to_e164(request.phone)
         except InvalidPhone:
             pass  # osTicket takes any phone text; fall back to the email
         else:
-            try:
-                card = await customers.lookup_by_phone(
-                    database=database, actor=caller, phone=request.phone
-                )
-                return card.id
-            except NotFound:
-                pass
-    for row, node in await CustomerRepository(uow.session).by_email(
-        caller.tenant_id, request.email
-    ):
+            found = await repo.by_phone(caller.tenant_id, e164)
+            if found is not None and caller.sees(found[1].path):
+                return found
+    for row, node in await repo.by_email(caller.tenant_id, request.email):
         if caller.sees(node.path):
-            return row.id
+            return row, node
     return None
 
 
@@ -83,15 +77,15 @@ async def create_ticket(fmt: str, request: Request) -> PlainTextResponse:
     except intake.OsTicketError as exc:
         return _text(exc.status, exc.message)
     async with UnitOfWork(database) as uow:
-        customer_id = await _customer_id(uow, database, caller, parsed)
-        if customer_id is None:
+        customer = await _customer(uow, caller, parsed)
+        if customer is None:
             return _text(403, "Ticket denied: the submitter is not a registered customer")
         try:
             opened = await ticket_intake.open_ticket(
                 uow=uow,
                 actor=caller,
                 intake=ticket_intake.Intake(
-                    customer_id=customer_id,
+                    customer_id=customer[0].id,
                     service_code=str(parsed.custom_fields.get("service", "apnafood")),
                     channel=Channel(parsed.channel),
                     subject=parsed.subject,
@@ -110,6 +104,7 @@ async def create_ticket(fmt: str, request: Request) -> PlainTextResponse:
                 thread_window=timedelta(hours=settings.ticket_thread_hours),
                 store=request.app.state.attachments,
                 limits=Limits(max_bytes=settings.attachment_max_bytes),
+                known=customer,
             )
         except SahayaError as exc:
             return _text(400, exc.detail)
