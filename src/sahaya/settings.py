@@ -55,6 +55,21 @@ class Settings(BaseSettings):
     # Where customers' replies go; empty means the From address.
     mail_reply_to: str = ""
     log_level: str = "INFO"
+    # Voice (Exotel). Ring each executive this long; the whole call may ring this long.
+    voice_ring_seconds: int = Field(default=20, ge=5, le=120)
+    voice_call_budget_seconds: int = Field(default=120, ge=5, le=900)
+    # This many unanswered calls from one customer within the window open a ticket + callback.
+    voice_busy_calls: int = Field(default=3, ge=1, le=50)
+    voice_busy_window_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # An executive who misses this many offered calls in a row is set away.
+    voice_miss_limit: int = Field(default=3, ge=0, le=50)
+    voice_max_conversation_seconds: int = Field(default=3600, ge=60, le=14400)
+    # When the gate cannot decide in time (database unreachable): `allow` lets the call on,
+    # and the dial step rings `voice_fallback_number` (the State franchisee's line); `deny`
+    # hangs up.
+    voice_gate_fallback: Literal["allow", "deny"] = "allow"
+    voice_gate_timeout_ms: int = Field(default=1500, ge=50, le=10000)
+    voice_fallback_number: str = ""
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

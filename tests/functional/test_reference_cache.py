@@ -103,7 +103,7 @@ async def test_a_load_raced_by_a_clear_is_not_kept() -> None:
     assert await cache.get("k", load) == 2  # the first value was not cached
 
 
-@pytest.mark.parametrize("elapsed, loads", [(59.9, 1), (60.1, 2)])
+@pytest.mark.parametrize(("elapsed", "loads"), [(59.9, 1), (60.1, 2)])
 async def test_entries_expire_after_ttl(elapsed: float, loads: int) -> None:
     clock = FakeClock()
     cache = ReferenceCache(ttl=60.0, clock=clock)

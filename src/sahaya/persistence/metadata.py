@@ -12,6 +12,7 @@ from sahaya.network import tables as network_tables
 from sahaya.persistence.base import Base
 from sahaya.sla import tables as sla_tables
 from sahaya.tickets import tables as ticket_tables
+from sahaya.voice import tables as voice_tables
 from sahaya.worker import tables as worker_tables
 
 _MODULES = (
@@ -23,6 +24,7 @@ _MODULES = (
     sla_tables,
     contract_tables,
     messaging_tables,
+    voice_tables,
 )
 
 

@@ -28,6 +28,7 @@ WATCHED = frozenset(
         "sla_node_calendars",
         "sla_severity_rules",
         "contract_requirements",
+        "voice_accounts",
     }
 )
 _DIRTY = "refcache.dirty"

@@ -14,7 +14,7 @@ from sahaya.network import services as network
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.settings import Settings, get_settings
 from sahaya.tickets.attachments import AttachmentStore
-from sahaya.web import api, health, metrics, problems
+from sahaya.web import api, health, metrics, problems, webhooks
 from sahaya.web.api import osticket
 from sahaya.web.deps import PrincipalCache
 
@@ -58,6 +58,8 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     for router in api.ROUTERS:
         app.include_router(router)
     app.include_router(osticket.router)
+    for router in webhooks.ROUTERS:
+        app.include_router(router)
     app.include_router(health.router)
     app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
     app.add_middleware(metrics.MetricsMiddleware)

@@ -1,0 +1,142 @@
+"""All queries of the voice context."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sahaya.customers import CustomerRow
+from sahaya.network import NodeRow
+from sahaya.voice.domain import UNANSWERED
+from sahaya.voice.tables import CallbackRequestRow, CallLegRow, CallRow, VoiceAccountRow
+
+# The gate's write: one statement, idempotent on (tenant, CallSid). A repeated request gets
+# the decision recorded the first time back (`inserted` false).
+_RECORD_GATE = """
+INSERT INTO calls (id, tenant_id, account_id, call_sid, direction, from_raw, from_e164, to_raw,
+                   customer_id, node_id, decision, reason, started_at, updated_at)
+VALUES (%s, %s, %s, %s, 'inbound', %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (tenant_id, call_sid) DO UPDATE SET updated_at = calls.updated_at
+RETURNING decision, reason, (xmax = 0) AS inserted"""
+
+_ACCOUNT_BY_KEY = """
+SELECT id, tenant_id, name, caller_id FROM voice_accounts WHERE webhook_key_hash = %s"""
+
+
+async def record_gate(connection: AsyncConnection, values: Sequence[Any]) -> tuple[str, str, bool]:
+    """The gate's hot write, on a plain autocommit psycopg connection (ADR 0005)."""
+    cursor = await connection.execute(_RECORD_GATE, values, prepare=True)
+    row = await cursor.fetchone()
+    assert row is not None  # noqa: S101 - INSERT … ON CONFLICT DO UPDATE always returns
+    return str(row[0]), str(row[1]), bool(row[2])
+
+
+async def account_by_key(
+    connection: AsyncConnection, key_hash: bytes
+) -> tuple[uuid.UUID, uuid.UUID, str, str] | None:
+    cursor = await connection.execute(_ACCOUNT_BY_KEY, (key_hash,), prepare=True)
+    row = await cursor.fetchone()
+    return None if row is None else (row[0], row[1], row[2], row[3])
+
+
+class VoiceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, row: object) -> None:
+        self.session.add(row)
+
+    async def call(
+        self, tenant_id: uuid.UUID, call_sid: str, *, lock: bool = False
+    ) -> CallRow | None:
+        query = select(CallRow).where(CallRow.tenant_id == tenant_id, CallRow.call_sid == call_sid)
+        if lock:
+            query = query.with_for_update()
+        return await self.session.scalar(query)
+
+    async def legs(self, call_id: uuid.UUID) -> list[CallLegRow]:
+        rows = await self.session.scalars(
+            select(CallLegRow).where(CallLegRow.call_id == call_id).order_by(CallLegRow.position)
+        )
+        return list(rows)
+
+    async def executives_on_calls(
+        self, tenant_id: uuid.UUID, since: datetime
+    ) -> frozenset[uuid.UUID]:
+        """Executives offered a call that has not ended (and started after `since`, so a call
+        whose outcome never arrived stops blocking them)."""
+        rows = await self.session.scalars(
+            select(CallLegRow.executive_id)
+            .join(CallRow, CallRow.id == CallLegRow.call_id)
+            .where(
+                CallLegRow.tenant_id == tenant_id,
+                CallLegRow.outcome.is_(None),
+                CallRow.started_at >= since,
+            )
+        )
+        return frozenset(rows)
+
+    async def recent_leg_outcomes(self, executive_id: uuid.UUID, limit: int) -> list[str]:
+        """The executive's latest rung legs' outcomes, newest first."""
+        rows = await self.session.scalars(
+            select(CallLegRow.outcome)
+            .where(
+                CallLegRow.executive_id == executive_id,
+                CallLegRow.outcome.is_not(None),
+                CallLegRow.outcome.not_in(("not_rung", "caller_hung_up")),
+            )
+            .order_by(CallLegRow.offered_at.desc())
+            .limit(limit)
+        )
+        return [r for r in rows if r is not None]
+
+    async def unanswered_since(self, customer_id: uuid.UUID, since: datetime) -> list[datetime]:
+        rows = await self.session.scalars(
+            select(CallRow.started_at).where(
+                CallRow.customer_id == customer_id,
+                CallRow.started_at > since,
+                CallRow.outcome.in_([o.value for o in UNANSWERED]),
+            )
+        )
+        return list(rows)
+
+    async def lock_customer(self, customer_id: uuid.UUID) -> CustomerRow | None:
+        """Serialises the busy-caller rule per customer across requests and workers."""
+        return await self.session.scalar(
+            select(CustomerRow).where(CustomerRow.id == customer_id).with_for_update()
+        )
+
+    async def open_callback(self, customer_id: uuid.UUID) -> CallbackRequestRow | None:
+        return await self.session.scalar(
+            select(CallbackRequestRow).where(
+                CallbackRequestRow.customer_id == customer_id,
+                CallbackRequestRow.status.in_(("pending", "dialling")),
+            )
+        )
+
+    async def callbacks(
+        self, tenant_id: uuid.UUID, root_path: str, statuses: Sequence[str], limit: int
+    ) -> list[tuple[CallbackRequestRow, NodeRow, CustomerRow]]:
+        """Callback requests inside a subtree, oldest first."""
+        rows = await self.session.execute(
+            select(CallbackRequestRow, NodeRow, CustomerRow)
+            .join(NodeRow, NodeRow.id == CallbackRequestRow.node_id)
+            .join(CustomerRow, CustomerRow.id == CallbackRequestRow.customer_id)
+            .where(
+                CallbackRequestRow.tenant_id == tenant_id,
+                CallbackRequestRow.status.in_(statuses),
+                (NodeRow.path == root_path) | NodeRow.path.startswith(root_path + "/"),
+            )
+            .order_by(CallbackRequestRow.created_at, CallbackRequestRow.id)
+            .limit(limit)
+        )
+        return [(r[0], r[1], r[2]) for r in rows.all()]
+
+    async def account(self, account_id: uuid.UUID) -> VoiceAccountRow | None:
+        return await self.session.get(VoiceAccountRow, account_id)

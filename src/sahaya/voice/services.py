@@ -1,0 +1,553 @@
+"""Use cases of the voice context: gate a call, plan who rings, record how it ended, and turn
+repeated unanswered calls into a ticket and a callback. Keyword-only, time passed in.
+
+The gate is the hot path: it reads the customer and writes the call row on a plain psycopg
+connection (ADR 0005). The rest goes through the unit of work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sahaya.access import Principal, Role
+from sahaya.access.repository import AccessRepository
+from sahaya.customers import CustomerRepository, CustomerRow, InvalidPhone, to_e164
+from sahaya.customers.repository import card_by_phone
+from sahaya.messaging import services as messaging
+from sahaya.network import ExecutiveRow, NetworkRepository, NodeRow
+from sahaya.network import domain as network_domain
+from sahaya.network import services as network
+from sahaya.network.repository import ancestor_paths
+from sahaya.persistence import Database, UnitOfWork
+from sahaya.tickets import domain as ticket_domain
+from sahaya.tickets import intake as ticket_intake
+from sahaya.voice import domain
+from sahaya.voice.domain import GateDecision, Outcome
+from sahaya.voice.repository import VoiceRepository, account_by_key, record_gate
+from sahaya.voice.tables import CallbackRequestRow, CallLegRow, CallRow, VoiceAccountRow
+
+SYSTEM = "system:voice"
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceConfig:
+    timing: domain.DialTiming = field(default_factory=domain.DialTiming)
+    busy: domain.BusyRule = field(default_factory=domain.BusyRule)
+    miss_limit: int = 3
+    depth: network_domain.ChainDepth = field(default_factory=network_domain.ChainDepth)
+    max_conversation_seconds: int = 3600
+    thread_window: timedelta = timedelta(hours=24)
+
+    @property
+    def on_call_horizon(self) -> timedelta:
+        """After this long a call whose outcome never came no longer blocks its executives."""
+        return timedelta(seconds=self.timing.budget_seconds + self.max_conversation_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    name: str
+    caller_id: str
+
+
+def key_hash(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+async def create_account(
+    *,
+    uow: UnitOfWork,
+    tenant_id: uuid.UUID,
+    name: str,
+    caller_id: str,
+    account_sid: str = "",
+    api_base_url: str = "https://api.in.exotel.com",
+    api_key: str = "",
+    api_token: str = "",
+) -> tuple[VoiceAccountRow, str]:
+    """A new Exotel account and its webhook secret (shown once; only its hash is kept)."""
+    key = secrets.token_urlsafe(24)
+    row = VoiceAccountRow(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        name=name.strip() or "exotel",
+        webhook_key_hash=key_hash(key),
+        account_sid=account_sid,
+        api_base_url=api_base_url,
+        api_key=api_key,
+        api_token=api_token,
+        caller_id=caller_id,
+    )
+    VoiceRepository(uow.session).add(row)
+    await uow.flush()
+    return row, key
+
+
+async def account_for_key(*, database: Database, key: str) -> Account | None:
+    """The Exotel account whose webhook secret this is (cached per process)."""
+    if not key or len(key) > 200:
+        return None
+    digest = key_hash(key)
+
+    async def load() -> Account | None:
+        async with database.reading() as connection:
+            found = await account_by_key(connection, digest)
+        return None if found is None else Account(*found)
+
+    return await database.reference_cache.get(("voice_account", digest), load)
+
+
+# --------------------------------------------------------------------------------- gate
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    decision: GateDecision
+    reason: str
+    repeated: bool = False
+
+
+async def gate(
+    *,
+    database: Database,
+    account: Account,
+    call_sid: str,
+    caller: str,
+    caller_e164: str | None,
+    called: str,
+    now: datetime,
+) -> GateResult:
+    """Registered caller → allow; unknown, blocked or unreadable number → deny. The call row
+    is written either way; a repeated request gets the first decision back."""
+    async with database.reading() as connection:
+        card = None
+        if caller_e164 is None:
+            decision, reason = GateDecision.DENY, f"caller number {caller!r} cannot be read"
+        else:
+            card = await card_by_phone(connection, account.tenant_id, caller_e164)
+            if card is None:
+                decision, reason = GateDecision.DENY, f"{caller_e164} is not a registered customer"
+            elif card.blocked:
+                decision, reason = GateDecision.DENY, f"{caller_e164} is blocked"
+            else:
+                decision = GateDecision.ALLOW
+                reason = f"registered customer {card.name} of {card.home_node}"
+        stored, stored_reason, inserted = await record_gate(
+            connection,
+            (
+                uuid.uuid4(),
+                account.tenant_id,
+                account.id,
+                call_sid,
+                caller,
+                caller_e164,
+                called,
+                card.id if card else None,
+                card.home_node_id if card else None,
+                decision.value,
+                reason,
+                now,
+                now,
+            ),
+        )
+    return GateResult(GateDecision(stored), stored_reason, repeated=not inserted)
+
+
+# --------------------------------------------------------------------------------- dial
+
+
+@dataclass(frozen=True, slots=True)
+class DialPlan:
+    numbers: tuple[str, ...]
+    reason: str
+    steps: tuple[str, ...] = ()
+
+
+async def _ensure_call(
+    uow: UnitOfWork,
+    account: Account,
+    *,
+    call_sid: str,
+    caller: str,
+    caller_e164: str | None,
+    called: str,
+    now: datetime,
+) -> CallRow:
+    """The call's row, written now if the gate never saw it (a flow without a gate, or a
+    gate that fell back while the database was away)."""
+    repo = VoiceRepository(uow.session)
+    row = await repo.call(account.tenant_id, call_sid, lock=True)
+    if row is not None:
+        return row
+    found = None
+    if caller_e164 is not None:
+        found = await CustomerRepository(uow.session).by_phone(account.tenant_id, caller_e164)
+    customer = found[0] if found else None
+    allowed = customer is not None and not customer.blocked
+    row = CallRow(
+        id=uuid.uuid4(),
+        tenant_id=account.tenant_id,
+        account_id=account.id,
+        call_sid=call_sid,
+        direction="inbound",
+        from_raw=caller,
+        from_e164=caller_e164,
+        to_raw=called,
+        customer_id=customer.id if customer else None,
+        node_id=customer.home_node_id if customer else None,
+        decision=(GateDecision.ALLOW if allowed else GateDecision.DENY).value,
+        reason="recorded after the gate: " + ("registered customer" if allowed else "not allowed"),
+        started_at=now,
+        updated_at=now,
+    )
+    repo.add(row)
+    await uow.flush()
+    return row
+
+
+async def dial(
+    *,
+    uow: UnitOfWork,
+    account: Account,
+    call_sid: str,
+    caller: str,
+    caller_e164: str | None,
+    called: str,
+    digits: str | None,
+    now: datetime,
+    config: VoiceConfig,
+) -> DialPlan:
+    """Who rings for this call, in order: the escalation chain of the caller's home
+    sub-district, without executives away, off shift or on another call. A repeated request
+    (Exotel retries) gets the same list back."""
+    call = await _ensure_call(
+        uow,
+        account,
+        call_sid=call_sid,
+        caller=caller,
+        caller_e164=caller_e164,
+        called=called,
+        now=now,
+    )
+    repo = VoiceRepository(uow.session)
+    legs = await repo.legs(call.id)
+    if legs:
+        return DialPlan(tuple(leg.phone_e164 for leg in legs), "repeated request: same list")
+    if call.decision == GateDecision.DENY.value or call.node_id is None:
+        return DialPlan((), f"not dialled: {call.reason}")
+    if call.outcome is not None:
+        return DialPlan((), "not dialled: the call has ended")
+    active = [
+        s.code for s in await NetworkRepository(uow.session).services(account.tenant_id) if s.active
+    ]
+    service = domain.selected_service(active, digits)
+    if service is None:
+        call.reason = f"no service chosen (digits {digits!r}, {len(active)} active)"
+        call.updated_at = now
+        return DialPlan((), call.reason)
+    home = await uow.session.get(NodeRow, call.node_id)
+    assert home is not None  # noqa: S101 - foreign key
+    on_call = await repo.executives_on_calls(account.tenant_id, now - config.on_call_horizon)
+    chain = await network.escalation_chain(
+        uow=uow, node=home, service=service, now=now, depth=config.depth, on_call=on_call
+    )
+    kept = chain.kept[: config.timing.max_numbers]
+    for position, step in enumerate(kept, start=1):
+        repo.add(
+            CallLegRow(
+                id=uuid.uuid4(),
+                tenant_id=account.tenant_id,
+                call_id=call.id,
+                executive_id=step.executive.id,
+                position=position,
+                level=step.level.value,
+                phone_e164=step.executive.phone_e164,
+                offered_at=now,
+            )
+        )
+    call.service_code = service
+    call.updated_at = now
+    reasons = tuple(step.reason for step in chain.steps) + chain.gaps
+    if not kept:
+        return DialPlan(
+            (), "nobody reachable: " + "; ".join(chain.gaps or ("empty chain",)), reasons
+        )
+    return DialPlan(tuple(s.executive.phone_e164 for s in kept), f"{len(kept)} to ring", reasons)
+
+
+# ------------------------------------------------------------------------------ outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    outcome: Outcome
+    repeated: bool
+    ticket_number: str | None = None
+    callback_id: uuid.UUID | None = None
+    set_away: tuple[str, ...] = ()
+
+
+async def record_outcome(
+    *,
+    uow: UnitOfWork,
+    account: Account,
+    call_sid: str,
+    caller: str,
+    caller_e164: str | None,
+    called: str,
+    call_type: str | None,
+    dial_status: str | None,
+    dialled: str | None,
+    duration: int | None,
+    recording_url: str | None,
+    now: datetime,
+    config: VoiceConfig,
+) -> Recorded:
+    """How the call ended: per leg, for the call, and what follows — executives who keep
+    missing calls are set away, and a caller who keeps getting nobody gets a ticket and a
+    callback."""
+    call = await _ensure_call(
+        uow,
+        account,
+        call_sid=call_sid,
+        caller=caller,
+        caller_e164=caller_e164,
+        called=called,
+        now=now,
+    )
+    if call.outcome is not None:
+        return Recorded(Outcome(call.outcome), repeated=True)
+    dialled_e164 = _e164(dialled)
+    outcome = domain.outcome_of(call_type=call_type, dial_status=dial_status, dialled=dialled)
+    repo = VoiceRepository(uow.session)
+    legs = await repo.legs(call.id)
+    results = domain.leg_outcomes([leg.phone_e164 for leg in legs], dialled_e164, outcome)
+    missed: list[uuid.UUID] = []
+    for leg, result in zip(legs, results, strict=True):
+        leg.outcome, leg.ended_at = result.value, now
+        if result == domain.LegOutcome.ANSWERED:
+            call.answered_by = leg.executive_id
+        if result in domain.MISSES:
+            missed.append(leg.executive_id)
+    call.outcome = outcome.value
+    call.dialled_number = dialled_e164 or dialled
+    call.duration_seconds = duration
+    call.recording_url = recording_url
+    call.ended_at = call.updated_at = now
+    await uow.flush()
+    away = await _pause_repeat_missers(uow, account, missed, now, config)
+    recorded = Recorded(outcome, repeated=False, set_away=away)
+    if outcome in domain.UNANSWERED and call.customer_id is not None:
+        return await _busy_caller(uow, account, call, recorded, now, config)
+    return recorded
+
+
+def _e164(raw: str | None) -> str | None:
+    try:
+        return to_e164(raw) if raw else None
+    except InvalidPhone:
+        return None
+
+
+async def _pause_repeat_missers(
+    uow: UnitOfWork,
+    account: Account,
+    executive_ids: list[uuid.UUID],
+    now: datetime,
+    config: VoiceConfig,
+) -> tuple[str, ...]:
+    """An executive whose last `miss_limit` offered calls all went unanswered is set away,
+    and the supervisors of their franchisee's node are told (Asterisk's auto-pause)."""
+    repo = VoiceRepository(uow.session)
+    paused = []
+    for executive_id in executive_ids:
+        recent = [
+            domain.LegOutcome(o)
+            for o in await repo.recent_leg_outcomes(executive_id, config.miss_limit)
+        ]
+        if not domain.missed_in_a_row(recent, config.miss_limit):
+            continue
+        executive = await uow.session.get(ExecutiveRow, executive_id, with_for_update=True)
+        if (
+            executive is None
+            or executive.availability != network_domain.Availability.AVAILABLE.value
+        ):
+            continue
+        await network.set_availability(
+            uow=uow, executive=executive, state=network_domain.Availability.AWAY, now=now
+        )
+        paused.append(executive.name)
+        await _tell_supervisors(uow, account, executive, now, config)
+    return tuple(paused)
+
+
+async def _tell_supervisors(
+    uow: UnitOfWork, account: Account, executive: ExecutiveRow, now: datetime, config: VoiceConfig
+) -> None:
+    network_repo = NetworkRepository(uow.session)
+    owned = await network_repo.nodes_of_franchisee(executive.franchisee_id)
+    paths = {p for node in owned for p in ancestor_paths(node.path)}
+    nodes = await network_repo.nodes_by_paths(account.tenant_id, sorted(paths))
+    emails = await AccessRepository(uow.session).supervisor_emails_by_node([n.id for n in nodes])
+    recipients = sorted({e for found in emails.values() for e in found})
+    if not recipients:
+        return
+    await messaging.queue_staff_notice(
+        uow=uow,
+        tenant_id=account.tenant_id,
+        recipients=recipients,
+        subject=f"{executive.name} set away after {config.miss_limit} missed calls",
+        body=(
+            f"{executive.name} ({executive.phone_e164}) did not pick up the last "
+            f"{config.miss_limit} calls offered and is now set away: new calls skip them. "
+            "Set them available again once they are back."
+        ),
+        reference=f"away:{executive.phone_e164}",
+        ticket_id=None,
+        now=now,
+    )
+
+
+async def _busy_caller(
+    uow: UnitOfWork,
+    account: Account,
+    call: CallRow,
+    recorded: Recorded,
+    now: datetime,
+    config: VoiceConfig,
+) -> Recorded:
+    """N unanswered calls within the window: one ticket (or the open one) and one callback
+    request, however many calls or concurrent outcomes arrive (the customer row is locked)."""
+    assert call.customer_id is not None  # noqa: S101 - checked by the caller
+    repo = VoiceRepository(uow.session)
+    customer = await repo.lock_customer(call.customer_id)
+    if customer is None:
+        return recorded
+    times = await repo.unanswered_since(customer.id, now - config.busy.window)
+    if not config.busy.triggered(times, now):
+        return recorded
+    existing = await repo.open_callback(customer.id)
+    if existing is not None:
+        call.ticket_id = existing.ticket_id
+        return Recorded(recorded.outcome, False, None, existing.id, recorded.set_away)
+    home = await uow.session.get(NodeRow, customer.home_node_id)
+    assert home is not None  # noqa: S101 - foreign key
+    service = call.service_code or await _first_active_service(uow, account.tenant_id)
+    opened = await ticket_intake.open_ticket(
+        uow=uow,
+        actor=await _system_actor(uow, account, home),
+        intake=ticket_intake.Intake(
+            customer_id=customer.id,
+            service_code=service,
+            channel=ticket_domain.Channel.VOICE,
+            subject=f"Could not reach support: {len(times)} unanswered calls",
+            message=(
+                f"{customer.name} ({customer.phone_e164}) called {len(times)} times within "
+                f"{int(config.busy.window.total_seconds() // 60)} minutes and nobody answered. "
+                "A callback has been requested."
+            ),
+        ),
+        now=now,
+        thread_window=config.thread_window,
+        known=(customer, home),
+    )
+    callback = CallbackRequestRow(
+        id=uuid.uuid4(),
+        tenant_id=account.tenant_id,
+        customer_id=customer.id,
+        node_id=home.id,
+        service_code=service,
+        call_id=call.id,
+        ticket_id=opened.ticket.id,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    repo.add(callback)
+    call.ticket_id = opened.ticket.id
+    await uow.flush()
+    return Recorded(recorded.outcome, False, opened.ticket.number, callback.id, recorded.set_away)
+
+
+async def _first_active_service(uow: UnitOfWork, tenant_id: uuid.UUID) -> str:
+    active = [s.code for s in await NetworkRepository(uow.session).services(tenant_id) if s.active]
+    return active[0] if active else "apnafood"
+
+
+async def _system_actor(uow: UnitOfWork, account: Account, home: NodeRow) -> Principal:
+    root_path = home.path.split("/")[0]
+    root = await NetworkRepository(uow.session).node(account.tenant_id, root_path)
+    assert root is not None  # noqa: S101 - every node has its root
+    return Principal(
+        tenant_id=account.tenant_id,
+        role=Role.ADMIN,
+        node_id=root.id,
+        node_path=root.path,
+        token_id=uuid.UUID(int=0),
+        name=SYSTEM,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEvent:
+    call_sid: str
+    status: str
+    event_type: str
+    duration: int | None
+    recording_url: str | None
+    legs: tuple[str | None, ...] = ()
+
+
+_STATUS_OUTCOME = {
+    "completed": Outcome.ANSWERED,
+    "busy": Outcome.BUSY,
+    "no-answer": Outcome.NO_ANSWER,
+    "failed": Outcome.FAILED,
+    "canceled": Outcome.CALLER_HUNG_UP,
+}
+
+
+async def record_status(
+    *, uow: UnitOfWork, account: Account, event: StatusEvent, now: datetime
+) -> bool:
+    """The end of a call Sahaya placed. The outcome is written once (Exotel retries up to
+    twice); False when the call is not one of ours."""
+    call = await VoiceRepository(uow.session).call(account.tenant_id, event.call_sid, lock=True)
+    if call is None:
+        return False
+    if event.event_type != "terminal" or call.outcome is not None:
+        return True
+    outcome = _STATUS_OUTCOME.get(event.status)
+    if outcome is None:  # in-progress: not an end
+        return True
+    # A conversation needs both legs answered; otherwise whoever did not pick up decides.
+    if outcome == Outcome.ANSWERED and any(s not in (None, "completed") for s in event.legs):
+        outcome = Outcome.NO_ANSWER
+    call.outcome = outcome.value
+    call.duration_seconds = event.duration
+    call.recording_url = event.recording_url
+    call.ended_at = call.updated_at = now
+    return True
+
+
+async def callbacks(
+    *,
+    uow: UnitOfWork,
+    actor: Principal,
+    node_path: str | None,
+    statuses: tuple[str, ...],
+    limit: int,
+) -> list[tuple[CallbackRequestRow, NodeRow, CustomerRow]]:
+    """Callback requests the actor may see, oldest first."""
+    scope = node_path or actor.node_path
+    if not actor.sees(scope):
+        scope = actor.node_path
+    return await VoiceRepository(uow.session).callbacks(actor.tenant_id, scope, statuses, limit)

@@ -1,0 +1,140 @@
+"""Tables of the voice context: Exotel accounts, calls, the legs offered to executives, and
+callback requests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sahaya.persistence.base import Base, TenantMixin, utcnow_column
+
+_OUTCOMES = (
+    "'answered', 'no_answer', 'busy', 'rejected', 'failed', 'caller_hung_up', 'not_connected'"
+)
+_LEG_OUTCOMES = (
+    "'answered', 'missed', 'no_answer', 'busy', 'rejected', 'failed', 'caller_hung_up', 'not_rung'"
+)
+
+
+class VoiceAccountRow(TenantMixin, Base):
+    """An Exotel account. Exotel does not sign webhooks, so each account's flow URLs carry a
+    secret `?key=`; only its SHA-256 is stored. API credentials are for outbound calls."""
+
+    __tablename__ = "voice_accounts"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(100))
+    webhook_key_hash: Mapped[bytes] = mapped_column(unique=True)
+    account_sid: Mapped[str] = mapped_column(String(100), default="")
+    api_base_url: Mapped[str] = mapped_column(String(300), default="https://api.in.exotel.com")
+    api_key: Mapped[str] = mapped_column(String(200), default="")
+    api_token: Mapped[str] = mapped_column(String(200), default="")
+    caller_id: Mapped[str] = mapped_column(String(20), default="")  # the ExoPhone
+    created_at: Mapped[datetime] = utcnow_column()
+
+
+class CallRow(TenantMixin, Base):
+    """One call, keyed by Exotel's `CallSid`: written by the gate, completed by the outcome."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        Index("uq_calls_tenant_sid", "tenant_id", "call_sid", unique=True),
+        Index("ix_calls_customer_recent", "customer_id", "started_at"),
+        CheckConstraint("decision IN ('allow', 'deny', 'fallback')", name="decision"),
+        CheckConstraint(f"outcome IN ({_OUTCOMES})", name="outcome"),
+        CheckConstraint("direction IN ('inbound', 'outbound')", name="direction"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    account_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("voice_accounts.id", ondelete="SET NULL")
+    )
+    call_sid: Mapped[str] = mapped_column(String(100))
+    direction: Mapped[str] = mapped_column(String(10), default="inbound")
+    from_raw: Mapped[str] = mapped_column(String(40))
+    from_e164: Mapped[str | None] = mapped_column(String(20))
+    to_raw: Mapped[str] = mapped_column(String(40), default="")
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL")
+    )
+    node_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("nodes.id", ondelete="SET NULL"))
+    service_code: Mapped[str | None] = mapped_column(String(40))
+    decision: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    dialled_number: Mapped[str | None] = mapped_column(String(20))
+    answered_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("executives.id", ondelete="SET NULL")
+    )
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    recording_url: Mapped[str | None] = mapped_column(String(1000))
+    ticket_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL")
+    )
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class CallLegRow(TenantMixin, Base):
+    """An executive offered a call (one entry of the dial list). While its call has not
+    ended, the executive counts as on a call and is skipped by other calls' dial plans."""
+
+    __tablename__ = "call_legs"
+    __table_args__ = (
+        Index("uq_call_legs_call_position", "call_id", "position", unique=True),
+        Index("ix_call_legs_executive_recent", "executive_id", "offered_at"),
+        Index(
+            "ix_call_legs_open",
+            "executive_id",
+            postgresql_where=text("outcome IS NULL"),
+        ),
+        CheckConstraint(f"outcome IN ({_LEG_OUTCOMES})", name="outcome"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    call_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    executive_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("executives.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    level: Mapped[str] = mapped_column(String(20))
+    phone_e164: Mapped[str] = mapped_column(String(20))
+    offered_at: Mapped[datetime]
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    ended_at: Mapped[datetime | None]
+
+
+class CallbackRequestRow(TenantMixin, Base):
+    """A customer who could not get through and is owed a call back. At most one open
+    request per customer (partial unique index), whatever retries and races do."""
+
+    __tablename__ = "callback_requests"
+    __table_args__ = (
+        Index(
+            "uq_callback_requests_open",
+            "customer_id",
+            unique=True,
+            postgresql_where=text("status IN ('pending', 'dialling')"),
+        ),
+        Index("ix_callback_requests_node_queue", "node_id", "created_at"),
+        CheckConstraint(
+            "status IN ('pending', 'dialling', 'completed', 'failed', 'cancelled')", name="status"
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    node_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("nodes.id", ondelete="RESTRICT"))
+    service_code: Mapped[str] = mapped_column(String(40))
+    call_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
+    ticket_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL")
+    )
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]

@@ -1,0 +1,251 @@
+"""Exotel's call-flow webhooks: gate (Passthru), dial (Connect dynamic URL), outcome
+(Passthru after Connect) and the status callback of calls Sahaya places.
+
+Exotel does not sign requests: each account's URLs carry a secret `?key=` (a wrong one gets
+403). Malformed requests get a 400 with the reason, never a 5xx. When the database cannot be
+reached in time the gate and the dial step follow the configured fallback policy (default:
+let the call through to the State franchisee's line) and log why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from datetime import timedelta
+from typing import TypeVar
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from psycopg import Error as PsycopgError
+from psycopg_pool import PoolTimeout
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolExhausted
+
+from sahaya.channels.exotel import wire
+from sahaya.network import domain as network_domain
+from sahaya.persistence import Database, UnitOfWork
+from sahaya.settings import Settings
+from sahaya.voice import domain
+from sahaya.voice import services as voice
+from sahaya.web.deps import clock
+
+router = APIRouter(prefix="/webhooks/exotel", tags=["exotel"])
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# What "the database cannot answer" looks like from here.
+UNREACHABLE = (PsycopgError, PoolTimeout, DBAPIError, PoolExhausted, TimeoutError, OSError)
+
+
+def _text(status: int, message: str) -> PlainTextResponse:
+    return PlainTextResponse(message, status_code=status)
+
+
+def config(settings: Settings) -> voice.VoiceConfig:
+    return voice.VoiceConfig(
+        timing=domain.DialTiming(settings.voice_ring_seconds, settings.voice_call_budget_seconds),
+        busy=domain.BusyRule(
+            settings.voice_busy_calls, timedelta(minutes=settings.voice_busy_window_minutes)
+        ),
+        miss_limit=settings.voice_miss_limit,
+        depth=network_domain.ChainDepth(
+            settings.chain_depth_sub_district,
+            settings.chain_depth_district,
+            settings.chain_depth_state,
+        ),
+        max_conversation_seconds=settings.voice_max_conversation_seconds,
+        thread_window=timedelta(hours=settings.ticket_thread_hours),
+    )
+
+
+async def _within(settings: Settings, work: Awaitable[T]) -> T:
+    return await asyncio.wait_for(work, timeout=settings.voice_gate_timeout_ms / 1000)
+
+
+async def _account(request: Request) -> voice.Account | Response:
+    database: Database = request.app.state.database
+    key = request.query_params.get("key", "")
+    account = await voice.account_for_key(database=database, key=key)
+    if account is None:
+        return _text(403, "unknown or missing key")
+    return account
+
+
+def _passthru(request: Request) -> wire.Passthru | Response:
+    try:
+        return wire.parse_passthru(request.query_params)
+    except wire.WireError as exc:
+        return _text(400, str(exc))
+
+
+def _fallback_allows(settings: Settings) -> bool:
+    return settings.voice_gate_fallback == "allow"
+
+
+@router.get("/gate")
+async def gate(request: Request) -> Response:
+    """Passthru at the start of the flow: `200` registered caller, `302` anyone else."""
+    settings: Settings = request.app.state.settings
+    try:
+        account = await _within(settings, _account(request))
+    except UNREACHABLE as exc:
+        return _gate_fallback(settings, request, f"account lookup failed: {exc!r}")
+    if isinstance(account, Response):
+        return account
+    call = _passthru(request)
+    if isinstance(call, Response):
+        return call
+    try:
+        result = await _within(
+            settings,
+            voice.gate(
+                database=request.app.state.database,
+                account=account,
+                call_sid=call.call_sid,
+                caller=call.call_from,
+                caller_e164=call.from_e164,
+                called=call.call_to,
+                now=await clock(),
+            ),
+        )
+    except UNREACHABLE as exc:
+        return _gate_fallback(settings, request, f"gate could not decide: {exc!r}")
+    if result.decision == domain.GateDecision.ALLOW:
+        return _text(200, "allow")
+    return Response(status_code=302, headers={"Location": "/"})
+
+
+def _gate_fallback(settings: Settings, request: Request, why: str) -> Response:
+    sid = request.query_params.get("CallSid", "?")
+    log.warning(
+        "exotel gate fallback (%s) for CallSid %s: %s", settings.voice_gate_fallback, sid, why
+    )
+    if _fallback_allows(settings):
+        return _text(200, "fallback")
+    return Response(status_code=302, headers={"Location": "/"})
+
+
+@router.get("/dial")
+async def dial(request: Request) -> Response:
+    """Connect applet's dynamic URL: the numbers to ring, in order, as Exotel's JSON."""
+    settings: Settings = request.app.state.settings
+    try:
+        account = await _within(settings, _account(request))
+    except UNREACHABLE as exc:
+        return _dial_fallback(settings, request, None, f"account lookup failed: {exc!r}")
+    if isinstance(account, Response):
+        return account
+    call = _passthru(request)
+    if isinstance(call, Response):
+        return call
+    try:
+        plan = await _within(settings, _plan(request, account, call))
+    except UNREACHABLE as exc:
+        return _dial_fallback(settings, request, account, f"dial plan failed: {exc!r}")
+    return _connect(settings, account.caller_id or call.call_to, plan.numbers)
+
+
+async def _plan(request: Request, account: voice.Account, call: wire.Passthru) -> voice.DialPlan:
+    settings: Settings = request.app.state.settings
+    async with UnitOfWork(request.app.state.database) as uow:
+        plan = await voice.dial(
+            uow=uow,
+            account=account,
+            call_sid=call.call_sid,
+            caller=call.call_from,
+            caller_e164=call.from_e164,
+            called=call.call_to,
+            digits=call.digits,
+            now=await clock(),
+            config=config(settings),
+        )
+        await uow.commit()
+    return plan
+
+
+def _connect(settings: Settings, caller_id: str, numbers: tuple[str, ...] | list[str]) -> Response:
+    return JSONResponse(
+        wire.connect_response(
+            numbers=list(numbers),
+            caller_id=caller_id,
+            ring_seconds=settings.voice_ring_seconds,
+            max_conversation_seconds=settings.voice_max_conversation_seconds,
+        )
+    )
+
+
+def _dial_fallback(
+    settings: Settings, request: Request, account: voice.Account | None, why: str
+) -> Response:
+    sid = request.query_params.get("CallSid", "?")
+    log.warning("exotel dial fallback for CallSid %s: %s", sid, why)
+    numbers = (
+        [settings.voice_fallback_number]
+        if _fallback_allows(settings) and settings.voice_fallback_number
+        else []
+    )
+    caller_id = account.caller_id if account else request.query_params.get("CallTo", "")
+    return _connect(settings, caller_id, numbers)
+
+
+@router.get("/outcome")
+async def outcome(request: Request) -> Response:
+    """Passthru after the Connect applet: how the call ended; frees the executives."""
+    account = await _account(request)
+    if isinstance(account, Response):
+        return account
+    call = _passthru(request)
+    if isinstance(call, Response):
+        return call
+    settings: Settings = request.app.state.settings
+    async with UnitOfWork(request.app.state.database) as uow:
+        recorded = await voice.record_outcome(
+            uow=uow,
+            account=account,
+            call_sid=call.call_sid,
+            caller=call.call_from,
+            caller_e164=call.from_e164,
+            called=call.call_to,
+            call_type=call.call_type,
+            dial_status=call.dial_call_status,
+            dialled=call.dial_whom_number,
+            duration=call.dial_call_duration,
+            recording_url=call.recording_url,
+            now=await clock(),
+            config=config(settings),
+        )
+        await uow.commit()
+    return _text(200, recorded.outcome.value)
+
+
+@router.post("/status")
+async def status(request: Request) -> Response:
+    """Status callback of a call Sahaya placed (`Calls/connect`), form or JSON; repeats of
+    the same `CallSid` and event are no-ops."""
+    account = await _account(request)
+    if isinstance(account, Response):
+        return account
+    try:
+        event = wire.parse_status(await request.body(), request.headers.get("content-type", ""))
+    except wire.WireError as exc:
+        return _text(400, str(exc))
+    async with UnitOfWork(request.app.state.database) as uow:
+        known = await voice.record_status(
+            uow=uow, account=account, event=_status_event(event), now=await clock()
+        )
+        await uow.commit()
+    if not known:
+        log.info("exotel status for unknown CallSid %s ignored", event.call_sid)
+    return _text(200, "ok")
+
+
+def _status_event(event: wire.StatusCallback) -> voice.StatusEvent:
+    return voice.StatusEvent(
+        call_sid=event.call_sid,
+        status=event.status,
+        event_type=event.event_type,
+        duration=event.conversation_duration,
+        recording_url=event.recording_url,
+        legs=tuple(leg.status for leg in event.legs),
+    )

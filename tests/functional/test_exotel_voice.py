@@ -1,0 +1,518 @@
+"""Exotel's call flow against the real app: the gate on the registered-customer table, the dial
+list along the franchise tree, outcomes per executive, the busy-caller rule, auto-away after
+missed calls, status callbacks, retries and malformed requests — with the documented payloads."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import httpx
+import psycopg
+import pytest
+
+from sahaya.access import Principal, Role
+from sahaya.access import services as access
+from sahaya.customers import services as customers
+from sahaya.network import domain as network_domain
+from sahaya.network import services as network
+from sahaya.persistence import Database, UnitOfWork
+from sahaya.voice import services as voice
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "providers" / "exotel"
+KOCHI = "kerala/ernakulam/kochi"
+ALWAYS = network_domain.WeeklyHours.always().to_mapping()
+
+# Dial order of the seed: Kochi #1, Kochi #2, Ernakulam #1, Ernakulam #2, Kerala #1.
+PHONES = {
+    "kochi1": "+919400000001",
+    "kochi2": "+919400000002",
+    "kochi3": "+919400000003",
+    "ekm1": "+919400000011",
+    "ekm2": "+919400000012",
+    "kerala1": "+919400000021",
+}
+CHAIN = [PHONES[k] for k in ("kochi1", "kochi2", "ekm1", "ekm2", "kerala1")]
+CUSTOMER = "09847012345"
+
+
+@pytest.fixture
+async def key(database: Database, tenant_id: uuid.UUID, now: datetime) -> str:
+    """An Exotel account, executives at every level above Kochi, a registered customer and a
+    supervisor of Kochi's franchisee with an email address."""
+    async with UnitOfWork(database) as uow:
+        levels = {
+            "kochi": (KOCHI, ["kochi1", "kochi2", "kochi3"]),
+            "ekm": ("kerala/ernakulam", ["ekm1", "ekm2"]),
+            "kerala": ("kerala", ["kerala1"]),
+        }
+        for name, (path, people) in levels.items():
+            node = await network.node_or_raise(uow=uow, tenant_id=tenant_id, ref=path)
+            franchisee = await network.create_franchisee(
+                uow=uow, tenant_id=tenant_id, name=f"{name} franchisee", nodes=[node]
+            )
+            for rank, person in enumerate(people, start=1):
+                await network.add_executive(
+                    uow=uow,
+                    tenant_id=tenant_id,
+                    franchisee_id=franchisee.id,
+                    data=network.ExecutiveInput(
+                        name=person,
+                        rank=rank,
+                        phone_e164=PHONES[person],
+                        email=None,
+                        services=["apnafood"],
+                        working_hours=ALWAYS,
+                    ),
+                    now=now,
+                )
+        kochi = await network.node_or_raise(uow=uow, tenant_id=tenant_id, ref=KOCHI)
+        await access.create_user(
+            uow=uow,
+            tenant_id=tenant_id,
+            username="kochi.lead",
+            display_name="Kochi lead",
+            role=Role.SUPERVISOR,
+            node=kochi,
+            password="a long password",
+            email="lead@kochi.example",
+        )
+        _, secret = await voice.create_account(
+            uow=uow, tenant_id=tenant_id, name="exotel", caller_id="04842000000"
+        )
+        await uow.commit()
+    return secret
+
+
+@pytest.fixture
+async def admin(database: Database, tenant_id: uuid.UUID) -> Principal:
+    async with UnitOfWork(database) as uow:
+        root = await network.node_or_raise(uow=uow, tenant_id=tenant_id, ref="kerala")
+    return Principal(
+        tenant_id=tenant_id,
+        role=Role.ADMIN,
+        node_id=root.id,
+        node_path="kerala",
+        token_id=uuid.uuid4(),
+        name="test admin",
+    )
+
+
+@pytest.fixture
+async def customer(database: Database, admin: Principal, now: datetime) -> uuid.UUID:
+    async with UnitOfWork(database) as uow:
+        row, _ = await customers.register(
+            uow=uow,
+            actor=admin,
+            name="Anjali K",
+            phone=CUSTOMER,
+            home_node_ref=KOCHI,
+            email="anjali@example.in",
+            language="ml",
+            now=now,
+        )
+        await uow.commit()
+        return row.id
+
+
+def params(sid: str, caller: str = CUSTOMER, **extra: str) -> dict[str, str]:
+    base = {
+        "CallSid": sid,
+        "CallFrom": caller,
+        "CallTo": "04842000000",
+        "Direction": "incoming",
+        "CallType": "call-attempt",
+        "DialCallDuration": "0",
+    }
+    return base | extra
+
+
+async def gate(client: httpx.AsyncClient, key: str, query: dict[str, str]) -> httpx.Response:
+    return await client.get("/webhooks/exotel/gate", params={"key": key} | query)
+
+
+async def dial(client: httpx.AsyncClient, key: str, query: dict[str, str]) -> list[str]:
+    response = await client.get("/webhooks/exotel/dial", params={"key": key} | query)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return list(body["destination"]["numbers"])
+
+
+async def end(
+    client: httpx.AsyncClient, key: str, sid: str, status: str, whom: str | None, **extra: str
+) -> httpx.Response:
+    query = params(sid, DialCallStatus=status, CallType=extra.pop("CallType", "incomplete"))
+    if whom:
+        query["DialWhomNumber"] = "0" + whom.removeprefix("+91")  # as Exotel writes it
+    return await client.get("/webhooks/exotel/outcome", params={"key": key} | query | extra)
+
+
+async def call(
+    client: httpx.AsyncClient, key: str, status: str = "no-answer", caller: str = CUSTOMER
+) -> tuple[str, list[str]]:
+    """A whole inbound call nobody (or the last number) answered; returns sid and list."""
+    sid = uuid.uuid4().hex
+    assert (await gate(client, key, params(sid, caller))).status_code == 200
+    numbers = await dial(client, key, params(sid, caller))
+    response = await end(client, key, sid, status, numbers[-1] if numbers else None)
+    assert response.status_code == 200, response.text
+    return sid, numbers
+
+
+def rows(db_url: str, sql: str, *args: object) -> list[tuple[object, ...]]:
+    with psycopg.connect(db_url) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+# ------------------------------------------------------------------------------- gate
+
+
+async def test_registered_caller_passes_unknown_caller_is_hung_up(
+    client: httpx.AsyncClient, key: str, customer: uuid.UUID, db_url: str
+) -> None:
+    documented = dict(parse_qsl((FIXTURES / "passthru-gate.query").read_text().strip()))
+    response = await gate(client, key, documented)  # CallFrom=09847012345 (leading 0)
+    assert response.status_code == 200
+    unknown = dict(parse_qsl((FIXTURES / "passthru-captured.query").read_text().strip()))
+    response = await gate(client, key, unknown)
+    assert response.status_code == 302
+    recorded = rows(
+        db_url, "SELECT call_sid, from_e164, decision, reason FROM calls ORDER BY started_at"
+    )
+    assert [(r[1], r[2]) for r in recorded] == [
+        ("+919847012345", "allow"),
+        ("+917799828555", "deny"),
+    ]
+    assert "not a registered customer" in str(recorded[1][3])
+
+
+async def test_a_repeated_gate_request_gives_the_first_answer_and_one_call_row(
+    client: httpx.AsyncClient, key: str, customer: uuid.UUID, db_url: str
+) -> None:
+    sid = uuid.uuid4().hex
+    answers = await asyncio.gather(*(gate(client, key, params(sid)) for _ in range(5)))
+    assert {r.status_code for r in answers} == {200}
+    assert rows(db_url, "SELECT count(*) FROM calls WHERE call_sid = %s", sid) == [(1,)]
+
+
+async def test_blocked_customer_and_unreadable_number_are_hung_up(
+    client: httpx.AsyncClient, key: str, customer: uuid.UUID, db_url: str
+) -> None:
+    with psycopg.connect(db_url) as conn:
+        conn.execute("UPDATE customers SET blocked = true WHERE id = %s", (customer,))
+    assert (await gate(client, key, params("blocked-1"))).status_code == 302
+    assert (await gate(client, key, params("anon-1", caller="anonymous"))).status_code == 302
+    reasons = dict(rows(db_url, "SELECT call_sid, reason FROM calls"))
+    assert "blocked" in str(reasons["blocked-1"])
+    assert "cannot be read" in str(reasons["anon-1"])
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ({"CallFrom": CUSTOMER}, 400),  # no CallSid
+        ({"CallSid": "x1"}, 400),  # no caller
+        ({"CallSid": "x2", "CallFrom": CUSTOMER, "DialCallDuration": "soon"}, 400),
+        ({"CallSid": "x3" * 600, "CallFrom": CUSTOMER}, 400),
+    ],
+)
+async def test_malformed_requests_get_a_clear_400(
+    client: httpx.AsyncClient, key: str, query: dict[str, str], status: int
+) -> None:
+    for path in ("gate", "dial", "outcome"):
+        response = await client.get(f"/webhooks/exotel/{path}", params={"key": key} | query)
+        assert response.status_code == status, (path, response.text)
+        assert response.text
+
+
+async def test_a_wrong_or_missing_key_is_refused(
+    client: httpx.AsyncClient, key: str, customer: uuid.UUID, db_url: str
+) -> None:
+    for path in ("gate", "dial", "outcome"):
+        wrong = await client.get(f"/webhooks/exotel/{path}", params={"key": "nope"} | params("k"))
+        missing = await client.get(f"/webhooks/exotel/{path}", params=params("k"))
+        assert (wrong.status_code, missing.status_code) == (403, 403)
+    status = await client.post("/webhooks/exotel/status?key=nope", json={"CallSid": "k"})
+    assert status.status_code == 403
+    assert rows(db_url, "SELECT count(*) FROM calls") == [(0,)]
+
+
+async def test_when_the_database_is_away_the_gate_lets_the_call_through_to_the_state_line(
+    db_url: str, key: str, customer: uuid.UUID, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sahaya.settings import Settings
+    from sahaya.web.app import create_app
+    from sahaya.web.webhooks import exotel
+
+    settings = Settings(
+        environment="test",
+        default_tenant="apna",
+        var_dir=tmp_path,
+        voice_fallback_number=PHONES["kerala1"],
+    )
+    app = create_app(db_url, settings)
+
+    async def unreachable(**_: object) -> None:
+        raise psycopg.OperationalError("connection refused")
+
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://sahaya.test"
+        ) as http:
+            assert (await gate(http, key, params("warm"))).status_code == 200  # account cached
+            monkeypatch.setattr(exotel.voice, "gate", unreachable)
+            monkeypatch.setattr(exotel.voice, "dial", unreachable)
+            assert (await gate(http, key, params("down-1"))).status_code == 200
+            assert await dial(http, key, params("down-1")) == [PHONES["kerala1"]]
+
+
+# ------------------------------------------------------------------------------- dial
+
+
+async def test_dial_list_follows_the_tree_with_exotel_connect_json(
+    client: httpx.AsyncClient, key: str, customer: uuid.UUID
+) -> None:
+    sid = uuid.uuid4().hex
+    await gate(client, key, params(sid))
+    response = await client.get("/webhooks/exotel/dial", params={"key": key} | params(sid))
+    body = response.json()
+    assert body["destination"]["numbers"] == CHAIN  # Kochi #3 is beyond the depth of 2
+    assert body["fetch_after_attempt"] is False
+    assert body["parallel_ringing"] == {"activate": False, "max_parallel_attempts": 1}
+    assert (body["max_ringing_duration"], body["record"]) == (20, True)
+    assert body["outgoing_phone_number"] == "04842000000"
+    again = await dial(client, key, params(sid))  # Exotel retries: the same list
+    assert again == CHAIN
+
+
+async def test_away_and_busy_executives_are_skipped(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    database: Database,
+    db_url: str,
+    admin: Principal,
+    now: datetime,
+) -> None:
+    with psycopg.connect(db_url) as conn:
+        conn.execute(
+            "UPDATE executives SET availability = 'away' WHERE phone_e164 = %s", (PHONES["kochi1"],)
+        )
+    first = uuid.uuid4().hex
+    await gate(client, key, params(first))
+    ringing = await dial(client, key, params(first))
+    assert ringing == [PHONES[k] for k in ("kochi2", "kochi3", "ekm1", "ekm2", "kerala1")]
+    # A second caller while the first call is still ringing: nobody is free.
+    async with UnitOfWork(database) as uow:
+        await customers.register(
+            uow=uow,
+            actor=admin,
+            name="Biju",
+            phone="9847099999",
+            home_node_ref=KOCHI,
+            email=None,
+            language="en",
+            now=now,
+        )
+        await uow.commit()
+    second = uuid.uuid4().hex
+    await gate(client, key, params(second, caller="9847099999"))
+    assert await dial(client, key, params(second, caller="9847099999")) == []
+    # The first call ends, answered by Kochi #2: everyone is free again.
+    await end(client, key, first, "completed", PHONES["kochi2"], CallType="completed")
+    third = uuid.uuid4().hex
+    await gate(client, key, params(third, caller="9847099999"))
+    assert await dial(client, key, params(third, caller="9847099999")) == ringing
+
+
+async def test_unknown_caller_gets_an_empty_list(
+    client: httpx.AsyncClient, key: str, customer: uuid.UUID
+) -> None:
+    sid = uuid.uuid4().hex
+    assert (await gate(client, key, params(sid, caller="9847011111"))).status_code == 302
+    assert await dial(client, key, params(sid, caller="9847011111")) == []
+
+
+# ---------------------------------------------------------------------------- outcome
+
+
+async def test_outcome_records_each_leg_and_who_answered(
+    client: httpx.AsyncClient, key: str, customer: uuid.UUID, db_url: str
+) -> None:
+    sid = uuid.uuid4().hex
+    await gate(client, key, params(sid))
+    await dial(client, key, params(sid))
+    response = await end(
+        client,
+        key,
+        sid,
+        "completed",
+        PHONES["ekm1"],
+        CallType="completed",
+        DialCallDuration="95",
+        RecordingUrl="https://rec.example/1.mp3",
+    )
+    assert response.text == "answered"
+    legs = rows(
+        db_url,
+        "SELECT l.phone_e164, l.outcome FROM call_legs l JOIN calls c ON c.id = l.call_id"
+        " WHERE c.call_sid = %s ORDER BY l.position",
+        sid,
+    )
+    assert legs == [
+        (PHONES["kochi1"], "missed"),
+        (PHONES["kochi2"], "missed"),
+        (PHONES["ekm1"], "answered"),
+        (PHONES["ekm2"], "not_rung"),
+        (PHONES["kerala1"], "not_rung"),
+    ]
+    (recorded,) = rows(
+        db_url,
+        "SELECT c.outcome, c.duration_seconds, c.recording_url, e.phone_e164 FROM calls c"
+        " JOIN executives e ON e.id = c.answered_by WHERE call_sid = %s",
+        sid,
+    )
+    assert recorded == ("answered", 95, "https://rec.example/1.mp3", PHONES["ekm1"])
+    again = await end(client, key, sid, "no-answer", PHONES["kerala1"])  # a late repeat
+    assert again.text == "answered"  # the first report stands
+
+
+@pytest.mark.parametrize(
+    ("status", "call_type", "expected"),
+    [
+        ("no-answer", "incomplete", "no_answer"),
+        ("busy", "incomplete", "busy"),
+        ("failed", "incomplete", "failed"),
+        ("canceled", "client-hangup", "caller_hung_up"),
+    ],
+)
+async def test_outcomes_are_kept_apart(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    status: str,
+    call_type: str,
+    expected: str,
+) -> None:
+    sid = uuid.uuid4().hex
+    await gate(client, key, params(sid))
+    numbers = await dial(client, key, params(sid))
+    response = await end(client, key, sid, status, numbers[0], CallType=call_type)
+    assert response.text == expected
+
+
+# ------------------------------------------------------------------- busy-caller rule
+
+
+async def test_one_missed_call_is_logged_three_make_one_ticket_and_one_callback(
+    client: httpx.AsyncClient, key: str, customer: uuid.UUID, db_url: str
+) -> None:
+    await call(client, key)
+    await call(client, key, status="busy")
+    assert rows(db_url, "SELECT count(*) FROM tickets") == [(0,)]  # two: logged only
+    await call(client, key)
+    assert rows(db_url, "SELECT count(*) FROM tickets") == [(1,)]  # the third opens one
+    await call(client, key)  # a fourth: still one ticket, one callback
+    tickets = rows(db_url, "SELECT number, channel, subject FROM tickets")
+    assert len(tickets) == 1
+    _number, channel, subject = tickets[0]
+    assert channel == "voice"
+    assert "unanswered calls" in str(subject)
+    callbacks = rows(db_url, "SELECT status, ticket_id IS NOT NULL FROM callback_requests")
+    assert callbacks == [("pending", True)]
+    acks = rows(
+        db_url,
+        "SELECT channel, recipient FROM outbox_messages WHERE template = 'ticket_acknowledgement'",
+    )
+    assert acks == [("email", "anjali@example.in")]
+    assert rows(db_url, "SELECT count(*) FROM app_inbox") == [(1,)]
+
+
+async def test_concurrent_unanswered_calls_make_exactly_one_ticket(
+    client: httpx.AsyncClient, key: str, customer: uuid.UUID, db_url: str
+) -> None:
+    sids = [uuid.uuid4().hex for _ in range(4)]
+    for sid in sids:
+        assert (await gate(client, key, params(sid))).status_code == 200
+    # Nobody rings (all executives away), so every call ends not connected, at once.
+    with psycopg.connect(db_url) as conn:
+        conn.execute("UPDATE executives SET availability = 'away'")
+    for sid in sids:
+        assert await dial(client, key, params(sid)) == []
+    ends = await asyncio.gather(*(end(client, key, sid, "", None) for sid in sids))
+    assert [r.text for r in ends] == ["not_connected"] * 4
+    assert rows(db_url, "SELECT count(*) FROM tickets") == [(1,)]
+    assert rows(db_url, "SELECT count(*) FROM callback_requests") == [(1,)]
+
+
+# ------------------------------------------------------------------ missed in a row
+
+
+async def test_an_executive_who_misses_three_calls_in_a_row_is_set_away(
+    client: httpx.AsyncClient, key: str, customer: uuid.UUID, db_url: str
+) -> None:
+    for _ in range(3):  # Kochi #2 answers each time: Kochi #1 missed it first
+        sid = uuid.uuid4().hex
+        await gate(client, key, params(sid))
+        await dial(client, key, params(sid))
+        await end(client, key, sid, "completed", PHONES["kochi2"], CallType="completed")
+    availability = dict(rows(db_url, "SELECT phone_e164, availability FROM executives"))
+    assert availability[PHONES["kochi1"]] == "away"
+    assert availability[PHONES["kochi2"]] == "available"
+    notices = rows(
+        db_url,
+        "SELECT recipient, subject FROM outbox_messages WHERE template = 'staff_notice'",
+    )
+    assert notices == [("lead@kochi.example", "kochi1 set away after 3 missed calls")]
+    sid = uuid.uuid4().hex  # the next call skips them
+    await gate(client, key, params(sid))
+    assert PHONES["kochi1"] not in await dial(client, key, params(sid))
+
+
+# --------------------------------------------------------------------- status callback
+
+
+async def test_status_callback_json_and_form_are_idempotent(
+    client: httpx.AsyncClient, key: str, customer: uuid.UUID, db_url: str, tenant_id: uuid.UUID
+) -> None:
+    documented = (FIXTURES / "status-callback.json").read_bytes()
+    unknown = await client.post(
+        f"/webhooks/exotel/status?key={key}",
+        content=documented,
+        headers={"Content-Type": "application/json"},
+    )
+    assert unknown.status_code == 200  # not our call: acknowledged, nothing stored
+    with psycopg.connect(db_url) as conn:  # a callback Sahaya placed
+        conn.execute(
+            "INSERT INTO calls (id, tenant_id, call_sid, direction, from_raw, to_raw, decision,"
+            " reason, started_at, updated_at) VALUES (%s, %s, %s, 'outbound', '+914842000111',"
+            " '+919847012345', 'allow', 'callback', now(), now())",
+            (uuid.uuid4(), tenant_id, "80bfbec2d78bbbf10fb851f4fa165211"),
+        )
+    for _ in range(3):  # Exotel retries up to twice
+        response = await client.post(
+            f"/webhooks/exotel/status?key={key}",
+            content=documented,
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status_code == 200
+    assert rows(
+        db_url,
+        "SELECT outcome, duration_seconds FROM calls WHERE call_sid = %s",
+        "80bfbec2d78bbbf10fb851f4fa165211",
+    ) == [("answered", 241)]
+    form = await client.post(
+        f"/webhooks/exotel/status?key={key}",
+        data={"CallSid": "form-1", "Status": "no-answer", "DateUpdated": "2025-03-10 19:09:41"},
+    )
+    assert form.status_code == 200
+    for bad in (b"{", b"[1]", b'{"CallSid": "x", "Status": "exploded"}'):
+        response = await client.post(
+            f"/webhooks/exotel/status?key={key}",
+            content=bad,
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status_code == 400, bad
