@@ -516,3 +516,20 @@ async def test_status_callback_json_and_form_are_idempotent(
             headers={"Content-Type": "application/json"},
         )
         assert response.status_code == 400, bad
+
+
+async def test_overlapping_retries_of_gate_dial_and_outcome_never_fail(
+    client: httpx.AsyncClient, key: str, customer: uuid.UUID, db_url: str
+) -> None:
+    """Exotel's retries can overlap: every step must cope with the others racing it."""
+    sids = [uuid.uuid4().hex for _ in range(6)]
+    responses = await asyncio.gather(
+        *(gate(client, key, params(sid)) for sid in sids),
+        *(
+            client.get("/webhooks/exotel/dial", params={"key": key} | params(sid))
+            for sid in sids
+        ),
+        *(end(client, key, sid, "no-answer", None) for sid in sids),
+    )
+    assert all(r.status_code in (200, 302) for r in responses), [r.text for r in responses]
+    assert rows(db_url, "SELECT count(*), count(outcome) FROM calls") == [(6, 6)]

@@ -9,6 +9,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sahaya.customers import CustomerRow
@@ -60,6 +61,13 @@ class VoiceRepository:
             query = query.with_for_update()
         return await self.session.scalar(query)
 
+    async def insert_call_if_new(self, values: dict[str, Any]) -> None:
+        await self.session.execute(
+            insert(CallRow)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "call_sid"])
+        )
+
     async def legs(self, call_id: uuid.UUID) -> list[CallLegRow]:
         rows = await self.session.scalars(
             select(CallLegRow).where(CallLegRow.call_id == call_id).order_by(CallLegRow.position)
@@ -107,9 +115,11 @@ class VoiceRepository:
         return list(rows)
 
     async def lock_customer(self, customer_id: uuid.UUID) -> CustomerRow | None:
-        """Serialises the busy-caller rule per customer across requests and workers."""
+        """Serialises the busy-caller rule per customer across requests and workers.
+        `FOR NO KEY UPDATE`: it must not wait on the key-share locks that inserting a call
+        (foreign key to the customer) takes, or two outcomes deadlock."""
         return await self.session.scalar(
-            select(CustomerRow).where(CustomerRow.id == customer_id).with_for_update()
+            select(CustomerRow).where(CustomerRow.id == customer_id).with_for_update(key_share=True)
         )
 
     async def open_callback(self, customer_id: uuid.UUID) -> CallbackRequestRow | None:

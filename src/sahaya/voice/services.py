@@ -179,8 +179,9 @@ async def _ensure_call(
     called: str,
     now: datetime,
 ) -> CallRow:
-    """The call's row, written now if the gate never saw it (a flow without a gate, or a
-    gate that fell back while the database was away)."""
+    """The call's row, locked; written now if the gate never saw it (a flow without a gate,
+    or a gate that fell back while the database was away). Safe against the gate writing
+    the same call at the same moment (Exotel retries overlap)."""
     repo = VoiceRepository(uow.session)
     row = await repo.call(account.tenant_id, call_sid, lock=True)
     if row is not None:
@@ -190,24 +191,27 @@ async def _ensure_call(
         found = await CustomerRepository(uow.session).by_phone(account.tenant_id, caller_e164)
     customer = found[0] if found else None
     allowed = customer is not None and not customer.blocked
-    row = CallRow(
-        id=uuid.uuid4(),
-        tenant_id=account.tenant_id,
-        account_id=account.id,
-        call_sid=call_sid,
-        direction="inbound",
-        from_raw=caller,
-        from_e164=caller_e164,
-        to_raw=called,
-        customer_id=customer.id if customer else None,
-        node_id=customer.home_node_id if customer else None,
-        decision=(GateDecision.ALLOW if allowed else GateDecision.DENY).value,
-        reason="recorded after the gate: " + ("registered customer" if allowed else "not allowed"),
-        started_at=now,
-        updated_at=now,
+    await repo.insert_call_if_new(
+        {
+            "id": uuid.uuid4(),
+            "tenant_id": account.tenant_id,
+            "account_id": account.id,
+            "call_sid": call_sid,
+            "direction": "inbound",
+            "from_raw": caller,
+            "from_e164": caller_e164,
+            "to_raw": called,
+            "customer_id": customer.id if customer else None,
+            "node_id": customer.home_node_id if customer else None,
+            "decision": (GateDecision.ALLOW if allowed else GateDecision.DENY).value,
+            "reason": "recorded after the gate: "
+            + ("registered customer" if allowed else "not allowed"),
+            "started_at": now,
+            "updated_at": now,
+        }
     )
-    repo.add(row)
-    await uow.flush()
+    row = await repo.call(account.tenant_id, call_sid, lock=True)
+    assert row is not None  # noqa: S101 - inserted or already there
     return row
 
 
@@ -373,7 +377,9 @@ async def _pause_repeat_missers(
         ]
         if not domain.missed_in_a_row(recent, config.miss_limit):
             continue
-        executive = await uow.session.get(ExecutiveRow, executive_id, with_for_update=True)
+        executive = await uow.session.get(  # NO KEY UPDATE: leg inserts hold key-share locks
+            ExecutiveRow, executive_id, with_for_update={"key_share": True}
+        )
         if (
             executive is None
             or executive.availability != network_domain.Availability.AVAILABLE.value
