@@ -150,3 +150,63 @@ class VoiceRepository:
 
     async def account(self, account_id: uuid.UUID) -> VoiceAccountRow | None:
         return await self.session.get(VoiceAccountRow, account_id)
+
+
+# ----------------------------------------------------------------------- dial hot path
+# The Connect applet's dial list is the other routing decision Exotel waits on, so it reads
+# and writes on a plain psycopg connection too, in three statements (ADR 0005).
+
+_CALL_FOR_DIAL = """
+SELECT c.id, c.decision, c.reason, c.outcome, c.node_id, n.path,
+       coalesce((SELECT array_agg(l.phone_e164 ORDER BY l.position)
+                 FROM call_legs l WHERE l.call_id = c.id), '{}') AS offered
+FROM calls c LEFT JOIN nodes n ON n.id = c.node_id
+WHERE c.tenant_id = %s AND c.call_sid = %s
+FOR UPDATE OF c"""
+
+# Every executive of the franchisees owning the node and its ancestors, and whether they
+# are offered a call that has not ended (started after the horizon).
+_PATH_EXECUTIVES = """
+SELECT n.id, n.name, n.level, n.path, e.id, e.name, e.rank, e.phone_e164, e.services,
+       e.working_hours::text, e.timezone, e.availability,
+       EXISTS (SELECT 1 FROM call_legs l JOIN calls c ON c.id = l.call_id
+               WHERE l.executive_id = e.id AND l.outcome IS NULL AND c.started_at >= %s)
+FROM nodes n LEFT JOIN executives e ON e.franchisee_id = n.franchisee_id
+WHERE n.tenant_id = %s AND n.path = ANY(%s)"""
+
+_OFFER = """
+WITH legs AS (
+  INSERT INTO call_legs (id, tenant_id, call_id, executive_id, position, level, phone_e164,
+                         offered_at)
+  SELECT gen_random_uuid(), %(tenant)s, %(call)s, x.executive, x.position, x.level, x.phone,
+         %(now)s
+  FROM unnest(%(executives)s::uuid[], %(positions)s::int[], %(levels)s::text[],
+              %(phones)s::text[]) AS x(executive, position, level, phone)
+  RETURNING 1)
+UPDATE calls SET service_code = %(service)s, reason = %(reason)s, updated_at = %(now)s
+WHERE id = %(call)s"""  # PostgreSQL runs the INSERT once, referenced or not
+
+_ACTIVE_SERVICES = "SELECT code FROM services WHERE tenant_id = %s AND active ORDER BY code"
+
+
+async def call_for_dial(
+    connection: AsyncConnection, tenant_id: uuid.UUID, call_sid: str
+) -> tuple[Any, ...] | None:
+    cursor = await connection.execute(_CALL_FOR_DIAL, (tenant_id, call_sid), prepare=True)
+    return await cursor.fetchone()
+
+
+async def path_executives(
+    connection: AsyncConnection, tenant_id: uuid.UUID, paths: list[str], since: datetime
+) -> list[tuple[Any, ...]]:
+    cursor = await connection.execute(_PATH_EXECUTIVES, (since, tenant_id, paths), prepare=True)
+    return await cursor.fetchall()
+
+
+async def offer(connection: AsyncConnection, values: dict[str, Any]) -> None:
+    await connection.execute(_OFFER, values, prepare=True)
+
+
+async def active_services(connection: AsyncConnection, tenant_id: uuid.UUID) -> tuple[str, ...]:
+    cursor = await connection.execute(_ACTIVE_SERVICES, (tenant_id,), prepare=True)
+    return tuple(str(row[0]) for row in await cursor.fetchall())

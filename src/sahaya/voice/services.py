@@ -8,10 +8,15 @@ connection (ADR 0005). The rest goes through the unit of work.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from psycopg import AsyncConnection
 
 from sahaya.access import Principal, Role
 from sahaya.access.repository import AccessRepository
@@ -27,8 +32,16 @@ from sahaya.tickets import domain as ticket_domain
 from sahaya.tickets import intake as ticket_intake
 from sahaya.voice import domain
 from sahaya.voice.domain import GateDecision, Outcome
-from sahaya.voice.repository import VoiceRepository, account_by_key, record_gate
-from sahaya.voice.tables import CallbackRequestRow, CallLegRow, CallRow, VoiceAccountRow
+from sahaya.voice.repository import (
+    VoiceRepository,
+    account_by_key,
+    active_services,
+    call_for_dial,
+    offer,
+    path_executives,
+    record_gate,
+)
+from sahaya.voice.tables import CallbackRequestRow, CallRow, VoiceAccountRow
 
 SYSTEM = "system:voice"
 
@@ -217,7 +230,7 @@ async def _ensure_call(
 
 async def dial(
     *,
-    uow: UnitOfWork,
+    database: Database,
     account: Account,
     call_sid: str,
     caller: str,
@@ -229,60 +242,123 @@ async def dial(
 ) -> DialPlan:
     """Who rings for this call, in order: the escalation chain of the caller's home
     sub-district, without executives away, off shift or on another call. A repeated request
-    (Exotel retries) gets the same list back."""
-    call = await _ensure_call(
-        uow,
-        account,
-        call_sid=call_sid,
-        caller=caller,
-        caller_e164=caller_e164,
-        called=called,
-        now=now,
-    )
-    repo = VoiceRepository(uow.session)
-    legs = await repo.legs(call.id)
-    if legs:
-        return DialPlan(tuple(leg.phone_e164 for leg in legs), "repeated request: same list")
-    if call.decision == GateDecision.DENY.value or call.node_id is None:
-        return DialPlan((), f"not dialled: {call.reason}")
-    if call.outcome is not None:
+    (Exotel retries) gets the same list back. Three statements in one transaction on a
+    plain psycopg connection: the call (locked), the executives along the tree, the offer."""
+    for _ in range(2):
+        async with database.reading() as connection, connection.transaction():
+            row = await call_for_dial(connection, account.tenant_id, call_sid)
+            if row is not None:
+                return await _plan(connection, database, account, row, digits, now, config)
+        # A call the gate never saw (a flow without one, or a gate that fell back): record
+        # it as the gate would, then plan.
+        await gate(
+            database=database,
+            account=account,
+            call_sid=call_sid,
+            caller=caller,
+            caller_e164=caller_e164,
+            called=called,
+            now=now,
+        )
+    raise RuntimeError(f"call {call_sid} vanished while planning its dial list")
+
+
+async def _plan(
+    connection: AsyncConnection,
+    database: Database,
+    account: Account,
+    row: tuple[Any, ...],
+    digits: str | None,
+    now: datetime,
+    config: VoiceConfig,
+) -> DialPlan:
+    call_id, decision, reason, outcome, node_id, path, offered = row
+    if offered:
+        return DialPlan(tuple(offered), "repeated request: same list")
+    if decision == GateDecision.DENY.value or node_id is None:
+        return DialPlan((), f"not dialled: {reason}")
+    if outcome is not None:
         return DialPlan((), "not dialled: the call has ended")
-    active = [
-        s.code for s in await NetworkRepository(uow.session).services(account.tenant_id) if s.active
-    ]
+
+    async def load() -> tuple[str, ...]:
+        return await active_services(connection, account.tenant_id)
+
+    active = await database.reference_cache.get(("active_services", account.tenant_id), load)
     service = domain.selected_service(active, digits)
     if service is None:
-        call.reason = f"no service chosen (digits {digits!r}, {len(active)} active)"
-        call.updated_at = now
-        return DialPlan((), call.reason)
-    home = await uow.session.get(NodeRow, call.node_id)
-    assert home is not None  # noqa: S101 - foreign key
-    on_call = await repo.executives_on_calls(account.tenant_id, now - config.on_call_horizon)
-    chain = await network.escalation_chain(
-        uow=uow, node=home, service=service, now=now, depth=config.depth, on_call=on_call
+        return DialPlan((), f"no service chosen (digits {digits!r}, {len(active)} active)")
+    found = await path_executives(
+        connection, account.tenant_id, ancestor_paths(path), now - config.on_call_horizon
+    )
+    nodes, on_call = _node_views(found)
+    chain = network_domain.escalation_chain(
+        path=nodes, service=service, now=now, depth=config.depth, on_call=on_call
     )
     kept = chain.kept[: config.timing.max_numbers]
-    for position, step in enumerate(kept, start=1):
-        repo.add(
-            CallLegRow(
-                id=uuid.uuid4(),
-                tenant_id=account.tenant_id,
-                call_id=call.id,
-                executive_id=step.executive.id,
-                position=position,
-                level=step.level.value,
-                phone_e164=step.executive.phone_e164,
-                offered_at=now,
+    if kept:
+        plan = DialPlan(
+            tuple(s.executive.phone_e164 for s in kept),
+            f"{len(kept)} to ring",
+            tuple(s.reason for s in chain.steps) + chain.gaps,
+        )
+    else:
+        gaps = "; ".join(chain.gaps or ("empty chain",))
+        plan = DialPlan((), f"nobody reachable: {gaps}", chain.gaps)
+    await offer(
+        connection,
+        {
+            "tenant": account.tenant_id,
+            "call": call_id,
+            "now": now,
+            "executives": [s.executive.id for s in kept],
+            "positions": list(range(1, len(kept) + 1)),
+            "levels": [s.level.value for s in kept],
+            "phones": [s.executive.phone_e164 for s in kept],
+            "service": service,
+            "reason": plan.reason[:1000],
+        },
+    )
+    return plan
+
+
+@lru_cache(maxsize=4096)
+def _hours(text: str, tz: str) -> network_domain.WeeklyHours:
+    """Parsed working hours, by their JSON text: the same few shapes recur on every call."""
+    return network_domain.WeeklyHours.from_mapping(json.loads(text), tz=tz)
+
+
+def _node_views(
+    rows: list[tuple[Any, ...]],
+) -> tuple[list[network_domain.NodeView], frozenset[uuid.UUID]]:
+    """The path's nodes nearest first, each with its executives; who is on a call."""
+    nodes: dict[uuid.UUID, tuple[str, str, str, list[network_domain.ExecutiveView]]] = {}
+    on_call = set()
+    for node_id, name, level, path, *executive in rows:
+        entry = nodes.setdefault(node_id, (name, level, path, []))
+        exec_id, exec_name, rank, phone, services, hours, tz, availability, busy = executive
+        if exec_id is None:
+            continue
+        entry[3].append(
+            network_domain.ExecutiveView(
+                id=exec_id,
+                name=exec_name,
+                rank=rank,
+                phone_e164=phone,
+                services=frozenset(services),
+                hours=_hours(hours, tz),
+                availability=network_domain.Availability(availability),
             )
         )
-    call.service_code = service
-    call.updated_at = now
-    reasons = tuple(step.reason for step in chain.steps) + chain.gaps
-    if not kept:
-        return DialPlan(
-            (), "nobody reachable: " + "; ".join(chain.gaps or ("empty chain",)), reasons
+        if busy:
+            on_call.add(exec_id)
+    ordered = sorted(nodes.items(), key=lambda item: item[1][2].count("/"), reverse=True)
+    views = [
+        network_domain.NodeView(
+            id=node_id, name=name, level=network_domain.Level(level), executives=tuple(people)
         )
-    return DialPlan(tuple(s.executive.phone_e164 for s in kept), f"{len(kept)} to ring", reasons)
+        for node_id, (name, level, _, people) in ordered
+    ]
+    return views, frozenset(on_call)
 
 
 # ------------------------------------------------------------------------------ outcome

@@ -111,6 +111,9 @@ async def gate(request: Request) -> Response:
         )
     except UNREACHABLE as exc:
         return _gate_fallback(settings, request, f"gate could not decide: {exc!r}")
+    except Exception as exc:  # a bug must not leave a caller in silence: the policy decides
+        log.exception("exotel gate failed")
+        return _gate_fallback(settings, request, f"gate failed: {exc!r}")
     if result.decision == domain.GateDecision.ALLOW:
         return _text(200, "allow")
     return Response(status_code=302, headers={"Location": "/"})
@@ -143,25 +146,25 @@ async def dial(request: Request) -> Response:
         plan = await _within(settings, _plan(request, account, call))
     except UNREACHABLE as exc:
         return _dial_fallback(settings, request, account, f"dial plan failed: {exc!r}")
+    except Exception as exc:  # a bug must not leave a caller in silence: the policy decides
+        log.exception("exotel dial failed")
+        return _dial_fallback(settings, request, account, f"dial plan failed: {exc!r}")
     return _connect(settings, account.caller_id or call.call_to, plan.numbers)
 
 
 async def _plan(request: Request, account: voice.Account, call: wire.Passthru) -> voice.DialPlan:
     settings: Settings = request.app.state.settings
-    async with UnitOfWork(request.app.state.database) as uow:
-        plan = await voice.dial(
-            uow=uow,
-            account=account,
-            call_sid=call.call_sid,
-            caller=call.call_from,
-            caller_e164=call.from_e164,
-            called=call.call_to,
-            digits=call.digits,
-            now=await clock(),
-            config=config(settings),
-        )
-        await uow.commit()
-    return plan
+    return await voice.dial(
+        database=request.app.state.database,
+        account=account,
+        call_sid=call.call_sid,
+        caller=call.call_from,
+        caller_e164=call.from_e164,
+        called=call.call_to,
+        digits=call.digits,
+        now=await clock(),
+        config=config(settings),
+    )
 
 
 def _connect(settings: Settings, caller_id: str, numbers: tuple[str, ...] | list[str]) -> Response:
