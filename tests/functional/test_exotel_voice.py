@@ -525,11 +525,60 @@ async def test_overlapping_retries_of_gate_dial_and_outcome_never_fail(
     sids = [uuid.uuid4().hex for _ in range(6)]
     responses = await asyncio.gather(
         *(gate(client, key, params(sid)) for sid in sids),
-        *(
-            client.get("/webhooks/exotel/dial", params={"key": key} | params(sid))
-            for sid in sids
-        ),
+        *(client.get("/webhooks/exotel/dial", params={"key": key} | params(sid)) for sid in sids),
         *(end(client, key, sid, "no-answer", None) for sid in sids),
     )
     assert all(r.status_code in (200, 302) for r in responses), [r.text for r in responses]
     assert rows(db_url, "SELECT count(*), count(outcome) FROM calls") == [(6, 6)]
+
+
+# ------------------------------------------------------------------- the Exotel sandbox
+
+
+async def test_sandbox_call_fails_over_from_the_taluk_to_the_district(
+    client: httpx.AsyncClient, key: str, customer: uuid.UUID, db_url: str
+) -> None:
+    from sahaya.channels.exotel.sandbox import Behaviour, Phone, Sandbox
+
+    sandbox = Sandbox(
+        client,
+        key,
+        phones={
+            PHONES["kochi1"]: Phone(Behaviour.BUSY, after_seconds=2),
+            PHONES["ekm1"]: Phone(Behaviour.ANSWER, after_seconds=8, talk_seconds=60),
+        },
+    )
+    trace = await sandbox.call("09847012345")
+    assert trace.gate_status == 200
+    assert trace.numbers == CHAIN
+    assert trace.answered_by == PHONES["ekm1"]
+    assert trace.outcome == "answered"
+    timeline = trace.timeline()
+    assert f"{PHONES['kochi1']}: busy" in timeline
+    assert f"{PHONES['kochi2']}: no-answer" in timeline  # rang its full 20 s
+    assert "answered; talking 60s" in timeline
+    legs = rows(
+        db_url,
+        "SELECT l.outcome FROM call_legs l JOIN calls c ON c.id = l.call_id"
+        " WHERE c.call_sid = %s ORDER BY l.position",
+        trace.call_sid,
+    )
+    assert [r[0] for r in legs] == ["missed", "missed", "answered", "not_rung", "not_rung"]
+
+
+async def test_sandbox_unknown_caller_is_hung_up_and_busy_caller_gets_a_callback(
+    client: httpx.AsyncClient, key: str, customer: uuid.UUID, db_url: str
+) -> None:
+    from sahaya.channels.exotel.sandbox import Sandbox
+
+    sandbox = Sandbox(client, key)  # nobody answers
+    stranger = await sandbox.call("9847011111")
+    assert (stranger.gate_status, stranger.outcome) == (302, "hung-up-by-flow")
+    outcomes = [(await sandbox.call("+91 98470 12345")).outcome for _ in range(3)]
+    assert outcomes == ["no_answer"] * 3
+    assert rows(db_url, "SELECT channel FROM tickets") == [("voice",)]
+    assert rows(db_url, "SELECT status FROM callback_requests") == [("pending",)]
+    # Everyone who missed three in a row is away now; Kochi #3 (beyond the depth) rings.
+    gave_up = await Sandbox(client, key, hangup_after=10).call(CUSTOMER)
+    assert gave_up.outcome == "caller_hung_up"
+    assert "caller hung up while ringing" in gave_up.timeline()

@@ -50,20 +50,26 @@ def seed_demo(
     url: str, settings: Settings, *, customers_per_taluk: int = 3
 ) -> list[demo.DemoLogin]:
     path = settings.var_dir / "demo-credentials.json"
+    key_file = settings.var_dir / "demo-exotel.key"
 
-    async def work(uow: UnitOfWork) -> list[demo.DemoLogin]:
+    async def work(uow: UnitOfWork) -> tuple[list[demo.DemoLogin], str | None]:
         tenant_id = await default_tenant_id(uow, settings)
         now = datetime.now(UTC)
         if not await demo.seed(uow=uow, tenant_id=tenant_id, now=now):
-            return demo.load_logins(path)
+            key = await demo.ensure_exotel_account(uow=uow, tenant_id=tenant_id, key_file=key_file)
+            return demo.load_logins(path), key
         logins = await demo.seed_users(uow=uow, tenant_id=tenant_id)
         await demo.seed_customers(
             uow=uow, tenant_id=tenant_id, now=now, per_taluk=customers_per_taluk
         )
+        key = await demo.ensure_exotel_account(uow=uow, tenant_id=tenant_id, key_file=key_file)
         demo.save_logins(path, logins)
-        return logins
+        return logins, key
 
-    return run(with_uow(url, work))
+    logins, key = run(with_uow(url, work))
+    if key is not None:  # committed: now the file may name it
+        demo.save_key(key_file, key)
+    return logins
 
 
 def print_logins(logins: list[demo.DemoLogin]) -> None:
@@ -117,6 +123,11 @@ def run_all() -> None:
             typer.echo("")
             typer.echo(f"Sahaya is running: {base}   (API docs: {base}/docs)")
             print_logins(logins)
+            typer.echo(
+                "Exotel sandbox: sahaya simulate call --from 09847012345"
+                "   (flow URLs: /webhooks/exotel/{gate,dial,outcome}?key=… —"
+                f" the key is in {settings.var_dir / 'demo-exotel.key'})"
+            )
             typer.echo("Press Ctrl-C to stop; data stays in var/ for the next run.")
         else:
             typer.echo(f"the web server did not answer on {base}; see the log above", err=True)

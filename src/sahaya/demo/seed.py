@@ -20,6 +20,7 @@ from sahaya.customers import services as customers
 from sahaya.network import NetworkRepository, NodeRow, domain
 from sahaya.network import services as network
 from sahaya.persistence import UnitOfWork
+from sahaya.voice import services as voice
 
 FIRST = (
     "Anjali",
@@ -200,3 +201,24 @@ def load_logins(path: Path) -> list[DemoLogin]:
     if not path.exists():
         return []
     return [DemoLogin(**item) for item in json.loads(path.read_text())]
+
+
+async def ensure_exotel_account(
+    *, uow: UnitOfWork, tenant_id: uuid.UUID, key_file: Path
+) -> str | None:
+    """The demo's Exotel account. Returns a new webhook key to keep in `key_file` once the
+    transaction has committed (`save_key`), or None when the file already names a live one."""
+    if key_file.exists():
+        key = key_file.read_text().strip()
+        if await voice.account_for_key_in(uow=uow, key=key) is not None:
+            return None
+    _, key = await voice.create_account(
+        uow=uow, tenant_id=tenant_id, name="demo exotel", caller_id="04842000000"
+    )
+    return key
+
+
+def save_key(key_file: Path, key: str) -> None:
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key_file.write_text(key + "\n")
+    key_file.chmod(0o600)

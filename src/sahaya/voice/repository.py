@@ -148,6 +148,11 @@ class VoiceRepository:
         )
         return [(r[0], r[1], r[2]) for r in rows.all()]
 
+    async def account_by_hash(self, digest: bytes) -> VoiceAccountRow | None:
+        return await self.session.scalar(
+            select(VoiceAccountRow).where(VoiceAccountRow.webhook_key_hash == digest)
+        )
+
     async def account(self, account_id: uuid.UUID) -> VoiceAccountRow | None:
         return await self.session.get(VoiceAccountRow, account_id)
 

@@ -116,6 +116,11 @@ async def account_for_key(*, database: Database, key: str) -> Account | None:
     return await database.reference_cache.get(("voice_account", digest), load)
 
 
+async def account_for_key_in(*, uow: UnitOfWork, key: str) -> VoiceAccountRow | None:
+    """The account row for a webhook key, through the unit of work (no cache)."""
+    return await VoiceRepository(uow.session).account_by_hash(key_hash(key))
+
+
 # --------------------------------------------------------------------------------- gate
 
 
