@@ -582,3 +582,39 @@ async def test_sandbox_unknown_caller_is_hung_up_and_busy_caller_gets_a_callback
     gave_up = await Sandbox(client, key, hangup_after=10).call(CUSTOMER)
     assert gave_up.outcome == "caller_hung_up"
     assert "caller hung up while ringing" in gave_up.timeline()
+
+
+async def test_a_call_to_the_verification_number_verifies_the_caller(
+    client: httpx.AsyncClient,
+    database: Database,
+    tenant_id: uuid.UUID,
+    customer: uuid.UUID,
+    db_url: str,
+) -> None:
+    async with UnitOfWork(database) as uow:
+        _, verify_key = await voice.create_account(
+            uow=uow,
+            tenant_id=tenant_id,
+            name="verification line",
+            caller_id="04842000000",
+            verify_number="04842000999",
+        )
+        await uow.commit()
+    assert (await gate(client, key, params(uuid.uuid4().hex))).status_code == 200  # ordinary
+    assert rows(db_url, "SELECT verification FROM customers WHERE id = %s", customer) == [
+        ("unverified",)
+    ]
+    # Exotel writes the called ExoPhone without its 0.
+    sid = uuid.uuid4().hex
+    response = await gate(client, verify_key, params(sid, CallTo="4842000999"))
+    assert response.status_code == 200
+    (state,) = rows(
+        db_url,
+        "SELECT verification, verified_via, verified_at IS NOT NULL FROM customers WHERE id = %s",
+        customer,
+    )
+    assert state == ("verified", "missed_call", True)
+    (reason,) = rows(db_url, "SELECT reason FROM calls WHERE call_sid = %s", sid)
+    assert "missed-call verification" in str(reason[0])
+    stranger = await gate(client, verify_key, params(uuid.uuid4().hex, caller="9847011111"))
+    assert stranger.status_code == 302

@@ -27,7 +27,13 @@ ON CONFLICT (tenant_id, call_sid) DO UPDATE SET updated_at = calls.updated_at
 RETURNING decision, reason, (xmax = 0) AS inserted"""
 
 _ACCOUNT_BY_KEY = """
-SELECT id, tenant_id, name, caller_id FROM voice_accounts WHERE webhook_key_hash = %s"""
+SELECT id, tenant_id, name, caller_id, verify_number FROM voice_accounts
+WHERE webhook_key_hash = %s"""
+
+_MARK_VERIFIED = """
+UPDATE customers SET verification = 'verified', verified_via = 'missed_call',
+                     verified_at = %s, updated_at = %s
+WHERE id = %s AND NOT (verification = 'verified' AND verified_via = 'missed_call')"""
 
 
 async def record_gate(connection: AsyncConnection, values: Sequence[Any]) -> tuple[str, str, bool]:
@@ -40,10 +46,16 @@ async def record_gate(connection: AsyncConnection, values: Sequence[Any]) -> tup
 
 async def account_by_key(
     connection: AsyncConnection, key_hash: bytes
-) -> tuple[uuid.UUID, uuid.UUID, str, str] | None:
+) -> tuple[uuid.UUID, uuid.UUID, str, str, str] | None:
     cursor = await connection.execute(_ACCOUNT_BY_KEY, (key_hash,), prepare=True)
     row = await cursor.fetchone()
-    return None if row is None else (row[0], row[1], row[2], row[3])
+    return None if row is None else (row[0], row[1], row[2], row[3], row[4])
+
+
+async def mark_verified_by_call(
+    connection: AsyncConnection, customer_id: uuid.UUID, now: datetime
+) -> None:
+    await connection.execute(_MARK_VERIFIED, (now, now, customer_id), prepare=True)
 
 
 class VoiceRepository:

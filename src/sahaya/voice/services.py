@@ -37,6 +37,7 @@ from sahaya.voice.repository import (
     account_by_key,
     active_services,
     call_for_dial,
+    mark_verified_by_call,
     offer,
     path_executives,
     record_gate,
@@ -67,6 +68,16 @@ class Account:
     tenant_id: uuid.UUID
     name: str
     caller_id: str
+    verify_number: str = ""
+
+    def is_verification_call(self, called: str) -> bool:
+        """A call to the verification ExoPhone (compared on the last 10 digits, as Exotel
+        writes its numbers with or without 0 and country code)."""
+        return bool(self.verify_number) and _last10(called) == _last10(self.verify_number)
+
+
+def _last10(number: str) -> str:
+    return "".join(ch for ch in number if ch.isdigit())[-10:]
 
 
 def key_hash(key: str) -> bytes:
@@ -79,6 +90,7 @@ async def create_account(
     tenant_id: uuid.UUID,
     name: str,
     caller_id: str,
+    verify_number: str = "",
     account_sid: str = "",
     api_base_url: str = "https://api.in.exotel.com",
     api_key: str = "",
@@ -96,6 +108,7 @@ async def create_account(
         api_key=api_key,
         api_token=api_token,
         caller_id=caller_id,
+        verify_number=verify_number,
     )
     VoiceRepository(uow.session).add(row)
     await uow.flush()
@@ -142,7 +155,10 @@ async def gate(
     now: datetime,
 ) -> GateResult:
     """Registered caller → allow; unknown, blocked or unreadable number → deny. The call row
-    is written either way; a repeated request gets the first decision back."""
+    is written either way; a repeated request gets the first decision back. A call to the
+    verification number marks a registered caller's number verified (missed-call
+    verification): the call row and the customer's `verified_via`/`verified_at` record it."""
+    verifying = account.is_verification_call(called)
     async with database.reading() as connection:
         card = None
         if caller_e164 is None:
@@ -153,27 +169,33 @@ async def gate(
                 decision, reason = GateDecision.DENY, f"{caller_e164} is not a registered customer"
             elif card.blocked:
                 decision, reason = GateDecision.DENY, f"{caller_e164} is blocked"
+            elif verifying:
+                decision = GateDecision.ALLOW
+                reason = f"missed-call verification of {caller_e164} ({card.name})"
             else:
                 decision = GateDecision.ALLOW
                 reason = f"registered customer {card.name} of {card.home_node}"
-        stored, stored_reason, inserted = await record_gate(
-            connection,
-            (
-                uuid.uuid4(),
-                account.tenant_id,
-                account.id,
-                call_sid,
-                caller,
-                caller_e164,
-                called,
-                card.id if card else None,
-                card.home_node_id if card else None,
-                decision.value,
-                reason,
-                now,
-                now,
-            ),
-        )
+        async with connection.transaction():
+            stored, stored_reason, inserted = await record_gate(
+                connection,
+                (
+                    uuid.uuid4(),
+                    account.tenant_id,
+                    account.id,
+                    call_sid,
+                    caller,
+                    caller_e164,
+                    called,
+                    card.id if card else None,
+                    card.home_node_id if card else None,
+                    decision.value,
+                    reason,
+                    now,
+                    now,
+                ),
+            )
+            if inserted and verifying and card is not None and decision == GateDecision.ALLOW:
+                await mark_verified_by_call(connection, card.id, now)
     return GateResult(GateDecision(stored), stored_reason, repeated=not inserted)
 
 

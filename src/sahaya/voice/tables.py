@@ -33,6 +33,8 @@ class VoiceAccountRow(TenantMixin, Base):
     api_key: Mapped[str] = mapped_column(String(200), default="")
     api_token: Mapped[str] = mapped_column(String(200), default="")
     caller_id: Mapped[str] = mapped_column(String(20), default="")  # the ExoPhone
+    # Calls to this ExoPhone verify the caller's number (missed-call verification).
+    verify_number: Mapped[str] = mapped_column(String(20), default="")
     created_at: Mapped[datetime] = utcnow_column()
 
 

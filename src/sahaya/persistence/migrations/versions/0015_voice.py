@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("api_key", sa.String(length=200), nullable=False),
         sa.Column("api_token", sa.String(length=200), nullable=False),
         sa.Column("caller_id", sa.String(length=20), nullable=False),
+        sa.Column("verify_number", sa.String(length=20), nullable=False, server_default=""),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
