@@ -590,6 +590,7 @@ async def test_a_call_to_the_verification_number_verifies_the_caller(
     tenant_id: uuid.UUID,
     customer: uuid.UUID,
     db_url: str,
+    key: str,
 ) -> None:
     async with UnitOfWork(database) as uow:
         _, verify_key = await voice.create_account(
