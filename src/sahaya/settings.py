@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     voice_gate_fallback: Literal["allow", "deny"] = "allow"
     voice_gate_timeout_ms: int = Field(default=1500, ge=50, le=10000)
     voice_fallback_number: str = ""
+    # Callbacks: where Exotel can reach our status webhook (empty: http://host:port), whether
+    # callback requests are placed automatically, and how often / how far apart to try.
+    voice_public_url: str = ""
+    voice_auto_callback: bool = False
+    voice_callback_tries: int = Field(default=3, ge=1, le=10)
+    voice_callback_spacing_minutes: int = Field(default=15, ge=1, le=24 * 60)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -14,158 +14,23 @@ import httpx
 import psycopg
 import pytest
 
-from sahaya.access import Principal, Role
-from sahaya.access import services as access
+from sahaya.access import Principal
 from sahaya.customers import services as customers
-from sahaya.network import domain as network_domain
-from sahaya.network import services as network
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.voice import services as voice
-
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "providers" / "exotel"
-KOCHI = "kerala/ernakulam/kochi"
-ALWAYS = network_domain.WeeklyHours.always().to_mapping()
-
-# Dial order of the seed: Kochi #1, Kochi #2, Ernakulam #1, Ernakulam #2, Kerala #1.
-PHONES = {
-    "kochi1": "+919400000001",
-    "kochi2": "+919400000002",
-    "kochi3": "+919400000003",
-    "ekm1": "+919400000011",
-    "ekm2": "+919400000012",
-    "kerala1": "+919400000021",
-}
-CHAIN = [PHONES[k] for k in ("kochi1", "kochi2", "ekm1", "ekm2", "kerala1")]
-CUSTOMER = "09847012345"
-
-
-@pytest.fixture
-async def key(database: Database, tenant_id: uuid.UUID, now: datetime) -> str:
-    """An Exotel account, executives at every level above Kochi, a registered customer and a
-    supervisor of Kochi's franchisee with an email address."""
-    async with UnitOfWork(database) as uow:
-        levels = {
-            "kochi": (KOCHI, ["kochi1", "kochi2", "kochi3"]),
-            "ekm": ("kerala/ernakulam", ["ekm1", "ekm2"]),
-            "kerala": ("kerala", ["kerala1"]),
-        }
-        for name, (path, people) in levels.items():
-            node = await network.node_or_raise(uow=uow, tenant_id=tenant_id, ref=path)
-            franchisee = await network.create_franchisee(
-                uow=uow, tenant_id=tenant_id, name=f"{name} franchisee", nodes=[node]
-            )
-            for rank, person in enumerate(people, start=1):
-                await network.add_executive(
-                    uow=uow,
-                    tenant_id=tenant_id,
-                    franchisee_id=franchisee.id,
-                    data=network.ExecutiveInput(
-                        name=person,
-                        rank=rank,
-                        phone_e164=PHONES[person],
-                        email=None,
-                        services=["apnafood"],
-                        working_hours=ALWAYS,
-                    ),
-                    now=now,
-                )
-        kochi = await network.node_or_raise(uow=uow, tenant_id=tenant_id, ref=KOCHI)
-        await access.create_user(
-            uow=uow,
-            tenant_id=tenant_id,
-            username="kochi.lead",
-            display_name="Kochi lead",
-            role=Role.SUPERVISOR,
-            node=kochi,
-            password="a long password",
-            email="lead@kochi.example",
-        )
-        _, secret = await voice.create_account(
-            uow=uow, tenant_id=tenant_id, name="exotel", caller_id="04842000000"
-        )
-        await uow.commit()
-    return secret
-
-
-@pytest.fixture
-async def admin(database: Database, tenant_id: uuid.UUID) -> Principal:
-    async with UnitOfWork(database) as uow:
-        root = await network.node_or_raise(uow=uow, tenant_id=tenant_id, ref="kerala")
-    return Principal(
-        tenant_id=tenant_id,
-        role=Role.ADMIN,
-        node_id=root.id,
-        node_path="kerala",
-        token_id=uuid.uuid4(),
-        name="test admin",
-    )
-
-
-@pytest.fixture
-async def customer(database: Database, admin: Principal, now: datetime) -> uuid.UUID:
-    async with UnitOfWork(database) as uow:
-        row, _ = await customers.register(
-            uow=uow,
-            actor=admin,
-            name="Anjali K",
-            phone=CUSTOMER,
-            home_node_ref=KOCHI,
-            email="anjali@example.in",
-            language="ml",
-            now=now,
-        )
-        await uow.commit()
-        return row.id
-
-
-def params(sid: str, caller: str = CUSTOMER, **extra: str) -> dict[str, str]:
-    base = {
-        "CallSid": sid,
-        "CallFrom": caller,
-        "CallTo": "04842000000",
-        "Direction": "incoming",
-        "CallType": "call-attempt",
-        "DialCallDuration": "0",
-    }
-    return base | extra
-
-
-async def gate(client: httpx.AsyncClient, key: str, query: dict[str, str]) -> httpx.Response:
-    return await client.get("/webhooks/exotel/gate", params={"key": key} | query)
-
-
-async def dial(client: httpx.AsyncClient, key: str, query: dict[str, str]) -> list[str]:
-    response = await client.get("/webhooks/exotel/dial", params={"key": key} | query)
-    assert response.status_code == 200, response.text
-    body = response.json()
-    return list(body["destination"]["numbers"])
-
-
-async def end(
-    client: httpx.AsyncClient, key: str, sid: str, status: str, whom: str | None, **extra: str
-) -> httpx.Response:
-    query = params(sid, DialCallStatus=status, CallType=extra.pop("CallType", "incomplete"))
-    if whom:
-        query["DialWhomNumber"] = "0" + whom.removeprefix("+91")  # as Exotel writes it
-    return await client.get("/webhooks/exotel/outcome", params={"key": key} | query | extra)
-
-
-async def call(
-    client: httpx.AsyncClient, key: str, status: str = "no-answer", caller: str = CUSTOMER
-) -> tuple[str, list[str]]:
-    """A whole inbound call nobody (or the last number) answered; returns sid and list."""
-    sid = uuid.uuid4().hex
-    assert (await gate(client, key, params(sid, caller))).status_code == 200
-    numbers = await dial(client, key, params(sid, caller))
-    response = await end(client, key, sid, status, numbers[-1] if numbers else None)
-    assert response.status_code == 200, response.text
-    return sid, numbers
-
-
-def rows(db_url: str, sql: str, *args: object) -> list[tuple[object, ...]]:
-    with psycopg.connect(db_url) as conn:
-        return conn.execute(sql, args).fetchall()
-
+from tests.functional.voice_support import (
+    CHAIN,
+    CUSTOMER,
+    FIXTURES,
+    KOCHI,
+    PHONES,
+    call,
+    dial,
+    end,
+    gate,
+    params,
+    rows,
+)
 
 # ------------------------------------------------------------------------------- gate
 

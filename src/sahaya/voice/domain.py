@@ -147,3 +147,23 @@ def selected_service(active: Sequence[str], digits: str | None) -> str | None:
     if choice.isdigit() and 1 <= int(choice) <= len(active):
         return sorted(active)[int(choice) - 1]
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackPolicy:
+    """Automatic callbacks: `tries` attempts, `spacing` apart; a placed call whose report
+    has not come within `report_timeout` counts as a failed attempt."""
+
+    tries: int = 3
+    spacing: timedelta = timedelta(minutes=15)
+    report_timeout: timedelta = timedelta(minutes=30)
+    wait_for_executive: timedelta = timedelta(minutes=1)
+
+    def after_failed_attempt(self, attempts: int, now: datetime) -> datetime | None:
+        """When to try again, or None when the tries are used up."""
+        return now + self.spacing if attempts < self.tries else None
+
+
+def conversation_happened(status: str, legs: Sequence[str | None]) -> bool:
+    """A callback is done only when both the executive and the customer talked."""
+    return status == "completed" and len(legs) >= 2 and all(leg == "completed" for leg in legs)

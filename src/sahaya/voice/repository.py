@@ -30,6 +30,9 @@ _ACCOUNT_BY_KEY = """
 SELECT id, tenant_id, name, caller_id, verify_number FROM voice_accounts
 WHERE webhook_key_hash = %s"""
 
+_ACCOUNT_BY_ID = """
+SELECT id, tenant_id, name, caller_id, verify_number FROM voice_accounts WHERE id = %s"""
+
 _MARK_VERIFIED = """
 UPDATE customers SET verification = 'verified', verified_via = 'missed_call',
                      verified_at = %s, updated_at = %s
@@ -48,6 +51,14 @@ async def account_by_key(
     connection: AsyncConnection, key_hash: bytes
 ) -> tuple[uuid.UUID, uuid.UUID, str, str, str] | None:
     cursor = await connection.execute(_ACCOUNT_BY_KEY, (key_hash,), prepare=True)
+    row = await cursor.fetchone()
+    return None if row is None else (row[0], row[1], row[2], row[3], row[4])
+
+
+async def account_row_by_id(
+    connection: AsyncConnection, account_id: uuid.UUID
+) -> tuple[uuid.UUID, uuid.UUID, str, str, str] | None:
+    cursor = await connection.execute(_ACCOUNT_BY_ID, (account_id,), prepare=True)
     row = await cursor.fetchone()
     return None if row is None else (row[0], row[1], row[2], row[3], row[4])
 
@@ -159,6 +170,51 @@ class VoiceRepository:
             .limit(limit)
         )
         return [(r[0], r[1], r[2]) for r in rows.all()]
+
+    async def callbacks_due(self, now: datetime, limit: int) -> list[CallbackRequestRow]:
+        """Callback requests to act on, locked (rows another worker holds are skipped):
+        pending ones that are due and automatic or asked for by a person, and placed ones
+        whose report is overdue."""
+        pending = (CallbackRequestRow.status == "pending") & (
+            CallbackRequestRow.auto.is_(True) | CallbackRequestRow.dial_requested_at.is_not(None)
+        )
+        rows = await self.session.scalars(
+            select(CallbackRequestRow)
+            .where(
+                CallbackRequestRow.status.in_(("pending", "dialling")),
+                CallbackRequestRow.next_attempt_at <= now,
+                pending | (CallbackRequestRow.status == "dialling"),
+            )
+            .order_by(CallbackRequestRow.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(rows)
+
+    async def callback_for_call(self, call_id: uuid.UUID) -> CallbackRequestRow | None:
+        return await self.session.scalar(
+            select(CallbackRequestRow)
+            .where(CallbackRequestRow.last_call_id == call_id)
+            .with_for_update()
+        )
+
+    async def callback(
+        self, tenant_id: uuid.UUID, callback_id: uuid.UUID, *, lock: bool = False
+    ) -> CallbackRequestRow | None:
+        query = select(CallbackRequestRow).where(
+            CallbackRequestRow.tenant_id == tenant_id, CallbackRequestRow.id == callback_id
+        )
+        if lock:
+            query = query.with_for_update()
+        return await self.session.scalar(query)
+
+    async def first_account(self, tenant_id: uuid.UUID) -> VoiceAccountRow | None:
+        return await self.session.scalar(
+            select(VoiceAccountRow)
+            .where(VoiceAccountRow.tenant_id == tenant_id)
+            .order_by(VoiceAccountRow.created_at, VoiceAccountRow.id)
+            .limit(1)
+        )
 
     async def account_by_hash(self, digest: bytes) -> VoiceAccountRow | None:
         return await self.session.scalar(

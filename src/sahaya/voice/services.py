@@ -35,6 +35,7 @@ from sahaya.voice.domain import GateDecision, Outcome
 from sahaya.voice.repository import (
     VoiceRepository,
     account_by_key,
+    account_row_by_id,
     active_services,
     call_for_dial,
     mark_verified_by_call,
@@ -55,6 +56,7 @@ class VoiceConfig:
     depth: network_domain.ChainDepth = field(default_factory=network_domain.ChainDepth)
     max_conversation_seconds: int = 3600
     thread_window: timedelta = timedelta(hours=24)
+    auto_callback: bool = False
 
     @property
     def on_call_horizon(self) -> timedelta:
@@ -127,6 +129,17 @@ async def account_for_key(*, database: Database, key: str) -> Account | None:
         return None if found is None else Account(*found)
 
     return await database.reference_cache.get(("voice_account", digest), load)
+
+
+async def account_by_id(*, database: Database, account_id: uuid.UUID) -> Account | None:
+    """An account by id (for URLs signed with `callbacks.status_token`), cached per process."""
+
+    async def load() -> Account | None:
+        async with database.reading() as connection:
+            found = await account_row_by_id(connection, account_id)
+        return None if found is None else Account(*found)
+
+    return await database.reference_cache.get(("voice_account_id", account_id), load)
 
 
 async def account_for_key_in(*, uow: UnitOfWork, key: str) -> VoiceAccountRow | None:
@@ -576,6 +589,7 @@ async def _busy_caller(
         ticket_id=opened.ticket.id,
         status="pending",
         attempts=0,
+        auto=config.auto_callback,
         next_attempt_at=now,
         created_at=now,
         updated_at=now,
@@ -603,48 +617,6 @@ async def _system_actor(uow: UnitOfWork, account: Account, home: NodeRow) -> Pri
         token_id=uuid.UUID(int=0),
         name=SYSTEM,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class StatusEvent:
-    call_sid: str
-    status: str
-    event_type: str
-    duration: int | None
-    recording_url: str | None
-    legs: tuple[str | None, ...] = ()
-
-
-_STATUS_OUTCOME = {
-    "completed": Outcome.ANSWERED,
-    "busy": Outcome.BUSY,
-    "no-answer": Outcome.NO_ANSWER,
-    "failed": Outcome.FAILED,
-    "canceled": Outcome.CALLER_HUNG_UP,
-}
-
-
-async def record_status(
-    *, uow: UnitOfWork, account: Account, event: StatusEvent, now: datetime
-) -> bool:
-    """The end of a call Sahaya placed. The outcome is written once (Exotel retries up to
-    twice); False when the call is not one of ours."""
-    call = await VoiceRepository(uow.session).call(account.tenant_id, event.call_sid, lock=True)
-    if call is None:
-        return False
-    if event.event_type != "terminal" or call.outcome is not None:
-        return True
-    outcome = _STATUS_OUTCOME.get(event.status)
-    if outcome is None:  # in-progress: not an end
-        return True
-    # A conversation needs both legs answered; otherwise whoever did not pick up decides.
-    if outcome == Outcome.ANSWERED and any(s not in (None, "completed") for s in event.legs):
-        outcome = Outcome.NO_ANSWER
-    call.outcome = outcome.value
-    call.duration_seconds = event.duration
-    call.recording_url = event.recording_url
-    call.ended_at = call.updated_at = now
-    return True
 
 
 async def callbacks(

@@ -121,6 +121,11 @@ class CallbackRequestRow(TenantMixin, Base):
             postgresql_where=text("status IN ('pending', 'dialling')"),
         ),
         Index("ix_callback_requests_node_queue", "node_id", "created_at"),
+        Index(
+            "ix_callback_requests_due",
+            "next_attempt_at",
+            postgresql_where=text("status IN ('pending', 'dialling')"),
+        ),
         CheckConstraint(
             "status IN ('pending', 'dialling', 'completed', 'failed', 'cancelled')", name="status"
         ),
@@ -136,7 +141,15 @@ class CallbackRequestRow(TenantMixin, Base):
     )
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The sweep's due column: the next try, or when a placed call's report is overdue.
     next_attempt_at: Mapped[datetime | None]
+    # Automatic callback, or a person pressed "call back now" (dial_requested_at).
+    auto: Mapped[bool] = mapped_column(default=False)
+    dial_requested_at: Mapped[datetime | None]
+    last_call_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("calls.id", ondelete="SET NULL")
+    )
+    last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]

@@ -9,9 +9,15 @@ import procrastinate
 
 from sahaya.messaging import tasks as messaging_tasks
 from sahaya.tickets import tasks as ticket_tasks
+from sahaya.voice import tasks as voice_tasks
 from sahaya.worker import tasks as worker_tasks
 
-_REGISTRARS = (worker_tasks.register, ticket_tasks.register, messaging_tasks.register)
+_REGISTRARS = (
+    worker_tasks.register,
+    ticket_tasks.register,
+    messaging_tasks.register,
+    voice_tasks.register,
+)
 
 
 def build_app(conninfo: str) -> procrastinate.App:

@@ -3,6 +3,7 @@
 from sahaya.web.api import (
     auth,
     calendars,
+    callbacks,
     contracts,
     customers,
     inbox,
@@ -26,6 +27,7 @@ ROUTERS = (
     inbox.router,
     queues.router,
     rca.router,
+    callbacks.router,
 )
 
 __all__ = ["ROUTERS"]

@@ -10,9 +10,10 @@ let the call through to the State franchisee's line) and log why.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import uuid
 from collections.abc import Awaitable
-from datetime import timedelta
 from typing import TypeVar
 
 from fastapi import APIRouter, Request
@@ -23,11 +24,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolExhausted
 
 from sahaya.channels.exotel import wire
-from sahaya.network import domain as network_domain
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.settings import Settings
-from sahaya.voice import domain
+from sahaya.voice import callbacks, domain
 from sahaya.voice import services as voice
+from sahaya.voice.config import callback_policy, voice_config
 from sahaya.web.deps import clock
 
 router = APIRouter(prefix="/webhooks/exotel", tags=["exotel"])
@@ -40,23 +41,6 @@ UNREACHABLE = (PsycopgError, PoolTimeout, DBAPIError, PoolExhausted, TimeoutErro
 
 def _text(status: int, message: str) -> PlainTextResponse:
     return PlainTextResponse(message, status_code=status)
-
-
-def config(settings: Settings) -> voice.VoiceConfig:
-    return voice.VoiceConfig(
-        timing=domain.DialTiming(settings.voice_ring_seconds, settings.voice_call_budget_seconds),
-        busy=domain.BusyRule(
-            settings.voice_busy_calls, timedelta(minutes=settings.voice_busy_window_minutes)
-        ),
-        miss_limit=settings.voice_miss_limit,
-        depth=network_domain.ChainDepth(
-            settings.chain_depth_sub_district,
-            settings.chain_depth_district,
-            settings.chain_depth_state,
-        ),
-        max_conversation_seconds=settings.voice_max_conversation_seconds,
-        thread_window=timedelta(hours=settings.ticket_thread_hours),
-    )
 
 
 async def _within(settings: Settings, work: Awaitable[T]) -> T:
@@ -163,7 +147,7 @@ async def _plan(request: Request, account: voice.Account, call: wire.Passthru) -
         called=call.call_to,
         digits=call.digits,
         now=await clock(),
-        config=config(settings),
+        config=voice_config(settings),
     )
 
 
@@ -216,7 +200,7 @@ async def outcome(request: Request) -> Response:
             duration=call.dial_call_duration,
             recording_url=call.recording_url,
             now=await clock(),
-            config=config(settings),
+            config=voice_config(settings),
         )
         await uow.commit()
     return _text(200, recorded.outcome.value)
@@ -225,17 +209,31 @@ async def outcome(request: Request) -> Response:
 @router.post("/status")
 async def status(request: Request) -> Response:
     """Status callback of a call Sahaya placed (`Calls/connect`), form or JSON; repeats of
-    the same `CallSid` and event are no-ops."""
-    account = await _account(request)
+    the same `CallSid` and event are no-ops. Authenticated by the account's key, or by the
+    signed account id Sahaya put in the StatusCallback URL."""
+    account = await _status_account(request)
     if isinstance(account, Response):
         return account
     try:
         event = wire.parse_status(await request.body(), request.headers.get("content-type", ""))
     except wire.WireError as exc:
         return _text(400, str(exc))
+    settings: Settings = request.app.state.settings
     async with UnitOfWork(request.app.state.database) as uow:
-        known = await voice.record_status(
-            uow=uow, account=account, event=_status_event(event), now=await clock()
+        known = await callbacks.record_status(
+            uow=uow,
+            account=account,
+            event=callbacks.StatusEvent(
+                call_sid=event.call_sid,
+                status=event.status,
+                event_type=event.event_type,
+                duration=event.conversation_duration,
+                recording_url=event.recording_url,
+                legs=tuple(leg.status for leg in event.legs),
+                custom_field=event.custom_field,
+            ),
+            now=await clock(),
+            policy=callback_policy(settings),
         )
         await uow.commit()
     if not known:
@@ -243,12 +241,17 @@ async def status(request: Request) -> Response:
     return _text(200, "ok")
 
 
-def _status_event(event: wire.StatusCallback) -> voice.StatusEvent:
-    return voice.StatusEvent(
-        call_sid=event.call_sid,
-        status=event.status,
-        event_type=event.event_type,
-        duration=event.conversation_duration,
-        recording_url=event.recording_url,
-        legs=tuple(leg.status for leg in event.legs),
-    )
+async def _status_account(request: Request) -> voice.Account | Response:
+    account_id, token = request.query_params.get("account"), request.query_params.get("token")
+    if not account_id or not token:
+        return await _account(request)
+    settings: Settings = request.app.state.settings
+    try:
+        parsed = uuid.UUID(account_id)
+    except ValueError:
+        return _text(403, "unknown or missing key")
+    expected = callbacks.status_token(settings.secret_key.get_secret_value(), parsed)
+    if not hmac.compare_digest(expected, token):
+        return _text(403, "unknown or missing key")
+    found = await voice.account_by_id(database=request.app.state.database, account_id=parsed)
+    return found if found is not None else _text(403, "unknown or missing key")

@@ -2,7 +2,7 @@
 
 Revision ID: 0015
 Revises: 0014
-Create Date: 2026-12-01 19:57:49.438478
+Create Date: 2026-12-01 20:13:08.726727
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("api_key", sa.String(length=200), nullable=False),
         sa.Column("api_token", sa.String(length=200), nullable=False),
         sa.Column("caller_id", sa.String(length=20), nullable=False),
-        sa.Column("verify_number", sa.String(length=20), nullable=False, server_default=""),
+        sa.Column("verify_number", sa.String(length=20), nullable=False),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
@@ -176,6 +176,10 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("auto", sa.Boolean(), nullable=False),
+        sa.Column("dial_requested_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_call_id", sa.Uuid(), nullable=True),
+        sa.Column("last_error", sa.String(length=500), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
@@ -197,6 +201,12 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
+            ["last_call_id"],
+            ["calls.id"],
+            name=op.f("fk_callback_requests_last_call_id_calls"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
             ["node_id"],
             ["nodes.id"],
             name=op.f("fk_callback_requests_node_id_nodes"),
@@ -215,6 +225,13 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_callback_requests")),
+    )
+    op.create_index(
+        "ix_callback_requests_due",
+        "callback_requests",
+        ["next_attempt_at"],
+        unique=False,
+        postgresql_where=sa.text("status IN ('pending', 'dialling')"),
     )
     op.create_index(
         "ix_callback_requests_node_queue",
@@ -244,6 +261,11 @@ def downgrade() -> None:
     )
     op.drop_index(op.f("ix_callback_requests_tenant_id"), table_name="callback_requests")
     op.drop_index("ix_callback_requests_node_queue", table_name="callback_requests")
+    op.drop_index(
+        "ix_callback_requests_due",
+        table_name="callback_requests",
+        postgresql_where=sa.text("status IN ('pending', 'dialling')"),
+    )
     op.drop_table("callback_requests")
     op.drop_index("uq_call_legs_call_position", table_name="call_legs")
     op.drop_index(op.f("ix_call_legs_tenant_id"), table_name="call_legs")

@@ -1,0 +1,333 @@
+"""Callbacks: a customer who could not get through is called back — the first available
+executive of their sub-district's chain is rung first and the customer connected when they
+answer (Exotel's `Calls/connect`). Tries are spaced and counted; a completed conversation
+closes the request. The state is in the row (`status`, `attempts`, `next_attempt_at`), so a
+periodic sweep resumes whatever a crash interrupted, and each row is locked while handled,
+so two workers never place the same try twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sahaya.access import Principal
+from sahaya.customers import CustomerRow
+from sahaya.network import NodeRow
+from sahaya.network import services as network
+from sahaya.persistence import UnitOfWork
+from sahaya.tickets import domain as ticket_domain
+from sahaya.tickets.repository import TicketRepository
+from sahaya.tickets.tables import TicketEntryRow, TicketRow
+from sahaya.voice import domain
+from sahaya.voice.errors import CallbackNotOpen, UnknownCallback
+from sahaya.voice.ports import CallPlacer, CallRequest, PlaceCallError, PlacerAccount
+from sahaya.voice.repository import VoiceRepository
+from sahaya.voice.services import Account, VoiceConfig
+from sahaya.voice.tables import CallbackRequestRow, CallLegRow, CallRow, VoiceAccountRow
+
+log = logging.getLogger(__name__)
+SYSTEM = "system:callback"
+
+
+def status_token(secret: str, account_id: uuid.UUID) -> str:
+    """The credential in the StatusCallback URL of calls Sahaya places: only the webhook
+    key's hash is stored, so the URL carries an HMAC of the account id instead."""
+    return hmac.new(
+        secret.encode(), f"exotel-status:{account_id}".encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def status_url(public_url: str, secret: str, account_id: uuid.UUID) -> str:
+    token = status_token(secret, account_id)
+    return f"{public_url.rstrip('/')}/webhooks/exotel/status?account={account_id}&token={token}"
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    placed: int = 0
+    waiting: int = 0  # nobody free at the right level: tried again shortly
+    retried: int = 0  # a try's report never came: counted as failed
+    failed: int = 0
+
+
+async def request_now(
+    *, uow: UnitOfWork, actor: Principal, callback_id: uuid.UUID, now: datetime
+) -> CallbackRequestRow:
+    """A person asks for the call to be placed now (manual trigger)."""
+    repo = VoiceRepository(uow.session)
+    row = await repo.callback(actor.tenant_id, callback_id, lock=True)
+    node = await uow.session.get(NodeRow, row.node_id) if row else None
+    if row is None or node is None or not actor.sees(node.path):
+        raise UnknownCallback(f"no callback request {callback_id}")
+    if row.status != "pending":
+        raise CallbackNotOpen(f"callback request {callback_id} is {row.status}")
+    row.dial_requested_at = now
+    row.next_attempt_at = now
+    row.updated_at = now
+    return row
+
+
+async def place_due(
+    *,
+    uow: UnitOfWork,
+    placer: CallPlacer,
+    now: datetime,
+    config: VoiceConfig,
+    policy: domain.CallbackPolicy,
+    public_url: str,
+    secret: str,
+    limit: int = 10,
+) -> Sweep:
+    """Place the due callbacks (a small batch: rows stay locked while the provider answers)."""
+    repo = VoiceRepository(uow.session)
+    placed = waiting = retried = failed = 0
+    for row in await repo.callbacks_due(now, limit):
+        if row.status == "dialling":  # the report of the last try never came
+            retried += 1
+            if not _failed_attempt(row, policy, now, "no report from the provider"):
+                failed += 1
+            continue
+        outcome = await _place(uow, row, placer, now, config, public_url, secret)
+        if outcome == "placed":
+            placed += 1
+        elif outcome == "waiting":
+            waiting += 1
+        elif not _failed_attempt(row, policy, now, row.last_error or "not placed"):
+            failed += 1
+    return Sweep(placed, waiting, retried, failed)
+
+
+async def _place(
+    uow: UnitOfWork,
+    row: CallbackRequestRow,
+    placer: CallPlacer,
+    now: datetime,
+    config: VoiceConfig,
+    public_url: str,
+    secret: str,
+) -> str:
+    repo = VoiceRepository(uow.session)
+    account = await repo.first_account(row.tenant_id)
+    node = await uow.session.get(NodeRow, row.node_id)
+    customer = await uow.session.get(CustomerRow, row.customer_id)
+    if account is None or node is None or customer is None:
+        row.status, row.last_error, row.next_attempt_at = "failed", "no Exotel account", None
+        return "failed"
+    on_call = await repo.executives_on_calls(row.tenant_id, now - config.on_call_horizon)
+    chain = await network.escalation_chain(
+        uow=uow, node=node, service=row.service_code, now=now, depth=config.depth, on_call=on_call
+    )
+    if not chain.kept:
+        row.next_attempt_at = now + domain.CallbackPolicy().wait_for_executive
+        row.updated_at = now
+        return "waiting"
+    step = chain.kept[0]
+    try:
+        sid = await placer.connect(
+            _placer_account(account),
+            CallRequest(
+                first=step.executive.phone_e164,
+                second=customer.phone_e164,
+                status_callback=status_url(public_url, secret, account.id),
+                custom_field=f"callback:{row.id}",
+                ring_seconds=config.timing.ring_seconds,
+            ),
+        )
+    except PlaceCallError as exc:
+        log.warning("callback %s not placed: %s", row.id, exc)
+        row.last_error = str(exc)[:500]
+        row.updated_at = now
+        if exc.transient:
+            row.next_attempt_at = now + domain.CallbackPolicy().wait_for_executive
+            return "waiting"
+        return "failed"
+    call = CallRow(
+        id=uuid.uuid4(),
+        tenant_id=row.tenant_id,
+        account_id=account.id,
+        call_sid=sid,
+        direction="outbound",
+        from_raw=step.executive.phone_e164,
+        from_e164=step.executive.phone_e164,
+        to_raw=customer.phone_e164,
+        customer_id=customer.id,
+        node_id=node.id,
+        service_code=row.service_code,
+        decision=domain.GateDecision.ALLOW.value,
+        reason=f"callback {row.id}: {step.reason}",
+        ticket_id=row.ticket_id,
+        started_at=now,
+        updated_at=now,
+    )
+    repo.add(call)
+    await uow.flush()
+    repo.add(  # the executive counts as on a call until the report comes
+        CallLegRow(
+            id=uuid.uuid4(),
+            tenant_id=row.tenant_id,
+            call_id=call.id,
+            executive_id=step.executive.id,
+            position=1,
+            level=step.level.value,
+            phone_e164=step.executive.phone_e164,
+            offered_at=now,
+        )
+    )
+    row.status = "dialling"
+    row.attempts += 1
+    row.last_call_id = call.id  # a requested callback keeps its request: its retries follow
+    row.next_attempt_at = now + domain.CallbackPolicy().report_timeout
+    row.updated_at = now
+    return "placed"
+
+
+def _placer_account(account: VoiceAccountRow) -> PlacerAccount:
+    return PlacerAccount(
+        api_base_url=account.api_base_url,
+        account_sid=account.account_sid,
+        api_key=account.api_key,
+        api_token=account.api_token,
+        caller_id=account.caller_id,
+    )
+
+
+def _failed_attempt(
+    row: CallbackRequestRow, policy: domain.CallbackPolicy, now: datetime, why: str
+) -> bool:
+    """Schedule the next try; False when the tries are used up (the request fails)."""
+    row.last_error = why[:500]
+    row.updated_at = now
+    retry_at = policy.after_failed_attempt(row.attempts, now)
+    if retry_at is None:
+        row.status, row.next_attempt_at = "failed", None
+        return False
+    row.status, row.next_attempt_at = "pending", retry_at
+    return True
+
+
+async def on_report(
+    *,
+    uow: UnitOfWork,
+    call: CallRow,
+    status: str,
+    legs: tuple[str | None, ...],
+    duration: int | None,
+    now: datetime,
+    policy: domain.CallbackPolicy,
+) -> None:
+    """The provider's report on a placed callback: done, or another try later."""
+    repo = VoiceRepository(uow.session)
+    row = await repo.callback_for_call(call.id)
+    if row is None or row.status != "dialling":
+        return
+    for leg in await repo.legs(call.id):
+        leg.outcome = "answered" if legs and legs[0] == "completed" else "no_answer"
+        leg.ended_at = now
+    if domain.conversation_happened(status, legs):
+        row.status, row.completed_at, row.next_attempt_at = "completed", now, None
+        row.updated_at = now
+        note = f"Called back: conversation of {duration or 0} s."
+    else:
+        who = "the executive" if not legs or legs[0] != "completed" else "the customer"
+        again = _failed_attempt(row, policy, now, f"try {row.attempts}: {status} ({who})")
+        note = f"Callback try {row.attempts}: {status}, {who} did not pick up. " + (
+            f"Next try at {row.next_attempt_at:%H:%M} UTC." if again else "No tries left."
+        )
+    if row.ticket_id is not None:
+        ticket = await uow.session.get(TicketRow, row.ticket_id)
+        if ticket is not None:
+            tickets = TicketRepository(uow.session)
+            tickets.add(_note(ticket, note, now))
+            tickets.record_event(
+                ticket, actor=SYSTEM, action="callback", changes={"status": row.status}, now=now
+            )
+
+
+def _note(ticket: TicketRow, body: str, now: datetime) -> TicketEntryRow:
+    return TicketEntryRow(
+        id=uuid.uuid4(),
+        tenant_id=ticket.tenant_id,
+        ticket_id=ticket.id,
+        kind=ticket_domain.EntryKind.SYSTEM_EVENT.value,
+        author=SYSTEM,
+        body=body,
+        created_at=now,
+    )
+
+
+def _callback_id(custom_field: str | None) -> uuid.UUID | None:
+    prefix, _, value = (custom_field or "").partition(":")
+    if prefix != "callback":
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEvent:
+    call_sid: str
+    status: str
+    event_type: str
+    duration: int | None
+    recording_url: str | None
+    legs: tuple[str | None, ...] = ()
+    custom_field: str | None = None
+
+
+_STATUS_OUTCOME = {
+    "completed": domain.Outcome.ANSWERED,
+    "busy": domain.Outcome.BUSY,
+    "no-answer": domain.Outcome.NO_ANSWER,
+    "failed": domain.Outcome.FAILED,
+    "canceled": domain.Outcome.CALLER_HUNG_UP,
+}
+
+
+async def record_status(
+    *,
+    uow: UnitOfWork,
+    account: Account,
+    event: StatusEvent,
+    now: datetime,
+    policy: domain.CallbackPolicy,
+) -> bool:
+    """The end of a call Sahaya placed. The outcome is written once (Exotel retries up to
+    twice), and a callback's request moves on; False when the call is not one of ours."""
+    repo = VoiceRepository(uow.session)
+    callback_id = _callback_id(event.custom_field)
+    if callback_id is not None:
+        # The report can overtake the commit of the transaction that placed the call (a
+        # fast failure): waiting for the request's row lock waits for that commit.
+        await repo.callback(account.tenant_id, callback_id, lock=True)
+    call = await repo.call(account.tenant_id, event.call_sid, lock=True)
+    if call is None:
+        return False
+    if event.event_type != "terminal" or call.outcome is not None:
+        return True
+    outcome = _STATUS_OUTCOME.get(event.status)
+    if outcome is None:  # in-progress: not an end
+        return True
+    # A conversation needs both legs answered; otherwise whoever did not pick up decides.
+    if outcome == domain.Outcome.ANSWERED and any(s not in (None, "completed") for s in event.legs):
+        outcome = domain.Outcome.NO_ANSWER
+    call.outcome = outcome.value
+    call.duration_seconds = event.duration
+    call.recording_url = event.recording_url
+    call.ended_at = call.updated_at = now
+    await on_report(
+        uow=uow,
+        call=call,
+        status=event.status,
+        legs=event.legs,
+        duration=event.duration,
+        now=now,
+        policy=policy,
+    )
+    return True

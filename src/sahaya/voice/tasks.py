@@ -1,0 +1,47 @@
+"""Voice jobs: the callback sweep, which places due callbacks through the worker's call
+placer (Exotel's `Calls/connect`) and counts overdue reports as failed tries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import procrastinate
+
+from sahaya.persistence import Database, UnitOfWork
+from sahaya.settings import get_settings
+from sahaya.voice import callbacks
+from sahaya.voice.config import callback_policy, voice_config
+from sahaya.voice.ports import CallPlacer
+
+BATCH = 10
+
+
+async def place_callbacks(context: procrastinate.JobContext, timestamp: int) -> None:
+    database: Database = context.additional_context["database"]
+    placer: CallPlacer | None = context.additional_context.get("call_placer")
+    if placer is None:
+        return
+    settings = get_settings()
+    public_url = settings.voice_public_url or f"http://{settings.host}:{settings.port}"
+    while True:  # small batches, each its own transaction
+        async with UnitOfWork(database) as uow:
+            sweep = await callbacks.place_due(
+                uow=uow,
+                placer=placer,
+                now=datetime.now(UTC),
+                config=voice_config(settings),
+                policy=callback_policy(settings),
+                public_url=public_url,
+                secret=settings.secret_key.get_secret_value(),
+                limit=BATCH,
+            )
+            await uow.commit()
+        if sweep.placed + sweep.waiting + sweep.retried + sweep.failed < BATCH:
+            return
+
+
+def register(app: procrastinate.App) -> None:
+    task = app.task(
+        name="voice.place-callbacks", pass_context=True, queueing_lock="voice.place-callbacks"
+    )(place_callbacks)
+    app.periodic(cron="* * * * * */5", periodic_id="voice-callbacks")(task)

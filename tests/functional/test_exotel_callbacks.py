@@ -1,0 +1,226 @@
+"""Callbacks end to end: a busy caller's request, seen per node, placed through Exotel's
+`Calls/connect` (a local fake of that API on a real port), retried when nobody picks up,
+closed by a completed conversation — with the provider's status callbacks posted back."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+
+from sahaya.channels.exotel.api import ExotelCalls
+from sahaya.channels.exotel.sandbox import Behaviour, Phone
+from sahaya.channels.exotel.sandbox_api import FakeExotelApi
+from sahaya.persistence import Database, UnitOfWork
+from sahaya.settings import Settings
+from sahaya.voice import callbacks, domain
+from sahaya.voice.config import voice_config
+from tests.conftest import TokenFactory, bearer
+from tests.functional.voice_support import CUSTOMER, PHONES, call, rows
+
+SID, API_KEY, API_TOKEN = "apna-sandbox", "api-key-1", "api-token-1"
+POLICY = domain.CallbackPolicy(tries=3, spacing=timedelta(minutes=15))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+async def exotel(client: httpx.AsyncClient, db_url: str, key: str) -> AsyncIterator[FakeExotelApi]:
+    """The fake Exotel API on a real port; the account points at it; status callbacks go
+    to the app under test."""
+    fake = FakeExotelApi(SID, API_KEY, API_TOKEN, status_client=client)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(fake.app, port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    with psycopg.connect(db_url) as conn:
+        conn.execute(
+            "UPDATE voice_accounts SET api_base_url = %s, account_sid = %s, api_key = %s,"
+            " api_token = %s",
+            (f"http://127.0.0.1:{port}", SID, API_KEY, API_TOKEN),
+        )
+    try:
+        yield fake
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def sweep(database: Database, settings: Settings, now: datetime) -> callbacks.Sweep:
+    placer = ExotelCalls()
+    try:
+        async with UnitOfWork(database) as uow:
+            result = await callbacks.place_due(
+                uow=uow,
+                placer=placer,
+                now=now,
+                config=voice_config(settings),
+                policy=POLICY,
+                public_url="http://sahaya.test",
+                secret=settings.secret_key.get_secret_value(),
+            )
+            await uow.commit()
+            return result
+    finally:
+        await placer.close()
+
+
+async def busy_caller(client: httpx.AsyncClient, key: str) -> None:
+    for _ in range(3):
+        await call(client, key)
+
+
+async def test_callbacks_are_listed_per_node_oldest_first(
+    client: httpx.AsyncClient, key: str, customer: uuid.UUID, make_token: TokenFactory
+) -> None:
+    await busy_caller(client, key)
+    kochi = await make_token("agent", "kerala/ernakulam/kochi")
+    tvm = await make_token("agent", "kerala/thiruvananthapuram/thiruvananthapuram")
+    mine = (await client.get("/api/v1/callbacks", headers=bearer(kochi))).json()
+    assert [(c["phone"], c["status"], c["attempts"]) for c in mine] == [
+        ("+919847012345", "pending", 0)
+    ]
+    assert (await client.get("/api/v1/callbacks", headers=bearer(tvm))).json() == []
+    other = await client.post(f"/api/v1/callbacks/{mine[0]['id']}/call", headers=bearer(tvm))
+    assert other.status_code == 404  # another taluk's request does not exist for them
+
+
+async def test_a_manual_callback_is_placed_retried_and_completed(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    exotel: FakeExotelApi,
+    database: Database,
+    settings: Settings,
+    make_token: TokenFactory,
+    db_url: str,
+) -> None:
+    await busy_caller(client, key)
+    # Everyone in the chain missed three calls in a row and is away now: bring Kochi back.
+    with psycopg.connect(db_url) as conn:
+        conn.execute("UPDATE executives SET availability = 'available'")
+    assert await sweep(database, settings, datetime.now(UTC)) == callbacks.Sweep()  # manual
+    agent = await make_token("agent", "kerala/ernakulam/kochi")
+    (request,) = (await client.get("/api/v1/callbacks", headers=bearer(agent))).json()
+    asked = await client.post(f"/api/v1/callbacks/{request['id']}/call", headers=bearer(agent))
+    assert asked.status_code == 202
+    now = datetime.now(UTC)
+
+    # Try 1: Kochi #1 does not pick up.
+    assert (await sweep(database, settings, now)).placed == 1
+    await exotel.flush()
+    (first,) = exotel.placed
+    assert first.form["From"] == PHONES["kochi1"]  # the executive is rung first
+    assert first.form["To"] == "+919847012345"
+    assert first.form["CallerId"] == "04842000000"
+    assert first.form["StatusCallbackContentType"] == "application/json"
+    assert first.form["CustomField"] == f"callback:{request['id']}"
+    assert "token=" in first.form["StatusCallback"]
+    state = rows(db_url, "SELECT status, attempts, next_attempt_at FROM callback_requests")
+    status, attempts, next_at = state[0]
+    assert (status, attempts) == ("pending", 1)
+    assert next_at is not None
+    assert abs((next_at - now) - timedelta(minutes=15)) < timedelta(seconds=5)
+    assert await sweep(database, settings, now + timedelta(minutes=5)) == callbacks.Sweep()
+
+    # Try 2, 15 minutes later: Kochi #1 answers, then the customer.
+    exotel.phones = {PHONES["kochi1"]: Phone(Behaviour.ANSWER, talk_seconds=75)}
+    later = now + timedelta(minutes=15, seconds=5)  # the report came a moment after `now`
+    assert (await sweep(database, settings, later)).placed == 1
+    await exotel.flush()
+    assert rows(db_url, "SELECT status, attempts FROM callback_requests") == [("completed", 2)]
+    assert [p.answered for p in exotel.placed] == [200, 200]  # both reports accepted
+    notes = rows(
+        db_url, "SELECT body FROM ticket_entries WHERE author = 'system:callback' ORDER BY 1"
+    )
+    assert [n[0][:24] for n in notes] == ["Callback try 1: no-answe", "Called back: conversatio"]
+    outbound = rows(
+        db_url, "SELECT outcome, duration_seconds FROM calls WHERE direction = 'outbound'"
+    )
+    assert sorted(outbound, key=str) == [("answered", 75), ("no_answer", 0)]
+
+    # Exotel retries its report: nothing changes.
+    replay = await client.post(
+        exotel.placed[-1].form["StatusCallback"], json=exotel.placed[-1].report
+    )
+    assert replay.status_code == 200
+    assert rows(db_url, "SELECT status, attempts FROM callback_requests") == [("completed", 2)]
+
+
+async def test_an_automatic_callback_gives_up_after_three_tries(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    exotel: FakeExotelApi,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+) -> None:
+    await busy_caller(client, key)
+    with psycopg.connect(db_url) as conn:
+        conn.execute("UPDATE callback_requests SET auto = true")
+        conn.execute("UPDATE executives SET availability = 'available'")
+    now = datetime.now(UTC)
+    for attempt in range(3):
+        at = now + attempt * (POLICY.spacing + timedelta(seconds=5))
+        assert (await sweep(database, settings, at)).placed == 1
+        await exotel.flush()
+    assert rows(db_url, "SELECT status, attempts, next_attempt_at FROM callback_requests") == [
+        ("failed", 3, None)
+    ]
+    assert await sweep(database, settings, now + timedelta(hours=2)) == callbacks.Sweep()
+
+
+async def test_provider_errors_are_retried_and_a_lost_report_counts_as_a_try(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    exotel: FakeExotelApi,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+) -> None:
+    await busy_caller(client, key)
+    with psycopg.connect(db_url) as conn:
+        conn.execute("UPDATE callback_requests SET auto = true")
+        conn.execute("UPDATE executives SET availability = 'available'")
+    now = datetime.now(UTC)
+    exotel.fail_next = [503]
+    assert (await sweep(database, settings, now)).waiting == 1
+    (state,) = rows(db_url, "SELECT status, attempts, last_error FROM callback_requests")
+    assert state[:2] == ("pending", 0)
+    assert "503" in str(state[2])
+    # Placed, but Exotel's report never arrives (the fake posts nowhere).
+    exotel.status_client = httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda r: httpx.Response(200))
+    )
+    assert (await sweep(database, settings, now + timedelta(minutes=1))).placed == 1
+    await exotel.flush()
+    assert rows(db_url, "SELECT status FROM callback_requests") == [("dialling",)]
+    overdue = now + timedelta(minutes=1) + POLICY.report_timeout
+    assert (await sweep(database, settings, overdue)).retried == 1
+    assert rows(db_url, "SELECT status, attempts FROM callback_requests") == [("pending", 1)]
+
+
+async def test_status_callbacks_need_the_signed_account(
+    client: httpx.AsyncClient, key: str, exotel: FakeExotelApi, db_url: str
+) -> None:
+    (account,) = rows(db_url, "SELECT id FROM voice_accounts")
+    forged = await client.post(
+        f"/webhooks/exotel/status?account={account[0]}&token=00ff",
+        json={"CallSid": "x", "Status": "completed"},
+    )
+    assert forged.status_code == 403
+    assert CUSTOMER
