@@ -230,7 +230,7 @@ class VoiceRepository:
 # and writes on a plain psycopg connection too, in three statements (ADR 0005).
 
 _CALL_FOR_DIAL = """
-SELECT c.id, c.decision, c.reason, c.outcome, c.node_id, n.path,
+SELECT c.id, c.decision, c.reason, c.outcome, c.node_id, n.path, c.customer_id,
        coalesce((SELECT array_agg(l.phone_e164 ORDER BY l.position)
                  FROM call_legs l WHERE l.call_id = c.id), '{}') AS offered
 FROM calls c LEFT JOIN nodes n ON n.id = c.node_id
@@ -247,17 +247,46 @@ SELECT n.id, n.name, n.level, n.path, e.id, e.name, e.rank, e.phone_e164, e.serv
 FROM nodes n LEFT JOIN executives e ON e.franchisee_id = n.franchisee_id
 WHERE n.tenant_id = %s AND n.path = ANY(%s)"""
 
+SCREEN_POP_CHANNEL = "sahaya_screen_pop"
+
+# Offer the call to the executives, record the service, and publish a screen-pop per offered
+# executive (the customer's card and open tickets) through NOTIFY — delivered at commit, so
+# nobody sees a pop for a call that rolled back. One statement.
 _OFFER = """
-WITH legs AS (
+WITH offered AS (
+  SELECT * FROM unnest(%(executives)s::uuid[], %(positions)s::int[], %(levels)s::text[],
+                       %(phones)s::text[]) AS x(executive, position, level, phone)),
+legs AS (
   INSERT INTO call_legs (id, tenant_id, call_id, executive_id, position, level, phone_e164,
                          offered_at)
-  SELECT gen_random_uuid(), %(tenant)s, %(call)s, x.executive, x.position, x.level, x.phone,
-         %(now)s
-  FROM unnest(%(executives)s::uuid[], %(positions)s::int[], %(levels)s::text[],
-              %(phones)s::text[]) AS x(executive, position, level, phone)
-  RETURNING 1)
-UPDATE calls SET service_code = %(service)s, reason = %(reason)s, updated_at = %(now)s
-WHERE id = %(call)s"""  # PostgreSQL runs the INSERT once, referenced or not
+  SELECT gen_random_uuid(), %(tenant)s::uuid, %(call)s::uuid, executive, position, level, phone,
+         %(now)s::timestamptz
+  FROM offered
+  RETURNING 1),
+card AS (
+  SELECT json_build_object(
+           'id', c.id, 'name', c.name, 'phone', c.phone_e164, 'email', c.email,
+           'language', c.language, 'node', n.path, 'verification', c.verification,
+           'open_tickets', (
+             SELECT coalesce(json_agg(json_build_object(
+                      'number', t.number, 'subject', t.subject, 'status', t.status,
+                      'severity', t.severity, 'created_at', t.created_at)
+                      ORDER BY t.created_at DESC), '[]'::json)
+             FROM (SELECT number, subject, status, severity, created_at FROM tickets
+                   WHERE customer_id = c.id AND status NOT IN ('resolved', 'closed')
+                   ORDER BY created_at DESC LIMIT 5) t)) AS profile
+  FROM customers c JOIN nodes n ON n.id = c.home_node_id WHERE c.id = %(customer)s::uuid),
+pops AS (
+  SELECT pg_notify('sahaya_screen_pop', json_build_object(
+           'executive_id', o.executive, 'position', o.position, 'call_sid', %(sid)s::text,
+           'offered_at', %(now)s::timestamptz, 'customer', card.profile)::text)
+  FROM offered o, card)
+UPDATE calls SET service_code = %(service)s::text, reason = %(reason)s::text,
+                 updated_at = %(now)s::timestamptz
+WHERE id = %(call)s::uuid
+  -- `pops` is a plain SELECT: PostgreSQL evaluates it only when referenced. (`legs`, an
+  -- INSERT, runs regardless.)
+  AND (SELECT count(*) FROM pops) >= 0"""
 
 _ACTIVE_SERVICES = "SELECT code FROM services WHERE tenant_id = %s AND active ORDER BY code"
 

@@ -288,7 +288,9 @@ async def dial(
         async with database.reading() as connection, connection.transaction():
             row = await call_for_dial(connection, account.tenant_id, call_sid)
             if row is not None:
-                return await _plan(connection, database, account, row, digits, now, config)
+                return await _plan(
+                    connection, database, account, call_sid, row, digits, now, config
+                )
         # A call the gate never saw (a flow without one, or a gate that fell back): record
         # it as the gate would, then plan.
         await gate(
@@ -307,12 +309,13 @@ async def _plan(
     connection: AsyncConnection,
     database: Database,
     account: Account,
+    call_sid: str,
     row: tuple[Any, ...],
     digits: str | None,
     now: datetime,
     config: VoiceConfig,
 ) -> DialPlan:
-    call_id, decision, reason, outcome, node_id, path, offered = row
+    call_id, decision, reason, outcome, node_id, path, customer_id, offered = row
     if offered:
         return DialPlan(tuple(offered), "repeated request: same list")
     if decision == GateDecision.DENY.value or node_id is None:
@@ -349,6 +352,8 @@ async def _plan(
         {
             "tenant": account.tenant_id,
             "call": call_id,
+            "sid": call_sid,
+            "customer": customer_id,
             "now": now,
             "executives": [s.executive.id for s in kept],
             "positions": list(range(1, len(kept) + 1)),

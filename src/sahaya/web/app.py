@@ -17,6 +17,7 @@ from sahaya.tickets.attachments import AttachmentStore
 from sahaya.web import api, health, metrics, problems, webhooks
 from sahaya.web.api import osticket
 from sahaya.web.deps import PrincipalCache
+from sahaya.web.screen_pops import ScreenPops
 
 
 def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
@@ -32,12 +33,14 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
             await uow.commit()
         app.state.database = database
         app.state.tenant_id = tenant.id
+        app.state.screen_pops = ScreenPops(database.url)
         # Everything imported and built so far lives as long as the process: keep it out of
         # the collector's scans, which otherwise show up as latency spikes under load.
         gc.freeze()
         try:
             yield
         finally:
+            await app.state.screen_pops.close()
             await database.dispose()
 
     app = FastAPI(

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
 
 from sahaya.access import Principal, Role
 from sahaya.access.errors import NotAllowed
@@ -297,3 +298,20 @@ async def set_availability(
     await network.set_availability(uow=uow, executive=row, state=body.state, now=now)
     await uow.commit()
     return _executive_out(row, now)
+
+
+@router.get("/executives/{executive_id}/screen-pops", response_class=StreamingResponse)
+async def screen_pops(
+    executive_id: uuid.UUID, request: Request, uow: UoW, caller: Caller
+) -> StreamingResponse:
+    """Server-Sent Events: a `screen-pop` event (the caller's card and open tickets) each
+    time this executive's phone is offered a call. Supervisors may watch anyone in their
+    subtree; an agent only the executive they are."""
+    row = await _visible_executive(uow, caller, executive_id)
+    if not caller.at_least(Role.SUPERVISOR) and caller.executive_id != row.id:
+        raise NotAllowed("agents may watch only their own screen-pops")
+    return StreamingResponse(
+        request.app.state.screen_pops.stream(row.id),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
