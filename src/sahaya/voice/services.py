@@ -188,27 +188,28 @@ async def gate(
             else:
                 decision = GateDecision.ALLOW
                 reason = f"registered customer {card.name} of {card.home_node}"
-        async with connection.transaction():
-            stored, stored_reason, inserted = await record_gate(
-                connection,
-                (
-                    uuid.uuid4(),
-                    account.tenant_id,
-                    account.id,
-                    call_sid,
-                    caller,
-                    caller_e164,
-                    called,
-                    card.id if card else None,
-                    card.home_node_id if card else None,
-                    decision.value,
-                    reason,
-                    now,
-                    now,
-                ),
-            )
-            if inserted and verifying and card is not None and decision == GateDecision.ALLOW:
-                await mark_verified_by_call(connection, card.id, now)
+        values = (
+            uuid.uuid4(),
+            account.tenant_id,
+            account.id,
+            call_sid,
+            caller,
+            caller_e164,
+            called,
+            card.id if card else None,
+            card.home_node_id if card else None,
+            decision.value,
+            reason,
+            now,
+            now,
+        )
+        if not verifying:  # the hot path: one autocommit statement
+            stored, stored_reason, inserted = await record_gate(connection, values)
+        else:
+            async with connection.transaction():
+                stored, stored_reason, inserted = await record_gate(connection, values)
+                if inserted and card is not None and decision == GateDecision.ALLOW:
+                    await mark_verified_by_call(connection, card.id, now)
     return GateResult(GateDecision(stored), stored_reason, repeated=not inserted)
 
 
