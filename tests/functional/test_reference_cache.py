@@ -118,3 +118,19 @@ async def test_entries_expire_after_ttl(elapsed: float, loads: int) -> None:
     clock.now += elapsed
     assert await cache.get("k", load) == "value"
     assert calls == loads
+
+
+async def test_misses_of_stranger_chosen_keys_are_not_remembered() -> None:
+    cache = ReferenceCache(ttl=60.0)
+    calls = 0
+
+    async def load() -> None:
+        nonlocal calls
+        calls += 1
+
+    for _ in range(3):
+        assert await cache.get("guess", load, keep_none=False) is None
+    assert calls == 3
+    assert await cache.get("kept", load) is None
+    assert await cache.get("kept", load) is None
+    assert calls == 4

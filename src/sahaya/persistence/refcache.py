@@ -42,16 +42,20 @@ class ReferenceCache:
         self._entries: dict[Hashable, tuple[float, Any]] = {}
         self.generation = 0
 
-    async def get(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
+    async def get(
+        self, key: Hashable, load: Callable[[], Awaitable[T]], *, keep_none: bool = True
+    ) -> T:
         """The cached value for `key`, or `load()`'s, kept for `ttl` seconds. Values must be
-        immutable plain data (never ORM rows: those belong to one session)."""
+        immutable plain data (never ORM rows: those belong to one session). `keep_none=False`
+        for keys a stranger chooses (a webhook secret): misses are not remembered, so
+        guessing cannot fill the cache."""
         now = self._clock()
         found = self._entries.get(key)
         if found is not None and found[0] > now:
             return found[1]  # type: ignore[no-any-return]
         generation = self.generation
         value = await load()
-        if generation == self.generation:  # not cleared while loading
+        if generation == self.generation and (keep_none or value is not None):
             self._entries[key] = (now + self.ttl, value)
         return value
 
