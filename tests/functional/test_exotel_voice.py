@@ -18,6 +18,7 @@ from sahaya.access import Principal
 from sahaya.customers import services as customers
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.voice import services as voice
+from tests.conftest import TokenFactory, bearer
 from tests.functional.voice_support import (
     CHAIN,
     CUSTOMER,
@@ -129,7 +130,7 @@ async def test_when_the_database_is_away_the_gate_lets_the_call_through_to_the_s
         ) as http:
             assert (await gate(http, key, params("warm"))).status_code == 200  # account cached
             monkeypatch.setattr(exotel.voice, "gate", unreachable)
-            monkeypatch.setattr(exotel.voice, "dial", unreachable)
+            monkeypatch.setattr(exotel.dialling, "dial", unreachable)
             assert (await gate(http, key, params("down-1"))).status_code == 200
             assert await dial(http, key, params("down-1")) == [PHONES["kerala1"]]
 
@@ -484,3 +485,57 @@ async def test_a_call_to_the_verification_number_verifies_the_caller(
     assert "missed-call verification" in str(reason[0])
     stranger = await gate(client, verify_key, params(uuid.uuid4().hex, caller="9847011111"))
     assert stranger.status_code == 302
+
+
+async def test_call_timing_is_set_per_node_and_inherited_down_the_tree(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    db_url: str,
+    make_token: TokenFactory,
+) -> None:
+    ((ernakulam,), (kochi,)) = rows(
+        db_url, "SELECT id FROM nodes WHERE path IN ('kerala/ernakulam', %s) ORDER BY path", KOCHI
+    )
+    lead = await make_token("supervisor", "kerala/ernakulam")
+    agent = await make_token("agent", KOCHI)
+    before = await client.get(f"/api/v1/nodes/{kochi}/call-timing", headers=bearer(agent))
+    assert before.json() == {
+        "node": KOCHI,
+        "ring_seconds": 20,
+        "budget_seconds": 120,
+        "set_at": None,
+    }
+    refused = await client.put(
+        f"/api/v1/nodes/{ernakulam}/call-timing",
+        json={"ring_seconds": 30, "budget_seconds": 60},
+        headers=bearer(agent),
+    )
+    assert refused.status_code == 403
+    bad = await client.put(
+        f"/api/v1/nodes/{ernakulam}/call-timing",
+        json={"ring_seconds": 30, "budget_seconds": 20},
+        headers=bearer(lead),
+    )
+    assert bad.status_code == 422
+    assert "budget" in bad.json()["detail"]
+    done = await client.put(
+        f"/api/v1/nodes/{ernakulam}/call-timing",
+        json={"ring_seconds": 30, "budget_seconds": 60},
+        headers=bearer(lead),
+    )
+    assert done.status_code == 200, done.text
+    inherited = await client.get(f"/api/v1/nodes/{kochi}/call-timing", headers=bearer(agent))
+    assert inherited.json()["set_at"] == "kerala/ernakulam"
+    sid = uuid.uuid4().hex
+    await gate(client, key, params(sid))
+    response = await client.get("/webhooks/exotel/dial", params={"key": key} | params(sid))
+    body = response.json()
+    assert body["max_ringing_duration"] == 30
+    assert body["destination"]["numbers"] == CHAIN[:2]  # 60 s of budget: two numbers
+    cleared = await client.put(
+        f"/api/v1/nodes/{ernakulam}/call-timing",
+        json={"ring_seconds": None, "budget_seconds": None},
+        headers=bearer(lead),
+    )
+    assert cleared.json()["set_at"] is None

@@ -29,6 +29,7 @@ WATCHED = frozenset(
         "sla_severity_rules",
         "contract_requirements",
         "voice_accounts",
+        "voice_node_timings",
     }
 )
 _DIRTY = "refcache.dirty"

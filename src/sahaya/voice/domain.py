@@ -10,7 +10,7 @@ was rung at all (providers.md §1.a–1.c).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -129,6 +129,17 @@ class DialTiming:
     @property
     def max_numbers(self) -> int:
         return self.budget_seconds // self.ring_seconds
+
+
+def timing_for(path: str, overrides: Mapping[str, DialTiming], default: DialTiming) -> DialTiming:
+    """The timing of the nearest node on `path` (`a/b/c`, then `a/b`, then `a`) that sets
+    one, else the default."""
+    parts = path.split("/")
+    for depth in range(len(parts), 0, -1):
+        found = overrides.get("/".join(parts[:depth]))
+        if found is not None:
+            return found
+    return default
 
 
 class GateDecision(StrEnum):

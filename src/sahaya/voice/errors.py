@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sahaya.errors import Conflict, NotFound
+from sahaya.errors import Conflict, Invalid, NotFound
 
 
 class UnknownCallback(NotFound):
@@ -13,3 +13,8 @@ class UnknownCallback(NotFound):
 class CallbackNotOpen(Conflict):
     slug = "callback-not-open"
     title = "Callback request is not open"
+
+
+class InvalidTiming(Invalid):
+    slug = "invalid-timing"
+    title = "Invalid call timing"

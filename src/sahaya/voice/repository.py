@@ -15,7 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sahaya.customers import CustomerRow
 from sahaya.network import NodeRow
 from sahaya.voice.domain import UNANSWERED
-from sahaya.voice.tables import CallbackRequestRow, CallLegRow, CallRow, VoiceAccountRow
+from sahaya.voice.tables import (
+    CallbackRequestRow,
+    CallLegRow,
+    CallRow,
+    VoiceAccountRow,
+    VoiceNodeTimingRow,
+)
 
 # The gate's write: one statement, idempotent on (tenant, CallSid). A repeated request gets
 # the decision recorded the first time back (`inserted` false).
@@ -216,6 +222,14 @@ class VoiceRepository:
             .limit(1)
         )
 
+    async def timings(self, tenant_id: uuid.UUID) -> list[tuple[str, VoiceNodeTimingRow]]:
+        rows = await self.session.execute(
+            select(NodeRow.path, VoiceNodeTimingRow)
+            .join(NodeRow, NodeRow.id == VoiceNodeTimingRow.node_id)
+            .where(VoiceNodeTimingRow.tenant_id == tenant_id)
+        )
+        return [(r[0], r[1]) for r in rows.all()]
+
     async def account_by_hash(self, digest: bytes) -> VoiceAccountRow | None:
         return await self.session.scalar(
             select(VoiceAccountRow).where(VoiceAccountRow.webhook_key_hash == digest)
@@ -288,6 +302,10 @@ WHERE id = %(call)s::uuid
   -- INSERT, runs regardless.)
   AND (SELECT count(*) FROM pops) >= 0"""
 
+_NODE_TIMINGS = """
+SELECT n.path, t.ring_seconds, t.budget_seconds
+FROM voice_node_timings t JOIN nodes n ON n.id = t.node_id WHERE t.tenant_id = %s"""
+
 _ACTIVE_SERVICES = "SELECT code FROM services WHERE tenant_id = %s AND active ORDER BY code"
 
 
@@ -312,3 +330,10 @@ async def offer(connection: AsyncConnection, values: dict[str, Any]) -> None:
 async def active_services(connection: AsyncConnection, tenant_id: uuid.UUID) -> tuple[str, ...]:
     cursor = await connection.execute(_ACTIVE_SERVICES, (tenant_id,), prepare=True)
     return tuple(str(row[0]) for row in await cursor.fetchall())
+
+
+async def node_timings(
+    connection: AsyncConnection, tenant_id: uuid.UUID
+) -> list[tuple[str, int, int]]:
+    cursor = await connection.execute(_NODE_TIMINGS, (tenant_id,), prepare=True)
+    return [(str(r[0]), int(r[1]), int(r[2])) for r in await cursor.fetchall()]

@@ -8,42 +8,29 @@ connection (ADR 0005). The rest goes through the unit of work.
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
-from typing import Any
 
-from psycopg import AsyncConnection
-
-from sahaya.access import Principal, Role
-from sahaya.access.repository import AccessRepository
-from sahaya.customers import CustomerRepository, CustomerRow, InvalidPhone, to_e164
+from sahaya.access import Principal
+from sahaya.customers import CustomerRow
 from sahaya.customers.repository import card_by_phone
-from sahaya.messaging import services as messaging
-from sahaya.network import ExecutiveRow, NetworkRepository, NodeRow
+from sahaya.network import NodeRow
 from sahaya.network import domain as network_domain
-from sahaya.network import services as network
 from sahaya.network.repository import ancestor_paths
 from sahaya.persistence import Database, UnitOfWork
-from sahaya.tickets import domain as ticket_domain
-from sahaya.tickets import intake as ticket_intake
 from sahaya.voice import domain
-from sahaya.voice.domain import GateDecision, Outcome
+from sahaya.voice.domain import GateDecision
+from sahaya.voice.errors import InvalidTiming
 from sahaya.voice.repository import (
     VoiceRepository,
     account_by_key,
     account_row_by_id,
-    active_services,
-    call_for_dial,
     mark_verified_by_call,
-    offer,
-    path_executives,
     record_gate,
 )
-from sahaya.voice.tables import CallbackRequestRow, CallRow, VoiceAccountRow
+from sahaya.voice.tables import CallbackRequestRow, VoiceAccountRow, VoiceNodeTimingRow
 
 SYSTEM = "system:voice"
 
@@ -215,418 +202,6 @@ async def gate(
     return GateResult(GateDecision(stored), stored_reason, repeated=not inserted)
 
 
-# --------------------------------------------------------------------------------- dial
-
-
-@dataclass(frozen=True, slots=True)
-class DialPlan:
-    numbers: tuple[str, ...]
-    reason: str
-    steps: tuple[str, ...] = ()
-
-
-async def _ensure_call(
-    uow: UnitOfWork,
-    account: Account,
-    *,
-    call_sid: str,
-    caller: str,
-    caller_e164: str | None,
-    called: str,
-    now: datetime,
-) -> CallRow:
-    """The call's row, locked; written now if the gate never saw it (a flow without a gate,
-    or a gate that fell back while the database was away). Safe against the gate writing
-    the same call at the same moment (Exotel retries overlap)."""
-    repo = VoiceRepository(uow.session)
-    row = await repo.call(account.tenant_id, call_sid, lock=True)
-    if row is not None:
-        return row
-    found = None
-    if caller_e164 is not None:
-        found = await CustomerRepository(uow.session).by_phone(account.tenant_id, caller_e164)
-    customer = found[0] if found else None
-    allowed = customer is not None and not customer.blocked
-    await repo.insert_call_if_new(
-        {
-            "id": uuid.uuid4(),
-            "tenant_id": account.tenant_id,
-            "account_id": account.id,
-            "call_sid": call_sid,
-            "direction": "inbound",
-            "from_raw": caller,
-            "from_e164": caller_e164,
-            "to_raw": called,
-            "customer_id": customer.id if customer else None,
-            "node_id": customer.home_node_id if customer else None,
-            "decision": (GateDecision.ALLOW if allowed else GateDecision.DENY).value,
-            "reason": "recorded after the gate: "
-            + ("registered customer" if allowed else "not allowed"),
-            "started_at": now,
-            "updated_at": now,
-        }
-    )
-    row = await repo.call(account.tenant_id, call_sid, lock=True)
-    assert row is not None  # noqa: S101 - inserted or already there
-    return row
-
-
-async def dial(
-    *,
-    database: Database,
-    account: Account,
-    call_sid: str,
-    caller: str,
-    caller_e164: str | None,
-    called: str,
-    digits: str | None,
-    now: datetime,
-    config: VoiceConfig,
-) -> DialPlan:
-    """Who rings for this call, in order: the escalation chain of the caller's home
-    sub-district, without executives away, off shift or on another call. A repeated request
-    (Exotel retries) gets the same list back. Three statements in one transaction on a
-    plain psycopg connection: the call (locked), the executives along the tree, the offer."""
-    for _ in range(2):
-        async with database.reading() as connection, connection.transaction():
-            row = await call_for_dial(connection, account.tenant_id, call_sid)
-            if row is not None:
-                return await _plan(
-                    connection, database, account, call_sid, row, digits, now, config
-                )
-        # A call the gate never saw (a flow without one, or a gate that fell back): record
-        # it as the gate would, then plan.
-        await gate(
-            database=database,
-            account=account,
-            call_sid=call_sid,
-            caller=caller,
-            caller_e164=caller_e164,
-            called=called,
-            now=now,
-        )
-    raise RuntimeError(f"call {call_sid} vanished while planning its dial list")
-
-
-async def _plan(
-    connection: AsyncConnection,
-    database: Database,
-    account: Account,
-    call_sid: str,
-    row: tuple[Any, ...],
-    digits: str | None,
-    now: datetime,
-    config: VoiceConfig,
-) -> DialPlan:
-    call_id, decision, reason, outcome, node_id, path, customer_id, offered = row
-    if offered:
-        return DialPlan(tuple(offered), "repeated request: same list")
-    if decision == GateDecision.DENY.value or node_id is None:
-        return DialPlan((), f"not dialled: {reason}")
-    if outcome is not None:
-        return DialPlan((), "not dialled: the call has ended")
-
-    async def load() -> tuple[str, ...]:
-        return await active_services(connection, account.tenant_id)
-
-    active = await database.reference_cache.get(("active_services", account.tenant_id), load)
-    service = domain.selected_service(active, digits)
-    if service is None:
-        return DialPlan((), f"no service chosen (digits {digits!r}, {len(active)} active)")
-    found = await path_executives(
-        connection, account.tenant_id, ancestor_paths(path), now - config.on_call_horizon
-    )
-    nodes, on_call = _node_views(found)
-    chain = network_domain.escalation_chain(
-        path=nodes, service=service, now=now, depth=config.depth, on_call=on_call
-    )
-    kept = chain.kept[: config.timing.max_numbers]
-    if kept:
-        plan = DialPlan(
-            tuple(s.executive.phone_e164 for s in kept),
-            f"{len(kept)} to ring",
-            tuple(s.reason for s in chain.steps) + chain.gaps,
-        )
-    else:
-        gaps = "; ".join(chain.gaps or ("empty chain",))
-        plan = DialPlan((), f"nobody reachable: {gaps}", chain.gaps)
-    await offer(
-        connection,
-        {
-            "tenant": account.tenant_id,
-            "call": call_id,
-            "sid": call_sid,
-            "customer": customer_id,
-            "now": now,
-            "executives": [s.executive.id for s in kept],
-            "positions": list(range(1, len(kept) + 1)),
-            "levels": [s.level.value for s in kept],
-            "phones": [s.executive.phone_e164 for s in kept],
-            "service": service,
-            "reason": plan.reason[:1000],
-        },
-    )
-    return plan
-
-
-@lru_cache(maxsize=4096)
-def _hours(text: str, tz: str) -> network_domain.WeeklyHours:
-    """Parsed working hours, by their JSON text: the same few shapes recur on every call."""
-    return network_domain.WeeklyHours.from_mapping(json.loads(text), tz=tz)
-
-
-def _node_views(
-    rows: list[tuple[Any, ...]],
-) -> tuple[list[network_domain.NodeView], frozenset[uuid.UUID]]:
-    """The path's nodes nearest first, each with its executives; who is on a call."""
-    nodes: dict[uuid.UUID, tuple[str, str, str, list[network_domain.ExecutiveView]]] = {}
-    on_call = set()
-    for node_id, name, level, path, *executive in rows:
-        entry = nodes.setdefault(node_id, (name, level, path, []))
-        exec_id, exec_name, rank, phone, services, hours, tz, availability, busy = executive
-        if exec_id is None:
-            continue
-        entry[3].append(
-            network_domain.ExecutiveView(
-                id=exec_id,
-                name=exec_name,
-                rank=rank,
-                phone_e164=phone,
-                services=frozenset(services),
-                hours=_hours(hours, tz),
-                availability=network_domain.Availability(availability),
-            )
-        )
-        if busy:
-            on_call.add(exec_id)
-    ordered = sorted(nodes.items(), key=lambda item: item[1][2].count("/"), reverse=True)
-    views = [
-        network_domain.NodeView(
-            id=node_id, name=name, level=network_domain.Level(level), executives=tuple(people)
-        )
-        for node_id, (name, level, _, people) in ordered
-    ]
-    return views, frozenset(on_call)
-
-
-# ------------------------------------------------------------------------------ outcome
-
-
-@dataclass(frozen=True, slots=True)
-class Recorded:
-    outcome: Outcome
-    repeated: bool
-    ticket_number: str | None = None
-    callback_id: uuid.UUID | None = None
-    set_away: tuple[str, ...] = ()
-
-
-async def record_outcome(
-    *,
-    uow: UnitOfWork,
-    account: Account,
-    call_sid: str,
-    caller: str,
-    caller_e164: str | None,
-    called: str,
-    call_type: str | None,
-    dial_status: str | None,
-    dialled: str | None,
-    duration: int | None,
-    recording_url: str | None,
-    now: datetime,
-    config: VoiceConfig,
-) -> Recorded:
-    """How the call ended: per leg, for the call, and what follows — executives who keep
-    missing calls are set away, and a caller who keeps getting nobody gets a ticket and a
-    callback."""
-    call = await _ensure_call(
-        uow,
-        account,
-        call_sid=call_sid,
-        caller=caller,
-        caller_e164=caller_e164,
-        called=called,
-        now=now,
-    )
-    if call.outcome is not None:
-        return Recorded(Outcome(call.outcome), repeated=True)
-    dialled_e164 = _e164(dialled)
-    outcome = domain.outcome_of(call_type=call_type, dial_status=dial_status, dialled=dialled)
-    repo = VoiceRepository(uow.session)
-    legs = await repo.legs(call.id)
-    results = domain.leg_outcomes([leg.phone_e164 for leg in legs], dialled_e164, outcome)
-    missed: list[uuid.UUID] = []
-    for leg, result in zip(legs, results, strict=True):
-        leg.outcome, leg.ended_at = result.value, now
-        if result == domain.LegOutcome.ANSWERED:
-            call.answered_by = leg.executive_id
-        if result in domain.MISSES:
-            missed.append(leg.executive_id)
-    call.outcome = outcome.value
-    call.dialled_number = dialled_e164 or dialled
-    call.duration_seconds = duration
-    call.recording_url = recording_url
-    call.ended_at = call.updated_at = now
-    await uow.flush()
-    away = await _pause_repeat_missers(uow, account, missed, now, config)
-    recorded = Recorded(outcome, repeated=False, set_away=away)
-    if outcome in domain.UNANSWERED and call.customer_id is not None:
-        return await _busy_caller(uow, account, call, recorded, now, config)
-    return recorded
-
-
-def _e164(raw: str | None) -> str | None:
-    try:
-        return to_e164(raw) if raw else None
-    except InvalidPhone:
-        return None
-
-
-async def _pause_repeat_missers(
-    uow: UnitOfWork,
-    account: Account,
-    executive_ids: list[uuid.UUID],
-    now: datetime,
-    config: VoiceConfig,
-) -> tuple[str, ...]:
-    """An executive whose last `miss_limit` offered calls all went unanswered is set away,
-    and the supervisors of their franchisee's node are told (Asterisk's auto-pause)."""
-    repo = VoiceRepository(uow.session)
-    paused = []
-    for executive_id in executive_ids:
-        recent = [
-            domain.LegOutcome(o)
-            for o in await repo.recent_leg_outcomes(executive_id, config.miss_limit)
-        ]
-        if not domain.missed_in_a_row(recent, config.miss_limit):
-            continue
-        executive = await uow.session.get(  # NO KEY UPDATE: leg inserts hold key-share locks
-            ExecutiveRow, executive_id, with_for_update={"key_share": True}
-        )
-        if (
-            executive is None
-            or executive.availability != network_domain.Availability.AVAILABLE.value
-        ):
-            continue
-        await network.set_availability(
-            uow=uow, executive=executive, state=network_domain.Availability.AWAY, now=now
-        )
-        paused.append(executive.name)
-        await _tell_supervisors(uow, account, executive, now, config)
-    return tuple(paused)
-
-
-async def _tell_supervisors(
-    uow: UnitOfWork, account: Account, executive: ExecutiveRow, now: datetime, config: VoiceConfig
-) -> None:
-    network_repo = NetworkRepository(uow.session)
-    owned = await network_repo.nodes_of_franchisee(executive.franchisee_id)
-    paths = {p for node in owned for p in ancestor_paths(node.path)}
-    nodes = await network_repo.nodes_by_paths(account.tenant_id, sorted(paths))
-    emails = await AccessRepository(uow.session).supervisor_emails_by_node([n.id for n in nodes])
-    recipients = sorted({e for found in emails.values() for e in found})
-    if not recipients:
-        return
-    await messaging.queue_staff_notice(
-        uow=uow,
-        tenant_id=account.tenant_id,
-        recipients=recipients,
-        subject=f"{executive.name} set away after {config.miss_limit} missed calls",
-        body=(
-            f"{executive.name} ({executive.phone_e164}) did not pick up the last "
-            f"{config.miss_limit} calls offered and is now set away: new calls skip them. "
-            "Set them available again once they are back."
-        ),
-        reference=f"away:{executive.phone_e164}",
-        ticket_id=None,
-        now=now,
-    )
-
-
-async def _busy_caller(
-    uow: UnitOfWork,
-    account: Account,
-    call: CallRow,
-    recorded: Recorded,
-    now: datetime,
-    config: VoiceConfig,
-) -> Recorded:
-    """N unanswered calls within the window: one ticket (or the open one) and one callback
-    request, however many calls or concurrent outcomes arrive (the customer row is locked)."""
-    assert call.customer_id is not None  # noqa: S101 - checked by the caller
-    repo = VoiceRepository(uow.session)
-    customer = await repo.lock_customer(call.customer_id)
-    if customer is None:
-        return recorded
-    times = await repo.unanswered_since(customer.id, now - config.busy.window)
-    if not config.busy.triggered(times, now):
-        return recorded
-    existing = await repo.open_callback(customer.id)
-    if existing is not None:
-        call.ticket_id = existing.ticket_id
-        return Recorded(recorded.outcome, False, None, existing.id, recorded.set_away)
-    home = await uow.session.get(NodeRow, customer.home_node_id)
-    assert home is not None  # noqa: S101 - foreign key
-    service = call.service_code or await _first_active_service(uow, account.tenant_id)
-    opened = await ticket_intake.open_ticket(
-        uow=uow,
-        actor=await _system_actor(uow, account, home),
-        intake=ticket_intake.Intake(
-            customer_id=customer.id,
-            service_code=service,
-            channel=ticket_domain.Channel.VOICE,
-            subject=f"Could not reach support: {len(times)} unanswered calls",
-            message=(
-                f"{customer.name} ({customer.phone_e164}) called {len(times)} times within "
-                f"{int(config.busy.window.total_seconds() // 60)} minutes and nobody answered. "
-                "A callback has been requested."
-            ),
-        ),
-        now=now,
-        thread_window=config.thread_window,
-        known=(customer, home),
-    )
-    callback = CallbackRequestRow(
-        id=uuid.uuid4(),
-        tenant_id=account.tenant_id,
-        customer_id=customer.id,
-        node_id=home.id,
-        service_code=service,
-        call_id=call.id,
-        ticket_id=opened.ticket.id,
-        status="pending",
-        attempts=0,
-        auto=config.auto_callback,
-        next_attempt_at=now,
-        created_at=now,
-        updated_at=now,
-    )
-    repo.add(callback)
-    call.ticket_id = opened.ticket.id
-    await uow.flush()
-    return Recorded(recorded.outcome, False, opened.ticket.number, callback.id, recorded.set_away)
-
-
-async def _first_active_service(uow: UnitOfWork, tenant_id: uuid.UUID) -> str:
-    active = [s.code for s in await NetworkRepository(uow.session).services(tenant_id) if s.active]
-    return active[0] if active else "apnafood"
-
-
-async def _system_actor(uow: UnitOfWork, account: Account, home: NodeRow) -> Principal:
-    root_path = home.path.split("/")[0]
-    root = await NetworkRepository(uow.session).node(account.tenant_id, root_path)
-    assert root is not None  # noqa: S101 - every node has its root
-    return Principal(
-        tenant_id=account.tenant_id,
-        role=Role.ADMIN,
-        node_id=root.id,
-        node_path=root.path,
-        token_id=uuid.UUID(int=0),
-        name=SYSTEM,
-    )
-
-
 async def callbacks(
     *,
     uow: UnitOfWork,
@@ -640,3 +215,54 @@ async def callbacks(
     if not actor.sees(scope):
         scope = actor.node_path
     return await VoiceRepository(uow.session).callbacks(actor.tenant_id, scope, statuses, limit)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeTiming:
+    node: str
+    ring_seconds: int
+    budget_seconds: int
+    set_at: str | None  # the node whose setting applies; None: the install's default
+
+
+async def effective_timing(*, uow: UnitOfWork, node: NodeRow, config: VoiceConfig) -> NodeTiming:
+    rows = await VoiceRepository(uow.session).timings(node.tenant_id)
+    overrides = {path: domain.DialTiming(r.ring_seconds, r.budget_seconds) for path, r in rows}
+    timing = domain.timing_for(node.path, overrides, config.timing)
+    source = next((p for p in reversed(ancestor_paths(node.path)) if p in overrides), None)
+    return NodeTiming(node.path, timing.ring_seconds, timing.budget_seconds, source)
+
+
+async def set_timing(
+    *,
+    uow: UnitOfWork,
+    node: NodeRow,
+    ring_seconds: int | None,
+    budget_seconds: int | None,
+    now: datetime,
+) -> None:
+    """Set (or, with both None, remove) a node's own timing; its subtree inherits it."""
+    repo = VoiceRepository(uow.session)
+    row = await uow.session.get(VoiceNodeTimingRow, node.id)
+    if ring_seconds is None and budget_seconds is None:
+        if row is not None:
+            await uow.session.delete(row)
+        return
+    ring = ring_seconds if ring_seconds is not None else (row.ring_seconds if row else 20)
+    budget = budget_seconds if budget_seconds is not None else (row.budget_seconds if row else 120)
+    try:
+        domain.DialTiming(ring, budget)
+    except ValueError as exc:
+        raise InvalidTiming(str(exc), field="ring_seconds") from None
+    if row is None:
+        repo.add(
+            VoiceNodeTimingRow(
+                tenant_id=node.tenant_id,
+                node_id=node.id,
+                ring_seconds=ring,
+                budget_seconds=budget,
+                updated_at=now,
+            )
+        )
+    else:
+        row.ring_seconds, row.budget_seconds, row.updated_at = ring, budget, now

@@ -153,3 +153,21 @@ class CallbackRequestRow(TenantMixin, Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
+
+
+class VoiceNodeTimingRow(TenantMixin, Base):
+    """Ring time per executive and whole-call budget for calls of a node's customers;
+    inherited down the tree (the nearest node with a row wins, else the settings)."""
+
+    __tablename__ = "voice_node_timings"
+    __table_args__ = (
+        CheckConstraint("ring_seconds BETWEEN 5 AND 120", name="ring_seconds"),
+        CheckConstraint("budget_seconds >= ring_seconds", name="budget_seconds"),
+    )
+
+    node_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("nodes.id", ondelete="CASCADE"), primary_key=True
+    )
+    ring_seconds: Mapped[int] = mapped_column(Integer)
+    budget_seconds: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]

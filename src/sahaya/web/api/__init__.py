@@ -3,7 +3,6 @@
 from sahaya.web.api import (
     auth,
     calendars,
-    callbacks,
     contracts,
     customers,
     inbox,
@@ -13,6 +12,7 @@ from sahaya.web.api import (
     tickets,
     triage,
     users,
+    voice,
 )
 
 ROUTERS = (
@@ -27,7 +27,7 @@ ROUTERS = (
     inbox.router,
     queues.router,
     rca.router,
-    callbacks.router,
+    voice.router,
 )
 
 __all__ = ["ROUTERS"]

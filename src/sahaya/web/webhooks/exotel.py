@@ -26,7 +26,7 @@ from sqlalchemy.exc import TimeoutError as PoolExhausted
 from sahaya.channels.exotel import wire
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.settings import Settings
-from sahaya.voice import callbacks, domain
+from sahaya.voice import callbacks, dialling, domain, outcomes
 from sahaya.voice import services as voice
 from sahaya.voice.config import callback_policy, voice_config
 from sahaya.web.deps import clock
@@ -136,12 +136,12 @@ async def dial(request: Request) -> Response:
     except Exception as exc:  # a bug must not leave a caller in silence: the policy decides
         log.exception("exotel dial failed")
         return _dial_fallback(settings, request, account, f"dial plan failed: {exc!r}")
-    return _connect(settings, account.caller_id or call.call_to, plan.numbers)
+    return _connect(settings, account.caller_id or call.call_to, plan.numbers, plan.ring_seconds)
 
 
-async def _plan(request: Request, account: voice.Account, call: wire.Passthru) -> voice.DialPlan:
+async def _plan(request: Request, account: voice.Account, call: wire.Passthru) -> dialling.DialPlan:
     settings: Settings = request.app.state.settings
-    return await voice.dial(
+    return await dialling.dial(
         database=request.app.state.database,
         account=account,
         call_sid=call.call_sid,
@@ -154,12 +154,17 @@ async def _plan(request: Request, account: voice.Account, call: wire.Passthru) -
     )
 
 
-def _connect(settings: Settings, caller_id: str, numbers: tuple[str, ...] | list[str]) -> Response:
+def _connect(
+    settings: Settings,
+    caller_id: str,
+    numbers: tuple[str, ...] | list[str],
+    ring_seconds: int | None = None,
+) -> Response:
     return JSONResponse(
         wire.connect_response(
             numbers=list(numbers),
             caller_id=caller_id,
-            ring_seconds=settings.voice_ring_seconds,
+            ring_seconds=ring_seconds or settings.voice_ring_seconds,
             max_conversation_seconds=settings.voice_max_conversation_seconds,
         )
     )
@@ -190,7 +195,7 @@ async def outcome(request: Request) -> Response:
         return call
     settings: Settings = request.app.state.settings
     async with UnitOfWork(request.app.state.database) as uow:
-        recorded = await voice.record_outcome(
+        recorded = await outcomes.record_outcome(
             uow=uow,
             account=account,
             call_sid=call.call_sid,

@@ -1,8 +1,8 @@
-"""voice calls, legs, callbacks, accounts
+"""voice calls, legs, callbacks, accounts, node timings
 
 Revision ID: 0015
 Revises: 0014
-Create Date: 2026-12-01 20:13:08.726727
+Create Date: 2026-12-01 20:32:28.251149
 """
 
 from __future__ import annotations
@@ -47,6 +47,36 @@ def upgrade() -> None:
     )
     op.create_index(
         op.f("ix_voice_accounts_tenant_id"), "voice_accounts", ["tenant_id"], unique=False
+    )
+    op.create_table(
+        "voice_node_timings",
+        sa.Column("node_id", sa.Uuid(), nullable=False),
+        sa.Column("ring_seconds", sa.Integer(), nullable=False),
+        sa.Column("budget_seconds", sa.Integer(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.CheckConstraint(
+            "budget_seconds >= ring_seconds", name=op.f("ck_voice_node_timings_budget_seconds")
+        ),
+        sa.CheckConstraint(
+            "ring_seconds BETWEEN 5 AND 120", name=op.f("ck_voice_node_timings_ring_seconds")
+        ),
+        sa.ForeignKeyConstraint(
+            ["node_id"],
+            ["nodes.id"],
+            name=op.f("fk_voice_node_timings_node_id_nodes"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_voice_node_timings_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("node_id", name=op.f("pk_voice_node_timings")),
+    )
+    op.create_index(
+        op.f("ix_voice_node_timings_tenant_id"), "voice_node_timings", ["tenant_id"], unique=False
     )
     op.create_table(
         "calls",
@@ -278,6 +308,8 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_calls_tenant_id"), table_name="calls")
     op.drop_index("ix_calls_customer_recent", table_name="calls")
     op.drop_table("calls")
+    op.drop_index(op.f("ix_voice_node_timings_tenant_id"), table_name="voice_node_timings")
+    op.drop_table("voice_node_timings")
     op.drop_index(op.f("ix_voice_accounts_tenant_id"), table_name="voice_accounts")
     op.drop_table("voice_accounts")
     # ### end Alembic commands ###

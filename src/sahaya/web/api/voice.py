@@ -1,24 +1,32 @@
-"""Callback requests: customers who could not get through, per node, oldest first; a person
-can have one placed now (automatic callback is `SAHAYA_VOICE_AUTO_CALLBACK`)."""
+"""Voice settings and work: callback requests (customers who could not get through, per node,
+oldest first; a person can have one placed now — automatic callback is
+`SAHAYA_VOICE_AUTO_CALLBACK`) and call timing per node, inherited down the tree."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
 
+from sahaya.access import Principal, Role
 from sahaya.customers import CustomerRow
 from sahaya.network import NodeRow
+from sahaya.settings import Settings
 from sahaya.voice import CallbackRequestRow, callbacks
 from sahaya.voice import services as voice
+from sahaya.voice.config import voice_config
+from sahaya.web.api.network import visible_node
 from sahaya.web.api.prefix import PREFIX
-from sahaya.web.deps import Caller, Now, UoW
+from sahaya.web.deps import Caller, Now, UoW, require
+from sahaya.web.deps import settings as settings_dependency
 
 router = APIRouter(prefix=PREFIX, tags=["voice"])
 
+SettingsDep = Annotated[Settings, Depends(settings_dependency)]
 Status = Literal["pending", "dialling", "completed", "failed", "cancelled"]
 
 
@@ -85,3 +93,52 @@ async def call_back_now(callback_id: uuid.UUID, uow: UoW, caller: Caller, now: N
     assert customer is not None  # noqa: S101 - foreign key
     await uow.commit()
     return callback_out(row, node, customer)
+
+
+class TimingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ring_seconds: int | None = Field(default=None, ge=5, le=120)
+    budget_seconds: int | None = Field(default=None, ge=5, le=900)
+
+
+class TimingOut(BaseModel):
+    node: str
+    ring_seconds: int
+    budget_seconds: int
+    set_at: str | None = Field(description="The node whose setting applies; null: the default")
+
+
+async def _timing(uow: UoW, node: NodeRow, settings: Settings) -> TimingOut:
+    found = await voice.effective_timing(uow=uow, node=node, config=voice_config(settings))
+    return TimingOut(**asdict(found))
+
+
+@router.get("/nodes/{node_id}/call-timing", response_model=TimingOut)
+async def get_call_timing(
+    node_id: uuid.UUID, uow: UoW, caller: Caller, settings: SettingsDep
+) -> TimingOut:
+    """How long each executive rings and how long a call may ring in all, for calls of this
+    node's customers: the nearest node's own setting, else the install's default."""
+    return await _timing(uow, await visible_node(uow, caller, str(node_id)), settings)
+
+
+@router.put("/nodes/{node_id}/call-timing", response_model=TimingOut)
+async def put_call_timing(
+    node_id: uuid.UUID,
+    body: TimingIn,
+    uow: UoW,
+    now: Now,
+    settings: SettingsDep,
+    caller: Annotated[Principal, require(Role.SUPERVISOR)],
+) -> TimingOut:
+    """Set this node's own timing (its subtree inherits it); both fields null: inherit."""
+    node = await visible_node(uow, caller, str(node_id))
+    await voice.set_timing(
+        uow=uow,
+        node=node,
+        ring_seconds=body.ring_seconds,
+        budget_seconds=body.budget_seconds,
+        now=now,
+    )
+    await uow.commit()
+    return await _timing(uow, node, settings)

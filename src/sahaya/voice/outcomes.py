@@ -1,0 +1,292 @@
+"""How an inbound call ended (Exotel's Passthru after Connect): per executive and for the
+call, then what follows — executives who keep missing calls are set away, and a caller who
+keeps getting nobody gets a ticket and a callback request."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sahaya.access import Principal, Role
+from sahaya.access.repository import AccessRepository
+from sahaya.customers import CustomerRepository, InvalidPhone, to_e164
+from sahaya.messaging import services as messaging
+from sahaya.network import ExecutiveRow, NetworkRepository, NodeRow
+from sahaya.network import domain as network_domain
+from sahaya.network import services as network
+from sahaya.network.repository import ancestor_paths
+from sahaya.persistence import UnitOfWork
+from sahaya.tickets import domain as ticket_domain
+from sahaya.tickets import intake as ticket_intake
+from sahaya.voice import domain
+from sahaya.voice.domain import GateDecision, Outcome
+from sahaya.voice.repository import (
+    VoiceRepository,
+)
+from sahaya.voice.services import SYSTEM, Account, VoiceConfig
+from sahaya.voice.tables import CallbackRequestRow, CallRow
+
+
+async def _ensure_call(
+    uow: UnitOfWork,
+    account: Account,
+    *,
+    call_sid: str,
+    caller: str,
+    caller_e164: str | None,
+    called: str,
+    now: datetime,
+) -> CallRow:
+    """The call's row, locked; written now if the gate never saw it (a flow without a gate,
+    or a gate that fell back while the database was away). Safe against the gate writing
+    the same call at the same moment (Exotel retries overlap)."""
+    repo = VoiceRepository(uow.session)
+    row = await repo.call(account.tenant_id, call_sid, lock=True)
+    if row is not None:
+        return row
+    found = None
+    if caller_e164 is not None:
+        found = await CustomerRepository(uow.session).by_phone(account.tenant_id, caller_e164)
+    customer = found[0] if found else None
+    allowed = customer is not None and not customer.blocked
+    await repo.insert_call_if_new(
+        {
+            "id": uuid.uuid4(),
+            "tenant_id": account.tenant_id,
+            "account_id": account.id,
+            "call_sid": call_sid,
+            "direction": "inbound",
+            "from_raw": caller,
+            "from_e164": caller_e164,
+            "to_raw": called,
+            "customer_id": customer.id if customer else None,
+            "node_id": customer.home_node_id if customer else None,
+            "decision": (GateDecision.ALLOW if allowed else GateDecision.DENY).value,
+            "reason": "recorded after the gate: "
+            + ("registered customer" if allowed else "not allowed"),
+            "started_at": now,
+            "updated_at": now,
+        }
+    )
+    row = await repo.call(account.tenant_id, call_sid, lock=True)
+    assert row is not None  # noqa: S101 - inserted or already there
+    return row
+
+
+# ------------------------------------------------------------------------------ outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    outcome: Outcome
+    repeated: bool
+    ticket_number: str | None = None
+    callback_id: uuid.UUID | None = None
+    set_away: tuple[str, ...] = ()
+
+
+async def record_outcome(
+    *,
+    uow: UnitOfWork,
+    account: Account,
+    call_sid: str,
+    caller: str,
+    caller_e164: str | None,
+    called: str,
+    call_type: str | None,
+    dial_status: str | None,
+    dialled: str | None,
+    duration: int | None,
+    recording_url: str | None,
+    now: datetime,
+    config: VoiceConfig,
+) -> Recorded:
+    """How the call ended: per leg, for the call, and what follows — executives who keep
+    missing calls are set away, and a caller who keeps getting nobody gets a ticket and a
+    callback."""
+    call = await _ensure_call(
+        uow,
+        account,
+        call_sid=call_sid,
+        caller=caller,
+        caller_e164=caller_e164,
+        called=called,
+        now=now,
+    )
+    if call.outcome is not None:
+        return Recorded(Outcome(call.outcome), repeated=True)
+    dialled_e164 = _e164(dialled)
+    outcome = domain.outcome_of(call_type=call_type, dial_status=dial_status, dialled=dialled)
+    repo = VoiceRepository(uow.session)
+    legs = await repo.legs(call.id)
+    results = domain.leg_outcomes([leg.phone_e164 for leg in legs], dialled_e164, outcome)
+    missed: list[uuid.UUID] = []
+    for leg, result in zip(legs, results, strict=True):
+        leg.outcome, leg.ended_at = result.value, now
+        if result == domain.LegOutcome.ANSWERED:
+            call.answered_by = leg.executive_id
+        if result in domain.MISSES:
+            missed.append(leg.executive_id)
+    call.outcome = outcome.value
+    call.dialled_number = dialled_e164 or dialled
+    call.duration_seconds = duration
+    call.recording_url = recording_url
+    call.ended_at = call.updated_at = now
+    await uow.flush()
+    away = await _pause_repeat_missers(uow, account, missed, now, config)
+    recorded = Recorded(outcome, repeated=False, set_away=away)
+    if outcome in domain.UNANSWERED and call.customer_id is not None:
+        return await _busy_caller(uow, account, call, recorded, now, config)
+    return recorded
+
+
+def _e164(raw: str | None) -> str | None:
+    try:
+        return to_e164(raw) if raw else None
+    except InvalidPhone:
+        return None
+
+
+async def _pause_repeat_missers(
+    uow: UnitOfWork,
+    account: Account,
+    executive_ids: list[uuid.UUID],
+    now: datetime,
+    config: VoiceConfig,
+) -> tuple[str, ...]:
+    """An executive whose last `miss_limit` offered calls all went unanswered is set away,
+    and the supervisors of their franchisee's node are told (Asterisk's auto-pause)."""
+    repo = VoiceRepository(uow.session)
+    paused = []
+    for executive_id in executive_ids:
+        recent = [
+            domain.LegOutcome(o)
+            for o in await repo.recent_leg_outcomes(executive_id, config.miss_limit)
+        ]
+        if not domain.missed_in_a_row(recent, config.miss_limit):
+            continue
+        executive = await uow.session.get(  # NO KEY UPDATE: leg inserts hold key-share locks
+            ExecutiveRow, executive_id, with_for_update={"key_share": True}
+        )
+        if (
+            executive is None
+            or executive.availability != network_domain.Availability.AVAILABLE.value
+        ):
+            continue
+        await network.set_availability(
+            uow=uow, executive=executive, state=network_domain.Availability.AWAY, now=now
+        )
+        paused.append(executive.name)
+        await _tell_supervisors(uow, account, executive, now, config)
+    return tuple(paused)
+
+
+async def _tell_supervisors(
+    uow: UnitOfWork, account: Account, executive: ExecutiveRow, now: datetime, config: VoiceConfig
+) -> None:
+    network_repo = NetworkRepository(uow.session)
+    owned = await network_repo.nodes_of_franchisee(executive.franchisee_id)
+    paths = {p for node in owned for p in ancestor_paths(node.path)}
+    nodes = await network_repo.nodes_by_paths(account.tenant_id, sorted(paths))
+    emails = await AccessRepository(uow.session).supervisor_emails_by_node([n.id for n in nodes])
+    recipients = sorted({e for found in emails.values() for e in found})
+    if not recipients:
+        return
+    await messaging.queue_staff_notice(
+        uow=uow,
+        tenant_id=account.tenant_id,
+        recipients=recipients,
+        subject=f"{executive.name} set away after {config.miss_limit} missed calls",
+        body=(
+            f"{executive.name} ({executive.phone_e164}) did not pick up the last "
+            f"{config.miss_limit} calls offered and is now set away: new calls skip them. "
+            "Set them available again once they are back."
+        ),
+        reference=f"away:{executive.phone_e164}",
+        ticket_id=None,
+        now=now,
+    )
+
+
+async def _busy_caller(
+    uow: UnitOfWork,
+    account: Account,
+    call: CallRow,
+    recorded: Recorded,
+    now: datetime,
+    config: VoiceConfig,
+) -> Recorded:
+    """N unanswered calls within the window: one ticket (or the open one) and one callback
+    request, however many calls or concurrent outcomes arrive (the customer row is locked)."""
+    assert call.customer_id is not None  # noqa: S101 - checked by the caller
+    repo = VoiceRepository(uow.session)
+    customer = await repo.lock_customer(call.customer_id)
+    if customer is None:
+        return recorded
+    times = await repo.unanswered_since(customer.id, now - config.busy.window)
+    if not config.busy.triggered(times, now):
+        return recorded
+    existing = await repo.open_callback(customer.id)
+    if existing is not None:
+        call.ticket_id = existing.ticket_id
+        return Recorded(recorded.outcome, False, None, existing.id, recorded.set_away)
+    home = await uow.session.get(NodeRow, customer.home_node_id)
+    assert home is not None  # noqa: S101 - foreign key
+    service = call.service_code or await _first_active_service(uow, account.tenant_id)
+    opened = await ticket_intake.open_ticket(
+        uow=uow,
+        actor=await _system_actor(uow, account, home),
+        intake=ticket_intake.Intake(
+            customer_id=customer.id,
+            service_code=service,
+            channel=ticket_domain.Channel.VOICE,
+            subject=f"Could not reach support: {len(times)} unanswered calls",
+            message=(
+                f"{customer.name} ({customer.phone_e164}) called {len(times)} times within "
+                f"{int(config.busy.window.total_seconds() // 60)} minutes and nobody answered. "
+                "A callback has been requested."
+            ),
+        ),
+        now=now,
+        thread_window=config.thread_window,
+        known=(customer, home),
+    )
+    callback = CallbackRequestRow(
+        id=uuid.uuid4(),
+        tenant_id=account.tenant_id,
+        customer_id=customer.id,
+        node_id=home.id,
+        service_code=service,
+        call_id=call.id,
+        ticket_id=opened.ticket.id,
+        status="pending",
+        attempts=0,
+        auto=config.auto_callback,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    repo.add(callback)
+    call.ticket_id = opened.ticket.id
+    await uow.flush()
+    return Recorded(recorded.outcome, False, opened.ticket.number, callback.id, recorded.set_away)
+
+
+async def _first_active_service(uow: UnitOfWork, tenant_id: uuid.UUID) -> str:
+    active = [s.code for s in await NetworkRepository(uow.session).services(tenant_id) if s.active]
+    return active[0] if active else "apnafood"
+
+
+async def _system_actor(uow: UnitOfWork, account: Account, home: NodeRow) -> Principal:
+    root_path = home.path.split("/")[0]
+    root = await NetworkRepository(uow.session).node(account.tenant_id, root_path)
+    assert root is not None  # noqa: S101 - every node has its root
+    return Principal(
+        tenant_id=account.tenant_id,
+        role=Role.ADMIN,
+        node_id=root.id,
+        node_path=root.path,
+        token_id=uuid.UUID(int=0),
+        name=SYSTEM,
+    )
