@@ -117,7 +117,8 @@ class Sandbox:
         gate = await self._get("/webhooks/exotel/gate", base)
         trace.gate_status = gate.status_code
         if gate.status_code != 200:
-            trace.log(0.0, f"gate answered {gate.status_code}: hang up ({gate.text.strip()})")
+            detail = f" ({gate.text.strip()})" if gate.text.strip() else ""
+            trace.log(0.0, f"gate answered {gate.status_code}: the flow hangs up{detail}")
             trace.outcome = "hung-up-by-flow"
             return trace
         trace.log(0.0, "gate answered 200: registered caller, flow goes on")
