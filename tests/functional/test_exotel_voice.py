@@ -539,3 +539,29 @@ async def test_call_timing_is_set_per_node_and_inherited_down_the_tree(
         headers=bearer(lead),
     )
     assert cleared.json()["set_at"] is None
+
+
+async def test_with_several_services_the_ivr_choice_picks_the_service(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    db_url: str,
+    make_token: TokenFactory,
+) -> None:
+    from sahaya.channels.exotel.sandbox import Sandbox
+
+    sandbox = Sandbox(client, key)
+    assert (await sandbox.call(CUSTOMER)).numbers == CHAIN  # one service: no menu
+    admin_token = await make_token("admin", "kerala")
+    opened = await client.patch(  # Apnaride opens; nobody serves it yet
+        "/api/v1/services/apnaride", json={"active": True}, headers=bearer(admin_token)
+    )
+    assert opened.status_code == 200, opened.text
+    no_choice = await sandbox.call(CUSTOMER)
+    assert no_choice.numbers == []  # the menu was skipped: no service, nobody rung
+    food = await sandbox.call(CUSTOMER, digits="1")  # 1 = apnafood (code order)
+    assert food.numbers == CHAIN
+    ride = await sandbox.call(CUSTOMER, digits="2")  # 2 = apnaride: nobody serves it
+    assert ride.numbers == []
+    services = rows(db_url, "SELECT call_sid, service_code FROM calls ORDER BY started_at")
+    assert [s for _, s in services] == ["apnafood", None, "apnafood", "apnaride"]
