@@ -16,13 +16,16 @@ from sahaya.network import ExecutiveRow, NetworkRepository, NodeRow
 from sahaya.network import domain as network_domain
 from sahaya.network import services as network
 from sahaya.network.repository import ancestor_paths
-from sahaya.persistence import UnitOfWork
+from sahaya.persistence import Database, UnitOfWork
 from sahaya.tickets import domain as ticket_domain
 from sahaya.tickets import intake as ticket_intake
 from sahaya.voice import domain
 from sahaya.voice.domain import GateDecision, Outcome
 from sahaya.voice.repository import (
     VoiceRepository,
+    call_for_outcome,
+    close_call,
+    recent_outcomes,
 )
 from sahaya.voice.services import SYSTEM, Account, VoiceConfig
 from sahaya.voice.tables import CallbackRequestRow, CallRow
@@ -139,6 +142,69 @@ async def record_outcome(
     if outcome in domain.UNANSWERED and call.customer_id is not None:
         return await _busy_caller(uow, account, call, recorded, now, config)
     return recorded
+
+
+async def record_outcome_fast(
+    *,
+    database: Database,
+    account: Account,
+    call_sid: str,
+    call_type: str | None,
+    dial_status: str | None,
+    dialled: str | None,
+    duration: int | None,
+    recording_url: str | None,
+    now: datetime,
+    config: VoiceConfig,
+) -> Recorded | None:
+    """The common outcome — answered, or unanswered by a caller the busy rule cannot concern,
+    with nobody reaching the missed-calls limit — in two or three prepared statements on a
+    plain psycopg connection. None when the full path (`record_outcome`) must run: an
+    unknown call, a possible busy caller, or an executive to set away."""
+    outcome = domain.outcome_of(call_type=call_type, dial_status=dial_status, dialled=dialled)
+    dialled_e164 = _e164(dialled)
+    async with database.reading() as connection, connection.transaction():
+        row = await call_for_outcome(connection, account.tenant_id, call_sid)
+        if row is None:
+            return None
+        call_id, stored, customer_id, phones, executives = row
+        if stored is not None:
+            return Recorded(Outcome(stored), repeated=True)
+        if outcome in domain.UNANSWERED and customer_id is not None:
+            return None
+        results = domain.leg_outcomes(list(phones), dialled_e164, outcome)
+        missed = [e for e, r in zip(executives, results, strict=True) if r in domain.MISSES]
+        if missed and config.miss_limit > 0:
+            recent = await recent_outcomes(connection, missed, config.miss_limit - 1)
+            for executive in missed:
+                history = [domain.LegOutcome.MISSED] + [
+                    domain.LegOutcome(o) for o in recent.get(executive, [])
+                ]
+                if domain.missed_in_a_row(history, config.miss_limit):
+                    return None
+        answered = next(
+            (
+                e
+                for e, r in zip(executives, results, strict=True)
+                if r == domain.LegOutcome.ANSWERED
+            ),
+            None,
+        )
+        await close_call(
+            connection,
+            {
+                "call": call_id,
+                "now": now,
+                "positions": list(range(1, len(results) + 1)),
+                "outcomes": [r.value for r in results],
+                "outcome": outcome.value,
+                "dialled": dialled_e164 or dialled,
+                "duration": duration,
+                "recording": recording_url,
+                "answered_by": answered,
+            },
+        )
+    return Recorded(outcome, repeated=False)
 
 
 def _e164(raw: str | None) -> str | None:

@@ -337,3 +337,55 @@ async def node_timings(
 ) -> list[tuple[str, int, int]]:
     cursor = await connection.execute(_NODE_TIMINGS, (tenant_id,), prepare=True)
     return [(str(r[0]), int(r[1]), int(r[2])) for r in await cursor.fetchall()]
+
+
+# --------------------------------------------------------------------- outcome fast path
+
+_CALL_FOR_OUTCOME = """
+SELECT c.id, c.outcome, c.customer_id,
+       coalesce((SELECT array_agg(l.phone_e164 ORDER BY l.position)
+                 FROM call_legs l WHERE l.call_id = c.id), '{}') AS phones,
+       coalesce((SELECT array_agg(l.executive_id ORDER BY l.position)
+                 FROM call_legs l WHERE l.call_id = c.id), '{}') AS executives
+FROM calls c WHERE c.tenant_id = %s AND c.call_sid = %s
+FOR UPDATE OF c"""
+
+# Each executive's latest rung legs, newest first (the missed-in-a-row rule), including the
+# ones about to be written by this outcome, which are passed in.
+_RECENT_OUTCOMES = """
+SELECT x.executive,
+       array(SELECT l.outcome FROM call_legs l
+             WHERE l.executive_id = x.executive AND l.outcome IS NOT NULL
+               AND l.outcome NOT IN ('not_rung', 'caller_hung_up')
+             ORDER BY l.offered_at DESC LIMIT %s)
+FROM unnest(%s::uuid[]) AS x(executive)"""
+
+_CLOSE_CALL = """
+WITH legs AS (
+  UPDATE call_legs l SET outcome = x.outcome, ended_at = %(now)s::timestamptz
+  FROM unnest(%(positions)s::int[], %(outcomes)s::text[]) AS x(position, outcome)
+  WHERE l.call_id = %(call)s::uuid AND l.position = x.position
+  RETURNING 1)
+UPDATE calls SET outcome = %(outcome)s::text, dialled_number = %(dialled)s::text,
+       duration_seconds = %(duration)s::int, recording_url = %(recording)s::text,
+       answered_by = %(answered_by)s::uuid, ended_at = %(now)s::timestamptz,
+       updated_at = %(now)s::timestamptz
+WHERE id = %(call)s::uuid"""
+
+
+async def call_for_outcome(
+    connection: AsyncConnection, tenant_id: uuid.UUID, call_sid: str
+) -> tuple[Any, ...] | None:
+    cursor = await connection.execute(_CALL_FOR_OUTCOME, (tenant_id, call_sid), prepare=True)
+    return await cursor.fetchone()
+
+
+async def recent_outcomes(
+    connection: AsyncConnection, executives: list[uuid.UUID], limit: int
+) -> dict[uuid.UUID, list[str]]:
+    cursor = await connection.execute(_RECENT_OUTCOMES, (limit, executives), prepare=True)
+    return {row[0]: list(row[1]) for row in await cursor.fetchall()}
+
+
+async def close_call(connection: AsyncConnection, values: dict[str, Any]) -> None:
+    await connection.execute(_CLOSE_CALL, values, prepare=True)

@@ -194,23 +194,36 @@ async def outcome(request: Request) -> Response:
     if isinstance(call, Response):
         return call
     settings: Settings = request.app.state.settings
-    async with UnitOfWork(request.app.state.database) as uow:
-        recorded = await outcomes.record_outcome(
-            uow=uow,
-            account=account,
-            call_sid=call.call_sid,
-            caller=call.call_from,
-            caller_e164=call.from_e164,
-            called=call.call_to,
-            call_type=call.call_type,
-            dial_status=call.dial_call_status,
-            dialled=call.dial_whom_number,
-            duration=call.dial_call_duration,
-            recording_url=call.recording_url,
-            now=await clock(),
-            config=voice_config(settings),
-        )
-        await uow.commit()
+    recorded = await outcomes.record_outcome_fast(
+        database=request.app.state.database,
+        account=account,
+        call_sid=call.call_sid,
+        call_type=call.call_type,
+        dial_status=call.dial_call_status,
+        dialled=call.dial_whom_number,
+        duration=call.dial_call_duration,
+        recording_url=call.recording_url,
+        now=await clock(),
+        config=voice_config(settings),
+    )
+    if recorded is None:  # the full path: busy-caller rule, auto-away, unknown call
+        async with UnitOfWork(request.app.state.database) as uow:
+            recorded = await outcomes.record_outcome(
+                uow=uow,
+                account=account,
+                call_sid=call.call_sid,
+                caller=call.call_from,
+                caller_e164=call.from_e164,
+                called=call.call_to,
+                call_type=call.call_type,
+                dial_status=call.dial_call_status,
+                dialled=call.dial_whom_number,
+                duration=call.dial_call_duration,
+                recording_url=call.recording_url,
+                now=await clock(),
+                config=voice_config(settings),
+            )
+            await uow.commit()
     return _text(200, recorded.outcome.value)
 
 
