@@ -126,3 +126,18 @@ def test_ticket_counters_become_sequences_that_continue(pg_admin_url: str) -> No
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+async def test_exotel_add_prints_a_key_the_gate_accepts(
+    cli_env: CliRunner, client: httpx.AsyncClient
+) -> None:
+    result = await asyncio.to_thread(
+        cli_env.invoke, app, ["exotel", "add", "--caller-id", "04842000000"]
+    )
+    assert result.exit_code == 0, result.output
+    key = result.output.splitlines()[0].removeprefix("webhook key: ")
+    assert f"/webhooks/exotel/gate?key={key}" in result.output
+    response = await client.get(
+        "/webhooks/exotel/gate", params={"key": key, "CallSid": "cli-1", "CallFrom": "9847011111"}
+    )
+    assert response.status_code == 302  # known key, unknown caller (a wrong key gets 403)

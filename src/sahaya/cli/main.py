@@ -21,8 +21,10 @@ from sahaya.settings import get_settings
 app = typer.Typer(no_args_is_help=True, help="Sahaya contact centre", add_completion=False)
 demo_app = typer.Typer(no_args_is_help=True, help="Demo data")
 token_app = typer.Typer(no_args_is_help=True, help="API tokens")
+exotel_app = typer.Typer(no_args_is_help=True, help="Exotel accounts (voice)")
 app.add_typer(demo_app, name="demo")
 app.add_typer(token_app, name="token")
+app.add_typer(exotel_app, name="exotel")
 app.add_typer(imports.app, name="import")
 app.add_typer(simulate.app, name="simulate")
 app.command("run", help="Database, migrations, demo data, web server and worker, together.")(
@@ -120,6 +122,45 @@ def token_create(
         typer.echo(run(with_uow(url, work)))
     except SahayaError as exc:
         raise typer.BadParameter(exc.detail) from None
+
+
+@exotel_app.command("add")
+def exotel_add(
+    caller_id: Annotated[str, typer.Option(help="The toll-free ExoPhone, e.g. 04842000000")],
+    name: Annotated[str, typer.Option(help="A name for the account")] = "exotel",
+    verify_number: Annotated[str, typer.Option(help="ExoPhone for missed-call checks")] = "",
+    account_sid: Annotated[str, typer.Option(help="Exotel account SID (callbacks)")] = "",
+    api_key: Annotated[str, typer.Option(help="API key (callbacks)")] = "",
+    api_token: Annotated[str, typer.Option(help="API token (callbacks)")] = "",
+    api_base_url: Annotated[str, typer.Option(help="Cluster")] = "https://api.in.exotel.com",
+) -> None:
+    """Add an Exotel account and print its webhook key and flow URLs (shown this once)."""
+    from sahaya.voice import services as voice
+
+    settings = get_settings()
+    url = database_url(settings)
+
+    async def work(uow: UnitOfWork) -> str:
+        tenant_id = await default_tenant_id(uow, settings)
+        _, key = await voice.create_account(
+            uow=uow,
+            tenant_id=tenant_id,
+            name=name,
+            caller_id=caller_id,
+            verify_number=verify_number,
+            account_sid=account_sid,
+            api_base_url=api_base_url,
+            api_key=api_key,
+            api_token=api_token,
+        )
+        return key
+
+    key = run(with_uow(url, work))
+    base = settings.voice_public_url or f"http://{settings.host}:{settings.port}"
+    typer.echo(f"webhook key: {key}")
+    for step in ("gate", "dial", "outcome"):
+        typer.echo(f"  {step:<8} {base}/webhooks/exotel/{step}?key={key}")
+    typer.echo(f"  status   {base}/webhooks/exotel/status?key={key}  (POST)")
 
 
 def main() -> None:
