@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sahaya.network.tables import ExecutiveRow, FranchiseeRow, NodeRow, ServiceRow, TenantRow
@@ -72,6 +72,12 @@ class NetworkRepository:
             select(NodeRow).where(NodeRow.tenant_id == tenant_id, NodeRow.path.in_(paths))
         )
         return list(rows)
+
+    async def node_count(self, tenant_id: uuid.UUID) -> int:
+        found = await self.session.scalar(
+            select(func.count()).select_from(NodeRow).where(NodeRow.tenant_id == tenant_id)
+        )
+        return int(found or 0)
 
     async def subtree(self, tenant_id: uuid.UUID, root_path: str) -> list[NodeRow]:
         rows = await self.session.scalars(

@@ -146,24 +146,25 @@ class TicketRepository:
         await self.session.execute(_INDEX_TEXT, {"id": ticket_id, "text": content})
 
     async def search(
-        self, *, tenant_id: uuid.UUID, root_path: str, query: str, limit: int
+        self, *, tenant_id: uuid.UUID, node_ids: Sequence[uuid.UUID] | None, query: str, limit: int
     ) -> list[tuple[TicketRow, NodeRow]]:
-        """Newest matches first, inside the caller's subtree.
+        """Newest matches first, among tickets of `node_ids` (None: the whole tenant).
 
         Not ranked by relevance: ranking means scoring every match, and a common word
         matches a quarter of a million tickets (bench/ticket_search.py: ~0.5 s). Newest
-        first lets PostgreSQL walk `ix_tickets_recent` and stop at `limit` for common
-        words, and use the GIN index for rare ones."""
+        first lets PostgreSQL walk `ix_tickets_recent` (or, inside a subtree,
+        `ix_tickets_node_recent`) and stop at `limit` for common words, and use the GIN
+        index for rare ones; the search column's statistics target is raised so the planner
+        can tell which is which (migration 0016)."""
         statement = (
             select(TicketRow, NodeRow)
             .join(NodeRow, NodeRow.id == TicketRow.node_id)
-            .where(
-                TicketRow.tenant_id == tenant_id,
-                or_(NodeRow.path == root_path, NodeRow.path.startswith(root_path + "/")),
-            )
+            .where(TicketRow.tenant_id == tenant_id)
             .order_by(TicketRow.created_at.desc())
             .limit(limit)
         )
+        if node_ids is not None:
+            statement = statement.where(TicketRow.node_id.in_(list(node_ids)))
         # A ticket number or a phone number is answered from its own index: the planner
         # cannot tell how rare such a word is and would walk every ticket by recency.
         exact = query.strip().upper()

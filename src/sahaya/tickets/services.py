@@ -251,3 +251,23 @@ async def assign(
         now=now,
     )
     return ticket
+
+
+async def search(
+    *, uow: UnitOfWork, actor: Principal, query: str, limit: int
+) -> list[tuple[TicketRow, NodeRow]]:
+    """Full-text search inside the actor's subtree. The subtree's node ids come from the
+    reference cache; scoping by id (not by path prefix) lets a taluk agent's search walk
+    that taluk's own recency index."""
+
+    async def load() -> tuple[uuid.UUID, ...] | None:
+        network = NetworkRepository(uow.session)
+        inside = await network.subtree(actor.tenant_id, actor.node_path)
+        if len(inside) == await network.node_count(actor.tenant_id):
+            return None  # the whole tenant: no node filter at all
+        return tuple(n.id for n in inside)
+
+    node_ids = await uow.cache.get(("subtree_ids", actor.tenant_id, actor.node_path), load)
+    return await TicketRepository(uow.session).search(
+        tenant_id=actor.tenant_id, node_ids=node_ids, query=query, limit=limit
+    )

@@ -41,6 +41,7 @@ class TicketRow(TenantMixin, Base):
         Index("ix_tickets_node", "tenant_id", "node_id", "status"),
         Index("ix_tickets_search", "search", postgresql_using="gin"),
         Index("ix_tickets_recent", "tenant_id", "created_at"),
+        Index("ix_tickets_node_recent", "tenant_id", "node_id", "created_at"),
         Index("ix_tickets_contact_phone", "tenant_id", "contact_phone"),
     )
 

@@ -173,9 +173,7 @@ async def search(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> list[TicketOut]:
     """Full-text search over number, subject, thread, customer name and phone."""
-    rows = await TicketRepository(uow.session).search(
-        tenant_id=caller.tenant_id, root_path=caller.node_path, query=q, limit=limit
-    )
+    rows = await tickets.search(uow=uow, actor=caller, query=q, limit=limit)
     return [ticket_out(t, n) for t, n in rows]
 
 
