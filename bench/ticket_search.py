@@ -487,8 +487,11 @@ def measure(
     return cell
 
 
-def search_sql(tenant_id: uuid.UUID, root_path: str, text: str) -> tuple[str, dict[str, Any]]:
-    """The statement `TicketRepository.search` sends, compiled for psycopg, with params."""
+def search_sql(
+    tenant_id: uuid.UUID, node_ids: list[uuid.UUID] | None, text: str
+) -> tuple[str, dict[str, Any]]:
+    """The statement `TicketRepository.search` sends, compiled for psycopg, with params
+    (`node_ids`: the scope's nodes as `tickets.services.search` passes them; None = all)."""
     from sqlalchemy.dialects.postgresql import psycopg as dialect
 
     from sahaya.tickets.repository import TicketRepository
@@ -508,10 +511,12 @@ def search_sql(tenant_id: uuid.UUID, root_path: str, text: str) -> tuple[str, di
     capture = Capture()
     asyncio.run(
         TicketRepository(capture).search(  # type: ignore[arg-type]
-            tenant_id=tenant_id, root_path=root_path, query=text, limit=20
+            tenant_id=tenant_id, node_ids=node_ids, query=text, limit=20
         )
     )
-    compiled = capture.statement.compile(dialect=dialect.dialect())
+    compiled = capture.statement.compile(
+        dialect=dialect.dialect(), compile_kwargs={"render_postcompile": True}
+    )
     return compiled.string, dict(compiled.params)
 
 
@@ -531,6 +536,16 @@ def explain_worst(
     root = "kerala" if cell.scope == "kerala" else taluk
     found: dict[str, Any] = {"scope": cell.scope, "kind": cell.kind, "p95_ms": cell.p95_ms}
     with psycopg.connect(pg.url, autocommit=True, prepare_threshold=None) as conn:
+        inside = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM nodes WHERE tenant_id = %s AND (path = %s OR path LIKE %s)",
+                (tenant_id, root, root + "/%"),
+            ).fetchall()
+        ]
+        total = conn.execute("SELECT count(*) FROM nodes WHERE tenant_id = %s", (tenant_id,))
+        all_nodes = int(total.fetchone()[0])  # type: ignore[index]
+        node_ids = None if len(inside) == all_nodes else inside
 
         def timed(statement: str, params: dict[str, Any], runs: int = 3) -> float:
             took = []
@@ -541,9 +556,9 @@ def explain_worst(
             return median(took)
 
         slowest = max(
-            queries[:12], key=lambda q: timed(*search_sql(tenant_id, root, q.text), runs=1)
+            queries[:12], key=lambda q: timed(*search_sql(tenant_id, node_ids, q.text), runs=1)
         )
-        sql, params = search_sql(tenant_id, root, slowest.text)
+        sql, params = search_sql(tenant_id, node_ids, slowest.text)
         found["query"] = slowest.text
         found["matches"] = count_matches(conn, slowest.text, root)
         found["shipped_order"] = sql[sql.index("ORDER BY") :].split("\n")[0].strip()
