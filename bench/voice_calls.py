@@ -55,7 +55,7 @@ from _common import (
 )
 from _dataset import e164
 from sahaya.network.domain import WeeklyHours
-from tickets_intake import copy_customers, start_serve, wait_for_turn
+from tickets_intake import busy_seconds, copy_customers, start_serve, wait_for_turn
 
 ALWAYS = WeeklyHours.always().to_mapping()
 
@@ -226,6 +226,8 @@ class Run:
     timings: Timings
     cpu: dict[str, float]
     client_cpu: float
+    other_pct: float = 0.0  # CPU used by anything but server, PostgreSQL and this client
+    steal_pct: float = 0.0  # CPU the hypervisor took from this VM
 
 
 def measure(
@@ -241,6 +243,7 @@ def measure(
     asyncio.run(drive(host, int(port), mode, key, phones, args.connections, args.warmup, 1))
     meter = CpuMeter(roots=meter_roots)
     meter.start()
+    busy0, steal0 = busy_seconds(), getattr(psutil.cpu_times(), "steal", 0.0)
     c0 = time.process_time()
     t0 = time.perf_counter()
     timings = asyncio.run(
@@ -249,8 +252,21 @@ def measure(
     wall = time.perf_counter() - t0
     client = time.process_time() - c0
     used = meter.stop()
+    cores = psutil.cpu_count() or 1
+    busy = busy_seconds() - busy0
+    steal = getattr(psutil.cpu_times(), "steal", 0.0) - steal0
+    other = max(0.0, busy - steal - sum(used.values()) - client)
     log(f"{size:,} customers, {mode}: {sum(len(v) for v in timings.latencies.values()):,} requests")
-    return Run(size, mode, wall, timings, used, client)
+    return Run(
+        size,
+        mode,
+        wall,
+        timings,
+        used,
+        client,
+        other_pct=100 * other / (wall * cores),
+        steal_pct=100 * steal / (wall * cores),
+    )
 
 
 def phone_list(count: int, unknown_share: float = 0.05, sample: int = 100_000) -> list[str]:
@@ -330,6 +346,7 @@ def report(runs: list[Run], args: argparse.Namespace) -> None:
                     f"{1e6 * run.cpu.get('server', 0) / total:,.0f}",
                     f"{1e6 * run.cpu.get('pg', 0) / total:,.0f}",
                     f"{1e6 * run.client_cpu / total:,.0f}",
+                    f"{run.other_pct:.0f} / {run.steal_pct:.0f}",
                 )
             )
     print(
@@ -348,6 +365,7 @@ def report(runs: list[Run], args: argparse.Namespace) -> None:
                 "server µs/req",
                 "PG µs/req",
                 "client µs/req",
+                "other / steal CPU %",
             ),
             rows,
         )
