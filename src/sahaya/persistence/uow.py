@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from psycopg import AsyncConnection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sahaya.persistence.database import Database
@@ -46,6 +47,15 @@ class UnitOfWork:
         session = self.session
         self._session = None
         await session.close()
+
+    async def driver(self) -> AsyncConnection:
+        """The psycopg connection under this unit of work, inside its transaction: for the
+        few hot statements whose ORM overhead measured more than their work (ADR 0005)."""
+        connection = await self.session.connection()
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert isinstance(driver, AsyncConnection)  # noqa: S101 - the psycopg dialect
+        return driver
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -25,7 +25,7 @@ from sahaya.tickets import domain
 from sahaya.tickets import sla as clocks
 from sahaya.tickets.attachments import AttachmentStore, Limits, NewAttachment, check
 from sahaya.tickets.errors import InvalidTicket
-from sahaya.tickets.repository import TicketRepository
+from sahaya.tickets.repository import TicketRepository, open_ticket_id
 from sahaya.tickets.services import (
     DEFAULT_LIMITS,
     SEVERITIES,
@@ -100,7 +100,11 @@ async def open_ticket(
     repo = TicketRepository(uow.session)
     author = f"customer:{customer.id}:{customer.name}"
 
-    existing = await repo.open_for(actor.tenant_id, customer.id, service.code, now - thread_window)
+    driver = await uow.driver()  # two hot reads without the ORM's per-statement cost
+    existing_id = await open_ticket_id(
+        driver, actor.tenant_id, customer.id, service.code, now - thread_window
+    )
+    existing = await uow.session.get(TicketRow, existing_id) if existing_id else None
     if existing is not None:
         message = _entry(
             repo,
@@ -135,7 +139,9 @@ async def open_ticket(
         return Opened(existing, home, created=False)
 
     prefix = domain.service_prefix(service.code)
-    number = domain.format_number(prefix, await repo.next_sequence(actor.tenant_id, prefix))
+    number = domain.format_number(
+        prefix, await repo.next_sequence(actor.tenant_id, prefix, driver=driver)
+    )
     ticket = TicketRow(
         id=uuid.uuid4(),
         tenant_id=actor.tenant_id,

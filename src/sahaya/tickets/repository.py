@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from psycopg import AsyncConnection
 from sqlalchemy import func, literal_column, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,7 @@ from sahaya.tickets.tables import TicketAttachmentRow, TicketEntryRow, TicketEve
 # all, see bench/README.md), and a number is never handed out twice; a rolled-back ticket
 # leaves a gap.
 _NEXT_NUMBER = text("SELECT nextval(to_regclass(:name))")
+_NEXT_NUMBER_SQL = "SELECT nextval(to_regclass(%s))"
 
 
 _NUMBER = re.compile(r"^[A-Z]{2,4}-\d{6,}$")
@@ -49,13 +51,44 @@ _INDEX_TEXT = text(
 )
 
 
+_OPEN_TICKET_ID = """
+SELECT id FROM tickets
+WHERE tenant_id = %s AND customer_id = %s AND service_code = %s
+  AND status NOT IN ('resolved', 'closed') AND updated_at >= %s
+ORDER BY updated_at DESC LIMIT 1
+FOR UPDATE"""
+
+
+async def open_ticket_id(
+    driver: AsyncConnection,
+    tenant_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    service_code: str,
+    since: datetime,
+) -> uuid.UUID | None:
+    """The duplicate guard's probe (what `open_for` asks), locked, on the unit of work's own
+    psycopg connection: intake runs it for every ticket."""
+    cursor = await driver.execute(
+        _OPEN_TICKET_ID, (tenant_id, customer_id, service_code, since), prepare=True
+    )
+    row = await cursor.fetchone()
+    return None if row is None else row[0]
+
+
 class TicketRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def next_sequence(self, tenant_id: uuid.UUID, prefix: str) -> int:
+    async def next_sequence(
+        self, tenant_id: uuid.UUID, prefix: str, *, driver: AsyncConnection | None = None
+    ) -> int:
         name = sequence_name(tenant_id, prefix)
-        value = await self.session.scalar(_NEXT_NUMBER, {"name": name})
+        if driver is not None:  # the hot path: one prepared statement
+            cursor = await driver.execute(_NEXT_NUMBER_SQL, (name,), prepare=True)
+            found = await cursor.fetchone()
+            value = found[0] if found else None
+        else:
+            value = await self.session.scalar(_NEXT_NUMBER, {"name": name})
         if value is None:  # the prefix's first ticket: create its sequence
             if not name.replace("_", "").isalnum():
                 raise ValueError(f"unsafe sequence name {name!r}")
