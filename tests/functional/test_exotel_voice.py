@@ -565,3 +565,27 @@ async def test_with_several_services_the_ivr_choice_picks_the_service(
     assert ride.numbers == []
     services = rows(db_url, "SELECT call_sid, service_code FROM calls ORDER BY started_at")
     assert [s for _, s in services] == ["apnafood", None, "apnafood", "apnaride"]
+
+
+async def test_presence_shows_who_is_on_a_call_from_the_call_records(
+    client: httpx.AsyncClient, key: str, customer: uuid.UUID, make_token: TokenFactory
+) -> None:
+    lead = await make_token("supervisor", "kerala/ernakulam")
+
+    async def on_call() -> dict[str, bool]:
+        response = await client.get("/api/v1/presence", headers=bearer(lead))
+        assert response.status_code == 200, response.text
+        return {p["phone"]: p["on_call"] for p in response.json()}
+
+    before = await on_call()
+    assert PHONES["kerala1"] not in before  # the state's line is outside this scope
+    assert not any(before.values())
+    sid = uuid.uuid4().hex
+    await gate(client, key, params(sid))
+    await dial(client, key, params(sid))
+    ringing = await on_call()
+    assert ringing[PHONES["kochi1"]]
+    assert ringing[PHONES["ekm2"]]
+    assert not ringing[PHONES["kochi3"]]  # beyond the chain's depth: not offered
+    await end(client, key, sid, "completed", PHONES["kochi1"], CallType="completed")
+    assert not any((await on_call()).values())

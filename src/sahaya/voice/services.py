@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sahaya.access import Principal
 from sahaya.customers import CustomerRow
 from sahaya.customers.repository import card_by_phone
-from sahaya.network import NodeRow
+from sahaya.network import NetworkRepository, NodeRow
 from sahaya.network import domain as network_domain
 from sahaya.network.repository import ancestor_paths
 from sahaya.persistence import Database, UnitOfWork
@@ -266,3 +266,29 @@ async def set_timing(
         )
     else:
         row.ring_seconds, row.budget_seconds, row.updated_at = ring, budget, now
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    executive_id: uuid.UUID
+    name: str
+    rank: int
+    node: str
+    phone: str
+    availability: str
+    on_call: bool  # offered a call that has not ended (derived from the call records)
+
+
+async def presence(
+    *, uow: UnitOfWork, actor: Principal, node_path: str | None, now: datetime, config: VoiceConfig
+) -> list[Presence]:
+    """Who is free, away or on a call, inside the actor's subtree (or `node_path` in it)."""
+    scope = node_path if node_path and actor.sees(node_path) else actor.node_path
+    people = await NetworkRepository(uow.session).executives_in_subtree(actor.tenant_id, scope)
+    busy = await VoiceRepository(uow.session).executives_on_calls(
+        actor.tenant_id, now - config.on_call_horizon
+    )
+    return [
+        Presence(e.id, e.name, e.rank, n.path, e.phone_e164, e.availability, e.id in busy)
+        for e, n in people
+    ]

@@ -142,3 +142,29 @@ async def put_call_timing(
     )
     await uow.commit()
     return await _timing(uow, node, settings)
+
+
+class PresenceOut(BaseModel):
+    executive_id: uuid.UUID
+    name: str
+    rank: int
+    node: str
+    phone: str
+    availability: str
+    on_call: bool
+
+
+@router.get("/presence", response_model=list[PresenceOut])
+async def presence(
+    uow: UoW,
+    caller: Caller,
+    now: Now,
+    settings: SettingsDep,
+    node: Annotated[str | None, Query(description="A node path inside your scope")] = None,
+) -> list[PresenceOut]:
+    """Executives in your subtree: availability, and whether they are on a call now (from the
+    call records: offered a call that has not ended)."""
+    found = await voice.presence(
+        uow=uow, actor=caller, node_path=node, now=now, config=voice_config(settings)
+    )
+    return [PresenceOut(**asdict(p)) for p in found]
