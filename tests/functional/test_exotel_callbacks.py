@@ -14,11 +14,13 @@ import httpx
 import psycopg
 import pytest
 import uvicorn
+from pydantic import SecretStr
 
 from sahaya.channels.exotel.api import ExotelCalls
 from sahaya.channels.exotel.sandbox import Behaviour, Phone
 from sahaya.channels.exotel.sandbox_api import FakeExotelApi
 from sahaya.persistence import Database, UnitOfWork
+from sahaya.persistence.sealed import seal
 from sahaya.settings import Settings
 from sahaya.voice import callbacks, domain
 from sahaya.voice.config import voice_config
@@ -36,7 +38,9 @@ def free_port() -> int:
 
 
 @pytest.fixture
-async def exotel(client: httpx.AsyncClient, db_url: str, key: str) -> AsyncIterator[FakeExotelApi]:
+async def exotel(
+    client: httpx.AsyncClient, db_url: str, key: str, settings: Settings
+) -> AsyncIterator[FakeExotelApi]:
     """The fake Exotel API on a real port; the account points at it; status callbacks go
     to the app under test."""
     fake = FakeExotelApi(SID, API_KEY, API_TOKEN, status_client=client)
@@ -49,7 +53,12 @@ async def exotel(client: httpx.AsyncClient, db_url: str, key: str) -> AsyncItera
         conn.execute(
             "UPDATE voice_accounts SET api_base_url = %s, account_sid = %s, api_key = %s,"
             " api_token = %s",
-            (f"http://127.0.0.1:{port}", SID, API_KEY, API_TOKEN),
+            (
+                f"http://127.0.0.1:{port}",
+                SID,
+                API_KEY,
+                seal(API_TOKEN, settings.secret_key.get_secret_value()),
+            ),
         )
     try:
         yield fake
@@ -224,3 +233,24 @@ async def test_status_callbacks_need_the_signed_account(
     )
     assert forged.status_code == 403
     assert CUSTOMER
+
+
+async def test_a_changed_secret_key_stops_callbacks_with_a_clear_reason(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    exotel: FakeExotelApi,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+) -> None:
+    await busy_caller(client, key)
+    with psycopg.connect(db_url) as conn:
+        conn.execute("UPDATE callback_requests SET auto = true")
+        conn.execute("UPDATE executives SET availability = 'available'")
+    rotated = settings.model_copy(update={"secret_key": SecretStr("another secret")})
+    assert (await sweep(database, rotated, datetime.now(UTC))).waiting == 1
+    (state,) = rows(db_url, "SELECT status, attempts, last_error FROM callback_requests")
+    assert state[:2] == ("pending", 0)  # not counted as a try
+    assert "SAHAYA_SECRET_KEY" in str(state[2])
+    assert exotel.placed == []

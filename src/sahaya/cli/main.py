@@ -152,6 +152,7 @@ def exotel_add(
             api_base_url=api_base_url,
             api_key=api_key,
             api_token=api_token,
+            secret=settings.secret_key.get_secret_value(),
         )
         return key
 

@@ -20,6 +20,7 @@ from sahaya.customers import CustomerRow
 from sahaya.network import NodeRow
 from sahaya.network import services as network
 from sahaya.persistence import UnitOfWork
+from sahaya.persistence.sealed import UnsealError, unseal
 from sahaya.tickets import domain as ticket_domain
 from sahaya.tickets.repository import TicketRepository
 from sahaya.tickets.tables import TicketEntryRow, TicketRow
@@ -128,8 +129,16 @@ async def _place(
         return "waiting"
     step = chain.kept[0]
     try:
+        credentials = _placer_account(account, secret)
+    except UnsealError as exc:  # an operator must fix the key; the request waits, uncounted
+        log.error("callback %s not placed: Exotel account %s: %s", row.id, account.name, exc)
+        row.last_error = str(exc)[:500]
+        row.next_attempt_at = now + domain.CallbackPolicy().wait_for_executive
+        row.updated_at = now
+        return "waiting"
+    try:
         sid = await placer.connect(
-            _placer_account(account),
+            credentials,
             CallRequest(
                 first=step.executive.phone_e164,
                 second=customer.phone_e164,
@@ -186,12 +195,12 @@ async def _place(
     return "placed"
 
 
-def _placer_account(account: VoiceAccountRow) -> PlacerAccount:
+def _placer_account(account: VoiceAccountRow, secret: str) -> PlacerAccount:
     return PlacerAccount(
         api_base_url=account.api_base_url,
         account_sid=account.account_sid,
         api_key=account.api_key,
-        api_token=account.api_token,
+        api_token=unseal(account.api_token, secret),
         caller_id=account.caller_id,
     )
 

@@ -20,6 +20,7 @@ from sahaya.network import NetworkRepository, NodeRow
 from sahaya.network import domain as network_domain
 from sahaya.network.repository import ancestor_paths
 from sahaya.persistence import Database, UnitOfWork
+from sahaya.persistence.sealed import seal
 from sahaya.voice import domain
 from sahaya.voice.domain import GateDecision
 from sahaya.voice.errors import InvalidTiming
@@ -84,8 +85,10 @@ async def create_account(
     api_base_url: str = "https://api.in.exotel.com",
     api_key: str = "",
     api_token: str = "",
+    secret: str = "",
 ) -> tuple[VoiceAccountRow, str]:
-    """A new Exotel account and its webhook secret (shown once; only its hash is kept)."""
+    """A new Exotel account and its webhook secret (shown once; only its hash is kept). The
+    API token is sealed with `secret` (the server's secret key)."""
     key = secrets.token_urlsafe(24)
     row = VoiceAccountRow(
         id=uuid.uuid4(),
@@ -95,7 +98,7 @@ async def create_account(
         account_sid=account_sid,
         api_base_url=api_base_url,
         api_key=api_key,
-        api_token=api_token,
+        api_token=seal(api_token, secret),
         caller_id=caller_id,
         verify_number=verify_number,
     )

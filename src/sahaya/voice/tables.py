@@ -31,7 +31,7 @@ class VoiceAccountRow(TenantMixin, Base):
     account_sid: Mapped[str] = mapped_column(String(100), default="")
     api_base_url: Mapped[str] = mapped_column(String(300), default="https://api.in.exotel.com")
     api_key: Mapped[str] = mapped_column(String(200), default="")
-    api_token: Mapped[str] = mapped_column(String(200), default="")
+    api_token: Mapped[str] = mapped_column(String(500), default="")  # sealed (persistence.sealed)
     caller_id: Mapped[str] = mapped_column(String(20), default="")  # the ExoPhone
     # Calls to this ExoPhone verify the caller's number (missed-call verification).
     verify_number: Mapped[str] = mapped_column(String(20), default="")

@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("account_sid", sa.String(length=100), nullable=False),
         sa.Column("api_base_url", sa.String(length=300), nullable=False),
         sa.Column("api_key", sa.String(length=200), nullable=False),
-        sa.Column("api_token", sa.String(length=200), nullable=False),
+        sa.Column("api_token", sa.String(length=500), nullable=False),
         sa.Column("caller_id", sa.String(length=20), nullable=False),
         sa.Column("verify_number", sa.String(length=20), nullable=False),
         sa.Column(
