@@ -450,7 +450,7 @@ async def _per_clock_cost(url: str, batch: int) -> dict[str, Any]:
     from sqlalchemy import event
 
     from sahaya.persistence import Database, UnitOfWork
-    from sahaya.tickets import sla
+    from sahaya.tickets import escalation
 
     database = Database(url, pool_size=2)
     statements: dict[str, int] = {}
@@ -463,7 +463,7 @@ async def _per_clock_cost(url: str, batch: int) -> dict[str, Any]:
     try:
         cpu0, wall0 = time.process_time(), time.perf_counter()
         async with UnitOfWork(database) as uow:
-            handled = await sla.sweep(uow=uow, now=datetime.now(UTC), limit=batch)
+            handled = await escalation.sweep(uow=uow, now=datetime.now(UTC), limit=batch)
             cpu1 = time.process_time()
             await uow.commit()
         cpu2, wall2 = time.process_time(), time.perf_counter()

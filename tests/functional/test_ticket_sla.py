@@ -16,7 +16,7 @@ from sahaya.customers import services as customers
 from sahaya.network import services as network
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.sla import SlaRepository, TicketClockRow
-from sahaya.tickets import TicketRepository, domain, sla
+from sahaya.tickets import TicketRepository, domain, escalation, sla
 from sahaya.tickets import intake as ticket_intake
 from sahaya.tickets import services as tickets
 
@@ -83,7 +83,7 @@ async def clock(database: Database, number: str, tenant_id: uuid.UUID) -> Ticket
 
 async def sweep(database: Database, now: datetime) -> int:
     async with UnitOfWork(database) as uow:
-        handled = await sla.sweep(uow=uow, now=now)
+        handled = await escalation.sweep(uow=uow, now=now)
         await uow.commit()
         return handled
 
@@ -223,14 +223,14 @@ async def test_a_clock_that_cannot_fire_does_not_hold_up_the_others(
 
     numbers = [await open_ticket(database, admin, at(23, 10), "critical") for _ in range(3)]
     bad = numbers[1]
-    real_fire = sla._fire
+    real_fire = escalation._fire
 
     def fire(uow, row, ticket, batch, config):  # type: ignore[no-untyped-def]
         if ticket.number == bad:  # a row the code cannot handle, whatever the reason
             raise RuntimeError("corrupt row")
         return real_fire(uow, row, ticket, batch, config)
 
-    monkeypatch.setattr(sla, "_fire", fire)
+    monkeypatch.setattr(escalation, "_fire", fire)
     now = at(23, 17)
     assert await tasks.fire_due_clocks(database, sla.DEFAULT, clock=lambda: now) == 3
 
@@ -242,7 +242,7 @@ async def test_a_clock_that_cannot_fire_does_not_hold_up_the_others(
     assert actions[-1] == "sla_fire_failed"
     assert (await clock(database, bad, tenant_id)).next_fire_at == now + tasks.POSTPONE_FAILING
 
-    monkeypatch.setattr(sla, "_fire", real_fire)  # fixed: it fires when its turn comes back
+    monkeypatch.setattr(escalation, "_fire", real_fire)  # fixed: it fires when its turn comes back
     later = now + tasks.POSTPONE_FAILING
     assert await tasks.fire_due_clocks(database, sla.DEFAULT, clock=lambda: later) == 1
     assert [a for a, _ in await history(database, bad, tenant_id)].count("escalated") == 1
@@ -417,7 +417,7 @@ async def test_tier_ladder_keeps_the_node_and_climbs_engineer_tiers(
     number = await open_ticket(database, admin, at(23, 10), "critical")
     tiers = sla.SlaConfig.named("tiers")
     async with UnitOfWork(database) as uow:
-        await sla.sweep(uow=uow, now=at(23, 17), config=tiers)
+        await escalation.sweep(uow=uow, now=at(23, 17), config=tiers)
         await uow.commit()
     events = await history(database, number, tenant_id)
     escalated = next(c for a, c in events if a == "escalated")

@@ -10,7 +10,7 @@ import procrastinate
 
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.settings import get_settings
-from sahaya.tickets import rca, routing, sla
+from sahaya.tickets import escalation, rca, routing, sla
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -23,7 +23,7 @@ def _now() -> datetime:
 
 async def _sweep(database: Database, config: sla.SlaConfig, now: datetime, limit: int) -> int:
     async with UnitOfWork(database) as uow:
-        handled = await sla.sweep(uow=uow, now=now, limit=limit, config=config)
+        handled = await escalation.sweep(uow=uow, now=now, limit=limit, config=config)
         await uow.commit()
         return handled
 
@@ -36,7 +36,7 @@ async def _sweep_one_by_one(
     handled = 0
     for _ in range(BATCH):
         async with UnitOfWork(database) as uow:
-            fired = await sla.fire_one_or_postpone(
+            fired = await escalation.fire_one_or_postpone(
                 uow=uow, now=clock(), delay=POSTPONE_FAILING, config=config
             )
             await uow.commit()
