@@ -22,7 +22,7 @@ from sahaya.persistence import UnitOfWork
 from sahaya.sla import CalendarRow, SlaRepository, TicketClockRow, calendars
 from sahaya.sla import domain as sla
 from sahaya.tickets import domain
-from sahaya.tickets.repository import TicketRepository
+from sahaya.tickets.repository import TicketRepository, write_swept
 from sahaya.tickets.sla import DEFAULT, SlaConfig, _event, _schedule, _years
 from sahaya.tickets.tables import TicketEventRow, TicketRow
 
@@ -225,6 +225,14 @@ async def sweep(
         events = _fire(uow, row, ticket, batch, config)
         if events:
             fired.append(_Fired(ticket, events))
+    # The rows are written in two statements for the whole batch, then let go by the ORM
+    # (which would otherwise send one UPDATE per row at flush).
+    session = uow.session
+    changed = [ticket for _, ticket in due if session.is_modified(ticket)]
+    await write_swept(await uow.driver(), [row for row, _ in due], changed)
+    for row, ticket in due:
+        session.expunge(row)
+        session.expunge(ticket)
     # After firing: an escalated ticket's leads are those of the node it moved up to.
     await _notify(uow, fired, batch)
     return len(due)

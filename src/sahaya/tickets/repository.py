@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
 from sqlalchemy import func, literal_column, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -271,3 +272,69 @@ class TicketRepository:
 
     def add(self, row: object) -> None:
         self.session.add(row)
+
+
+# The sweep's writes, one statement per table for a whole batch (instead of one ORM UPDATE
+# per row at flush, which was most of the sweep's cost: bench/README.md, SLA timers).
+_WRITE_CLOCKS = """
+UPDATE sla_ticket_clocks AS c SET
+  started_at = x.started_at, pauses = x.pauses, fr_due_at = x.fr_due_at,
+  fr_warn_at = x.fr_warn_at, res_due_at = x.res_due_at, res_warn_at = x.res_warn_at,
+  fr_warned_at = x.fr_warned_at, fr_breached_at = x.fr_breached_at,
+  res_warned_at = x.res_warned_at, res_breached_at = x.res_breached_at,
+  next_fire_at = x.next_fire_at, level = x.level, escalations = x.escalations
+FROM unnest(%s::uuid[], %s::timestamptz[], %s::jsonb[], %s::timestamptz[],
+            %s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[],
+            %s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[],
+            %s::text[], %s::int[])
+  AS x(ticket_id, started_at, pauses, fr_due_at, fr_warn_at, res_due_at, res_warn_at,
+       fr_warned_at, fr_breached_at, res_warned_at, res_breached_at, next_fire_at, level,
+       escalations)
+WHERE c.ticket_id = x.ticket_id"""
+
+_WRITE_TICKETS = """
+UPDATE tickets AS t SET node_id = x.node_id, assignee_id = x.assignee_id, status = x.status,
+                        updated_at = x.updated_at
+FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::text[], %s::timestamptz[])
+  AS x(id, node_id, assignee_id, status, updated_at)
+WHERE t.id = x.id"""
+
+
+async def write_swept(
+    driver: AsyncConnection, clocks: Sequence[TicketClockRow], tickets: Sequence[TicketRow]
+) -> None:
+    """Write a sweep batch's clocks (all of them: each was rescheduled) and the tickets that
+    changed (escalated), in the unit of work's transaction."""
+    if clocks:
+        await driver.execute(
+            _WRITE_CLOCKS,
+            (
+                [c.ticket_id for c in clocks],
+                [c.started_at for c in clocks],
+                [Jsonb(c.pauses) for c in clocks],
+                [c.fr_due_at for c in clocks],
+                [c.fr_warn_at for c in clocks],
+                [c.res_due_at for c in clocks],
+                [c.res_warn_at for c in clocks],
+                [c.fr_warned_at for c in clocks],
+                [c.fr_breached_at for c in clocks],
+                [c.res_warned_at for c in clocks],
+                [c.res_breached_at for c in clocks],
+                [c.next_fire_at for c in clocks],
+                [c.level for c in clocks],
+                [c.escalations for c in clocks],
+            ),
+            prepare=True,
+        )
+    if tickets:
+        await driver.execute(
+            _WRITE_TICKETS,
+            (
+                [t.id for t in tickets],
+                [t.node_id for t in tickets],
+                [t.assignee_id for t in tickets],
+                [t.status for t in tickets],
+                [t.updated_at for t in tickets],
+            ),
+            prepare=True,
+        )
