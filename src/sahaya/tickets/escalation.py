@@ -22,9 +22,15 @@ from sahaya.persistence import UnitOfWork
 from sahaya.sla import CalendarRow, SlaRepository, TicketClockRow, calendars
 from sahaya.sla import domain as sla
 from sahaya.tickets import domain
-from sahaya.tickets.repository import TicketRepository, write_swept
-from sahaya.tickets.sla import DEFAULT, SlaConfig, _event, _schedule, _years
-from sahaya.tickets.tables import TicketEventRow, TicketRow
+from sahaya.tickets.repository import (
+    NewEvent,
+    TicketRepository,
+    new_event,
+    write_events,
+    write_swept,
+)
+from sahaya.tickets.sla import DEFAULT, SYSTEM, SlaConfig, _event, _schedule, _years
+from sahaya.tickets.tables import TicketRow
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +97,7 @@ class _Batch:
 
 def _escalate(
     uow: UnitOfWork, ticket: TicketRow, row: TicketClockRow, batch: _Batch, config: SlaConfig
-) -> list[TicketEventRow]:
+) -> list[NewEvent]:
     now = batch.now
     node = batch.nodes[ticket.node_id]
     # A clock started on the tree (level = the node's level) counts as the first tier when
@@ -99,7 +105,7 @@ def _escalate(
     current = row.level if row.level in config.ladder.levels else config.ladder.levels[0]
     target_level = config.ladder.next_level(current)
     if target_level is None:
-        return [_event(uow, ticket, "escalation_exhausted", {"level": current}, now)]
+        return [new_event(ticket, SYSTEM, "escalation_exhausted", {"level": current}, now)]
     parent = batch.parent(node)
     changes: dict[str, Any] = {"level": [current, target_level]}
     if config.ladder == sla.TREE_LADDER and parent is not None:
@@ -122,7 +128,7 @@ def _escalate(
     )
     row.fr_warned_at = row.fr_breached_at = row.res_warned_at = row.res_breached_at = None
     _schedule(row, batch.calendar(node), config.policy)
-    return [_event(uow, ticket, "escalated", changes, now)]
+    return [new_event(ticket, SYSTEM, "escalated", changes, now)]
 
 
 _DEADLINES = (
@@ -133,13 +139,13 @@ _DEADLINES = (
 
 def _fire(
     uow: UnitOfWork, row: TicketClockRow, ticket: TicketRow, batch: _Batch, config: SlaConfig
-) -> list[TicketEventRow]:
+) -> list[NewEvent]:
     """Fire whatever is due on a locked clock row and its locked ticket."""
     now = batch.now
     if row.stopped_at is not None:
         row.next_fire_at = None
         return []
-    events: list[TicketEventRow] = []
+    events: list[NewEvent] = []
     breached = False
     for deadline, warn_at, due_at, warned, breach in _DEADLINES:
         for action, at, fired in (("sla_warning", warn_at, warned), ("sla_breach", due_at, breach)):
@@ -149,7 +155,7 @@ def _fire(
             setattr(row, fired, now)
             breached = breached or action == "sla_breach"
             changes = {"deadline": deadline, "due_at": getattr(row, due_at).isoformat()}
-            events.append(_event(uow, ticket, action, changes | {"level": row.level}, now))
+            events.append(new_event(ticket, SYSTEM, action, changes | {"level": row.level}, now))
     if breached:
         events.extend(_escalate(uow, ticket, row, batch, config))
     else:
@@ -160,7 +166,7 @@ def _fire(
 @dataclass(frozen=True, slots=True)
 class _Fired:
     ticket: TicketRow
-    events: list[TicketEventRow]
+    events: list[NewEvent]
 
 
 def _lines(fired: _Fired) -> list[str]:
@@ -229,7 +235,9 @@ async def sweep(
     # (which would otherwise send one UPDATE per row at flush).
     session = uow.session
     changed = [ticket for _, ticket in due if session.is_modified(ticket)]
-    await write_swept(await uow.driver(), [row for row, _ in due], changed)
+    driver = await uow.driver()
+    await write_swept(driver, [row for row, _ in due], changed)
+    await write_events(driver, [e for item in fired for e in item.events])
     for row, ticket in due:
         session.expunge(row)
         session.expunge(ticket)
@@ -252,6 +260,8 @@ async def fire_one_or_postpone(
         async with uow.session.begin_nested():
             batch = await _Batch.load(uow, [ticket], now)
             events = _fire(uow, row, ticket, batch, config)
+            await uow.session.flush()  # the clock and ticket, through the ORM here
+            await write_events(await uow.driver(), events)
             await _notify(uow, [_Fired(ticket, events)] if events else [], batch)
             await uow.session.flush()
         return True

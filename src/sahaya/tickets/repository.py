@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -74,6 +75,49 @@ async def open_ticket_id(
     )
     row = await cursor.fetchone()
     return None if row is None else row[0]
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An audit event about to be written: the one shape every writer uses."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    ticket_id: uuid.UUID
+    actor: str
+    action: str
+    changes: dict[str, Any]
+    created_at: datetime
+
+
+def new_event(
+    ticket: TicketRow, actor: str, action: str, changes: dict[str, Any], now: datetime
+) -> NewEvent:
+    return NewEvent(uuid.uuid4(), ticket.tenant_id, ticket.id, actor, action, changes, now)
+
+
+_WRITE_EVENTS = """
+INSERT INTO ticket_events (id, tenant_id, ticket_id, actor, action, changes, created_at)
+SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::text[], %s::text[],
+                     %s::jsonb[], %s::timestamptz[])"""
+
+
+async def write_events(driver: AsyncConnection, events: Sequence[NewEvent]) -> None:
+    """Many audit events in one statement (the SLA sweep writes thousands a second)."""
+    if events:
+        await driver.execute(
+            _WRITE_EVENTS,
+            (
+                [e.id for e in events],
+                [e.tenant_id for e in events],
+                [e.ticket_id for e in events],
+                [e.actor for e in events],
+                [e.action for e in events],
+                [Jsonb(e.changes) for e in events],
+                [e.created_at for e in events],
+            ),
+            prepare=True,
+        )
 
 
 class TicketRepository:
@@ -258,15 +302,7 @@ class TicketRepository:
         now: datetime,
     ) -> TicketEventRow:
         """Add one audit event (who, what, before → after) to the ticket's history."""
-        event = TicketEventRow(
-            id=uuid.uuid4(),
-            tenant_id=ticket.tenant_id,
-            ticket_id=ticket.id,
-            actor=actor,
-            action=action,
-            changes=changes,
-            created_at=now,
-        )
+        event = TicketEventRow(**asdict(new_event(ticket, actor, action, changes, now)))
         self.session.add(event)
         return event
 
