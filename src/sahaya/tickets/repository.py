@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -302,7 +302,16 @@ class TicketRepository:
         now: datetime,
     ) -> TicketEventRow:
         """Add one audit event (who, what, before → after) to the ticket's history."""
-        event = TicketEventRow(**asdict(new_event(ticket, actor, action, changes, now)))
+        e = new_event(ticket, actor, action, changes, now)
+        event = TicketEventRow(  # not asdict(): it would deep-copy `changes`
+            id=e.id,
+            tenant_id=e.tenant_id,
+            ticket_id=e.ticket_id,
+            actor=e.actor,
+            action=e.action,
+            changes=e.changes,
+            created_at=e.created_at,
+        )
         self.session.add(event)
         return event
 
