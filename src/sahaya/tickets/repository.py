@@ -68,8 +68,9 @@ async def open_ticket_id(
     service_code: str,
     since: datetime,
 ) -> uuid.UUID | None:
-    """The duplicate guard's probe (what `open_for` asks), locked, on the unit of work's own
-    psycopg connection: intake runs it for every ticket."""
+    """The duplicate guard's probe: the customer's most recent unresolved ticket for the
+    service touched since `since`, locked, on the unit of work's own psycopg connection
+    (intake runs it for every ticket)."""
     cursor = await driver.execute(
         _OPEN_TICKET_ID, (tenant_id, customer_id, service_code, since), prepare=True
     )
@@ -158,24 +159,6 @@ class TicketRepository:
             query = query.with_for_update(of=TicketRow)
         row = (await self.session.execute(query)).first()
         return None if row is None else (row[0], row[1])
-
-    async def open_for(
-        self, tenant_id: uuid.UUID, customer_id: uuid.UUID, service_code: str, since: datetime
-    ) -> TicketRow | None:
-        """The customer's most recent unresolved ticket for the service, if touched since."""
-        return await self.session.scalar(
-            select(TicketRow)
-            .where(
-                TicketRow.tenant_id == tenant_id,
-                TicketRow.customer_id == customer_id,
-                TicketRow.service_code == service_code,
-                TicketRow.status.not_in(("resolved", "closed")),
-                TicketRow.updated_at >= since,
-            )
-            .order_by(TicketRow.updated_at.desc())
-            .limit(1)
-            .with_for_update()
-        )
 
     async def queue(
         self,
