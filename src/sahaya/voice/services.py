@@ -7,13 +7,13 @@ connection (ADR 0005). The rest goes through the unit of work.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sahaya.access import Principal
+from sahaya.access.tokens import token_hash  # webhook keys are kept like API tokens
 from sahaya.customers import CustomerRow
 from sahaya.customers.repository import card_by_phone
 from sahaya.network import NetworkRepository, NodeRow
@@ -70,10 +70,6 @@ def _last10(number: str) -> str:
     return "".join(ch for ch in number if ch.isdigit())[-10:]
 
 
-def key_hash(key: str) -> bytes:
-    return hashlib.sha256(key.encode()).digest()
-
-
 async def create_account(
     *,
     uow: UnitOfWork,
@@ -94,7 +90,7 @@ async def create_account(
         id=uuid.uuid4(),
         tenant_id=tenant_id,
         name=name.strip() or "exotel",
-        webhook_key_hash=key_hash(key),
+        webhook_key_hash=token_hash(key),
         account_sid=account_sid,
         api_base_url=api_base_url,
         api_key=api_key,
@@ -115,7 +111,7 @@ async def account_for_key(*, database: Database, key: str) -> Account | None:
 
     async def load() -> Account | None:
         async with database.reading() as connection:
-            found = await account_by_key(connection, key_hash(key))
+            found = await account_by_key(connection, token_hash(key))
         return None if found is None else Account(*found)
 
     return await database.reference_cache.get(("voice_account", key), load, keep_none=False)
@@ -136,7 +132,7 @@ async def account_by_id(*, database: Database, account_id: uuid.UUID) -> Account
 
 async def account_for_key_in(*, uow: UnitOfWork, key: str) -> VoiceAccountRow | None:
     """The account row for a webhook key, through the unit of work (no cache)."""
-    return await VoiceRepository(uow.session).account_by_hash(key_hash(key))
+    return await VoiceRepository(uow.session).account_by_hash(token_hash(key))
 
 
 # --------------------------------------------------------------------------------- gate
