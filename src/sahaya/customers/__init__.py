@@ -3,7 +3,7 @@ identities and verification, and bulk imports from CSV and ERPNext."""
 
 from sahaya.customers import domain, services
 from sahaya.customers.importing import RawRecord
-from sahaya.customers.phones import InvalidPhone, to_e164
+from sahaya.customers.phones import InvalidPhone, e164_or_none, to_e164
 from sahaya.customers.repository import CustomerRepository
 from sahaya.customers.tables import CustomerIdentityRow, CustomerRow
 
@@ -14,6 +14,7 @@ __all__ = [
     "InvalidPhone",
     "RawRecord",
     "domain",
+    "e164_or_none",
     "services",
     "to_e164",
 ]

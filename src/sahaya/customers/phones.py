@@ -53,6 +53,16 @@ def to_e164(raw: str, region: str = "IN") -> str:
     return _full_parse(text, region)
 
 
+def e164_or_none(raw: str | None, region: str = "IN") -> str | None:
+    """`to_e164`, or None for a missing or unreadable number (providers send anything)."""
+    if not raw:
+        return None
+    try:
+        return to_e164(raw, region)
+    except InvalidPhone:
+        return None
+
+
 def _full_parse(text: str, region: str) -> str:
     candidate = text
     digits = _SEPARATORS.sub("", text)

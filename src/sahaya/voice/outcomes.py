@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sahaya.access import Principal, Role
 from sahaya.access.repository import AccessRepository
-from sahaya.customers import CustomerRepository, InvalidPhone, to_e164
+from sahaya.customers import CustomerRepository, e164_or_none
 from sahaya.messaging import services as messaging
 from sahaya.network import ExecutiveRow, NetworkRepository, NodeRow
 from sahaya.network import domain as network_domain
@@ -119,7 +119,7 @@ async def record_outcome(
     )
     if call.outcome is not None:
         return Recorded(Outcome(call.outcome), repeated=True)
-    dialled_e164 = _e164(dialled)
+    dialled_e164 = e164_or_none(dialled)
     outcome = domain.outcome_of(call_type=call_type, dial_status=dial_status, dialled=dialled)
     repo = VoiceRepository(uow.session)
     legs = await repo.legs(call.id)
@@ -162,7 +162,7 @@ async def record_outcome_fast(
     plain psycopg connection. None when the full path (`record_outcome`) must run: an
     unknown call, a possible busy caller, or an executive to set away."""
     outcome = domain.outcome_of(call_type=call_type, dial_status=dial_status, dialled=dialled)
-    dialled_e164 = _e164(dialled)
+    dialled_e164 = e164_or_none(dialled)
     async with database.reading() as connection, connection.transaction():
         row = await call_for_outcome(connection, account.tenant_id, call_sid)
         if row is None:
@@ -205,13 +205,6 @@ async def record_outcome_fast(
             },
         )
     return Recorded(outcome, repeated=False)
-
-
-def _e164(raw: str | None) -> str | None:
-    try:
-        return to_e164(raw) if raw else None
-    except InvalidPhone:
-        return None
 
 
 async def _pause_repeat_missers(

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from sahaya.customers import InvalidPhone, to_e164
+from sahaya.customers import e164_or_none
 
 MAX_FIELD = 1000
 
@@ -36,15 +36,6 @@ def _field(params: Mapping[str, str], *names: str) -> str | None:
                 raise WireError(f"{name}: longer than {MAX_FIELD} characters")
             return value or None
     return None
-
-
-def e164_or_none(raw: str | None) -> str | None:
-    if not raw:
-        return None
-    try:
-        return to_e164(raw)
-    except InvalidPhone:
-        return None
 
 
 def _int(value: str | None, name: str) -> int | None:
