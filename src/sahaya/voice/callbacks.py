@@ -23,7 +23,8 @@ from sahaya.persistence import UnitOfWork
 from sahaya.persistence.sealed import UnsealError, unseal
 from sahaya.tickets import domain as ticket_domain
 from sahaya.tickets.repository import TicketRepository
-from sahaya.tickets.tables import TicketEntryRow, TicketRow
+from sahaya.tickets.services import _entry
+from sahaya.tickets.tables import TicketRow
 from sahaya.voice import domain
 from sahaya.voice.errors import CallbackNotOpen, UnknownCallback
 from sahaya.voice.ports import CallPlacer, CallRequest, PlaceCallError, PlacerAccount
@@ -251,22 +252,17 @@ async def on_report(
         ticket = await uow.session.get(TicketRow, row.ticket_id)
         if ticket is not None:
             tickets = TicketRepository(uow.session)
-            tickets.add(_note(ticket, note, now))
+            _entry(
+                tickets,
+                ticket,
+                kind=ticket_domain.EntryKind.SYSTEM_EVENT,
+                author=SYSTEM,
+                body=note,
+                now=now,
+            )
             tickets.record_event(
                 ticket, actor=SYSTEM, action="callback", changes={"status": row.status}, now=now
             )
-
-
-def _note(ticket: TicketRow, body: str, now: datetime) -> TicketEntryRow:
-    return TicketEntryRow(
-        id=uuid.uuid4(),
-        tenant_id=ticket.tenant_id,
-        ticket_id=ticket.id,
-        kind=ticket_domain.EntryKind.SYSTEM_EVENT.value,
-        author=SYSTEM,
-        body=body,
-        created_at=now,
-    )
 
 
 def _callback_id(custom_field: str | None) -> uuid.UUID | None:
