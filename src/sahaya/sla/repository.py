@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,17 +14,6 @@ from sahaya.sla.tables import CalendarRow, NodeCalendarRow, SeverityRuleRow, Tic
 class SlaRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def calendars_attached(
-        self, node_ids: Sequence[uuid.UUID]
-    ) -> dict[uuid.UUID, CalendarRow]:
-        """node id → the calendar attached to that very node, for those that have one."""
-        rows = await self.session.execute(
-            select(NodeCalendarRow.node_id, CalendarRow)
-            .join(CalendarRow, CalendarRow.id == NodeCalendarRow.calendar_id)
-            .where(NodeCalendarRow.node_id.in_(node_ids))
-        )
-        return {row[0]: row[1] for row in rows.all()}
 
     async def calendars_by_node_path(self, tenant_id: uuid.UUID) -> dict[str, CalendarRow]:
         """node path → the calendar attached to that node, for every node that has one."""

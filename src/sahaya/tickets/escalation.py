@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +19,7 @@ from sahaya.messaging import services as messaging
 from sahaya.network import NetworkRepository, NodeRow
 from sahaya.network.repository import ancestor_paths
 from sahaya.persistence import UnitOfWork
-from sahaya.sla import CalendarRow, SlaRepository, TicketClockRow, calendars
+from sahaya.sla import TicketClockRow
 from sahaya.sla import domain as sla
 from sahaya.tickets import domain
 from sahaya.tickets.repository import (
@@ -29,7 +29,7 @@ from sahaya.tickets.repository import (
     write_events,
     write_swept,
 )
-from sahaya.tickets.sla import DEFAULT, SYSTEM, SlaConfig, _event, _schedule, _years
+from sahaya.tickets.sla import DEFAULT, SYSTEM, SlaConfig, _calendar, _event, _schedule
 from sahaya.tickets.tables import TicketRow
 
 log = logging.getLogger(__name__)
@@ -43,10 +43,9 @@ class _Batch:
     now: datetime
     nodes: dict[uuid.UUID, NodeRow]
     by_path: dict[tuple[uuid.UUID, str], NodeRow]
-    attached: dict[uuid.UUID, CalendarRow]  # node id → calendar attached there
+    calendars: dict[uuid.UUID, sla.BusinessCalendar]  # node id → its (inherited) calendar
     leads: dict[uuid.UUID, list[str]]  # node id → supervisors bound to that very node
     assignees: dict[uuid.UUID, str]  # executive id → email
-    _calendars: dict[uuid.UUID | None, sla.BusinessCalendar] = field(default_factory=dict)
 
     @classmethod
     async def load(cls, uow: UnitOfWork, tickets: list[TicketRow], now: datetime) -> _Batch:
@@ -58,11 +57,13 @@ class _Batch:
             nodes.update((n.id, n) for n in await network.nodes_by_paths(tenant_id, list(paths)))
         ids = list(nodes)
         assigned = {t.assignee_id for t in tickets if t.assignee_id is not None}
+        # The same lookup intake uses (tickets.sla._calendar): cached per tenant.
+        calendars = {n.id: (await _calendar(uow, n, now))[1] for n in nodes.values()}
         return cls(
             now=now,
             nodes=nodes,
             by_path={(n.tenant_id, n.path): n for n in nodes.values()},
-            attached=await SlaRepository(uow.session).calendars_attached(ids),
+            calendars=calendars,
             leads=await AccessRepository(uow.session).supervisor_emails_by_node(ids),
             assignees=await network.executive_emails(assigned) if assigned else {},
         )
@@ -73,14 +74,7 @@ class _Batch:
         return [n for n in reversed(list(found)) if n is not None]
 
     def calendar(self, node: NodeRow) -> sla.BusinessCalendar:
-        row = next((self.attached[n.id] for n in self.lineage(node) if n.id in self.attached), None)
-        key = None if row is None else row.id
-        if key not in self._calendars:
-            years = _years(self.now)
-            self._calendars[key] = (
-                calendars.default_calendar(years) if row is None else calendars.from_row(row, years)
-            )
-        return self._calendars[key]
+        return self.calendars[node.id]
 
     def parent(self, node: NodeRow) -> NodeRow | None:
         parent_path = node.path.rpartition("/")[0]
