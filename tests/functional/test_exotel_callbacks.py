@@ -4,8 +4,6 @@ closed by a completed conversation — with the provider's status callbacks post
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -13,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import psycopg
 import pytest
-import uvicorn
 from pydantic import SecretStr
 
 from sahaya.channels.exotel.api import ExotelCalls
@@ -24,17 +21,11 @@ from sahaya.persistence.sealed import seal
 from sahaya.settings import Settings
 from sahaya.voice import callbacks, domain
 from sahaya.voice.config import voice_config
-from tests.conftest import TokenFactory, bearer
+from tests.conftest import TokenFactory, bearer, serving
 from tests.functional.voice_support import CUSTOMER, PHONES, call, rows
 
 SID, API_KEY, API_TOKEN = "apna-sandbox", "api-key-1", "api-token-1"
 POLICY = domain.CallbackPolicy(tries=3, spacing=timedelta(minutes=15))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -44,27 +35,14 @@ async def exotel(
     """The fake Exotel API on a real port; the account points at it; status callbacks go
     to the app under test."""
     fake = FakeExotelApi(SID, API_KEY, API_TOKEN, status_client=client)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(fake.app, port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    with psycopg.connect(db_url) as conn:
-        conn.execute(
-            "UPDATE voice_accounts SET api_base_url = %s, account_sid = %s, api_key = %s,"
-            " api_token = %s",
-            (
-                f"http://127.0.0.1:{port}",
-                SID,
-                API_KEY,
-                seal(API_TOKEN, settings.secret_key.get_secret_value()),
-            ),
-        )
-    try:
+    async with serving(fake.app) as base:
+        with psycopg.connect(db_url) as conn:
+            conn.execute(
+                "UPDATE voice_accounts SET api_base_url = %s, account_sid = %s, api_key = %s,"
+                " api_token = %s",
+                (base, SID, API_KEY, seal(API_TOKEN, settings.secret_key.get_secret_value())),
+            )
         yield fake
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def sweep(database: Database, settings: Settings, now: datetime) -> callbacks.Sweep:

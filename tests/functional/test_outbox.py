@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email
-import socket
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
@@ -33,7 +32,7 @@ from sahaya.settings import Settings
 from sahaya.tickets import intake as ticket_intake
 from sahaya.tickets.domain import Channel
 from sahaya.worker.app import build_app
-from tests.conftest import TokenFactory, bearer
+from tests.conftest import TokenFactory, bearer, free_port
 
 KOCHI = "kerala/ernakulam/kochi"
 MAIL_FROM = "Sahaya Support <support@sahaya.test>"
@@ -76,17 +75,11 @@ class SmtpServer:
     recorder: Recorder
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
     """A real SMTP server on 127.0.0.1 for this test."""
     recorder = Recorder()
-    port = _free_port()
+    port = free_port()
     controller = Controller(recorder, hostname="127.0.0.1", port=port)
     controller.start()
     try:
@@ -369,7 +362,7 @@ async def test_nothing_listens_on_the_port_is_transient(
 ) -> None:
     customer_id = await customer(client, agent)
     number = await ticket(client, agent, customer_id)
-    nobody = SmtpSender(SmtpConfig(host="127.0.0.1", port=_free_port(), timeout=2))
+    nobody = SmtpSender(SmtpConfig(host="127.0.0.1", port=free_port(), timeout=2))
     assert (await deliver(database, nobody, datetime.now(UTC))).retrying == 1
     [waiting] = await outbox(client, agent, number)
     assert waiting["state"] == "queued"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -14,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from sahaya.access import Principal
 from sahaya.persistence import Database, UnitOfWork
@@ -22,30 +20,15 @@ from sahaya.settings import Settings
 from sahaya.tickets import domain as ticket_domain
 from sahaya.tickets import intake as ticket_intake
 from sahaya.web.app import create_app
-from tests.conftest import TokenFactory, bearer
+from tests.conftest import TokenFactory, bearer, serving
 from tests.functional.voice_support import PHONES, dial, gate, params, rows
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
 async def other_process(db_url: str, settings: Settings) -> AsyncIterator[str]:
     """A second Sahaya server (its own app, pool and listener) on a real port."""
-    app = create_app(db_url, settings)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    async with serving(create_app(db_url, settings)) as base:
+        yield base
 
 
 async def next_pop(lines: AsyncIterator[str]) -> dict[str, Any]:

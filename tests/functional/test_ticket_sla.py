@@ -28,20 +28,6 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 11, day, hour, minute, tzinfo=IST)
 
 
-@pytest.fixture
-async def admin(database: Database, tenant_id: uuid.UUID) -> Principal:
-    async with UnitOfWork(database) as uow:
-        root = await network.node_or_raise(uow=uow, tenant_id=tenant_id, ref="kerala")
-    return Principal(
-        tenant_id=tenant_id,
-        role=Role.ADMIN,
-        node_id=root.id,
-        node_path="kerala",
-        token_id=uuid.uuid4(),
-        name="test admin",
-    )
-
-
 async def open_ticket(database: Database, admin: Principal, now: datetime, severity: str) -> str:
     async with UnitOfWork(database) as uow:
         customer, _ = await customers.register(
