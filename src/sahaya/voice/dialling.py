@@ -16,7 +16,7 @@ from sahaya.network import domain as network_domain
 from sahaya.network.repository import ancestor_paths
 from sahaya.persistence import Database
 from sahaya.voice import domain
-from sahaya.voice.domain import GateDecision
+from sahaya.voice.domain import CallReport, GateDecision
 from sahaya.voice.repository import (
     active_services,
     call_for_dial,
@@ -38,16 +38,7 @@ class DialPlan:
 
 
 async def dial(
-    *,
-    database: Database,
-    account: Account,
-    call_sid: str,
-    caller: str,
-    caller_e164: str | None,
-    called: str,
-    digits: str | None,
-    now: datetime,
-    config: VoiceConfig,
+    *, database: Database, account: Account, report: CallReport, now: datetime, config: VoiceConfig
 ) -> DialPlan:
     """Who rings for this call, in order: the escalation chain of the caller's home
     sub-district, without executives away, off shift or on another call. A repeated request
@@ -55,32 +46,21 @@ async def dial(
     plain psycopg connection: the call (locked), the executives along the tree, the offer."""
     for _ in range(2):
         async with database.reading() as connection, connection.transaction():
-            row = await call_for_dial(connection, account.tenant_id, call_sid)
+            row = await call_for_dial(connection, account.tenant_id, report.call_sid)
             if row is not None:
-                return await _plan(
-                    connection, database, account, call_sid, row, digits, now, config
-                )
+                return await _plan(connection, database, account, report, row, now, config)
         # A call the gate never saw (a flow without one, or a gate that fell back): record
         # it as the gate would, then plan.
-        await gate(
-            database=database,
-            account=account,
-            call_sid=call_sid,
-            caller=caller,
-            caller_e164=caller_e164,
-            called=called,
-            now=now,
-        )
-    raise RuntimeError(f"call {call_sid} vanished while planning its dial list")
+        await gate(database=database, account=account, report=report, now=now)
+    raise RuntimeError(f"call {report.call_sid} vanished while planning its dial list")
 
 
 async def _plan(
     connection: AsyncConnection,
     database: Database,
     account: Account,
-    call_sid: str,
+    report: CallReport,
     row: tuple[Any, ...],
-    digits: str | None,
     now: datetime,
     config: VoiceConfig,
 ) -> DialPlan:
@@ -96,9 +76,9 @@ async def _plan(
         return await active_services(connection, account.tenant_id)
 
     active = await database.reference_cache.get(("active_services", account.tenant_id), load)
-    service = domain.selected_service(active, digits)
+    service = domain.selected_service(active, report.digits)
     if service is None:
-        return DialPlan((), f"no service chosen (digits {digits!r}, {len(active)} active)")
+        return DialPlan((), f"no service chosen (digits {report.digits!r}, {len(active)} active)")
 
     async def load_timings() -> dict[str, domain.DialTiming]:
         rows = await node_timings(connection, account.tenant_id)
@@ -131,7 +111,7 @@ async def _plan(
         {
             "tenant": account.tenant_id,
             "call": call_id,
-            "sid": call_sid,
+            "sid": report.call_sid,
             "customer": customer_id,
             "now": now,
             "executives": [s.executive.id for s in kept],

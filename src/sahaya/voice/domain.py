@@ -60,6 +60,30 @@ _DIAL_STATUS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class CallReport:
+    """What Exotel says about an inbound call at a step of its flow (gate, dial, outcome),
+    numbers already read as E.164 where they could be."""
+
+    call_sid: str
+    caller: str
+    caller_e164: str | None
+    called: str
+    digits: str | None = None
+    call_type: str | None = None
+    dial_status: str | None = None
+    dialled: str | None = None
+    dialled_e164: str | None = None
+    duration: int | None = None
+    recording_url: str | None = None
+
+    @property
+    def outcome(self) -> Outcome:
+        return outcome_of(
+            call_type=self.call_type, dial_status=self.dial_status, dialled=self.dialled
+        )
+
+
 def outcome_of(*, call_type: str | None, dial_status: str | None, dialled: str | None) -> Outcome:
     """The outcome of an inbound call from the Passthru after Connect (`CallType`,
     `DialCallStatus`, `DialWhomNumber`), as frappe's Exotel integration maps them."""

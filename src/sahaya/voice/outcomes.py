@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sahaya.access import Principal, Role
 from sahaya.access.repository import AccessRepository
-from sahaya.customers import CustomerRepository, e164_or_none
+from sahaya.customers import CustomerRepository
 from sahaya.messaging import services as messaging
 from sahaya.network import ExecutiveRow, NetworkRepository, NodeRow
 from sahaya.network import domain as network_domain
@@ -20,7 +20,7 @@ from sahaya.persistence import Database, UnitOfWork
 from sahaya.tickets import domain as ticket_domain
 from sahaya.tickets import intake as ticket_intake
 from sahaya.voice import domain
-from sahaya.voice.domain import GateDecision, Outcome
+from sahaya.voice.domain import CallReport, GateDecision, Outcome
 from sahaya.voice.repository import (
     VoiceRepository,
     call_for_outcome,
@@ -32,25 +32,19 @@ from sahaya.voice.tables import CallbackRequestRow, CallRow
 
 
 async def _ensure_call(
-    uow: UnitOfWork,
-    account: Account,
-    *,
-    call_sid: str,
-    caller: str,
-    caller_e164: str | None,
-    called: str,
-    now: datetime,
+    uow: UnitOfWork, account: Account, report: CallReport, now: datetime
 ) -> CallRow:
     """The call's row, locked; written now if the gate never saw it (a flow without a gate,
     or a gate that fell back while the database was away). Safe against the gate writing
     the same call at the same moment (Exotel retries overlap)."""
     repo = VoiceRepository(uow.session)
-    row = await repo.call(account.tenant_id, call_sid, lock=True)
+    row = await repo.call(account.tenant_id, report.call_sid, lock=True)
     if row is not None:
         return row
     found = None
-    if caller_e164 is not None:
-        found = await CustomerRepository(uow.session).by_phone(account.tenant_id, caller_e164)
+    if report.caller_e164 is not None:
+        customers = CustomerRepository(uow.session)
+        found = await customers.by_phone(account.tenant_id, report.caller_e164)
     customer = found[0] if found else None
     allowed = customer is not None and not customer.blocked
     await repo.insert_call_if_new(
@@ -58,11 +52,11 @@ async def _ensure_call(
             "id": uuid.uuid4(),
             "tenant_id": account.tenant_id,
             "account_id": account.id,
-            "call_sid": call_sid,
+            "call_sid": report.call_sid,
             "direction": "inbound",
-            "from_raw": caller,
-            "from_e164": caller_e164,
-            "to_raw": called,
+            "from_raw": report.caller,
+            "from_e164": report.caller_e164,
+            "to_raw": report.called,
             "customer_id": customer.id if customer else None,
             "node_id": customer.home_node_id if customer else None,
             "decision": (GateDecision.ALLOW if allowed else GateDecision.DENY).value,
@@ -72,7 +66,7 @@ async def _ensure_call(
             "updated_at": now,
         }
     )
-    row = await repo.call(account.tenant_id, call_sid, lock=True)
+    row = await repo.call(account.tenant_id, report.call_sid, lock=True)
     assert row is not None  # noqa: S101 - inserted or already there
     return row
 
@@ -90,37 +84,15 @@ class Recorded:
 
 
 async def record_outcome(
-    *,
-    uow: UnitOfWork,
-    account: Account,
-    call_sid: str,
-    caller: str,
-    caller_e164: str | None,
-    called: str,
-    call_type: str | None,
-    dial_status: str | None,
-    dialled: str | None,
-    duration: int | None,
-    recording_url: str | None,
-    now: datetime,
-    config: VoiceConfig,
+    *, uow: UnitOfWork, account: Account, report: CallReport, now: datetime, config: VoiceConfig
 ) -> Recorded:
     """How the call ended: per leg, for the call, and what follows — executives who keep
     missing calls are set away, and a caller who keeps getting nobody gets a ticket and a
     callback."""
-    call = await _ensure_call(
-        uow,
-        account,
-        call_sid=call_sid,
-        caller=caller,
-        caller_e164=caller_e164,
-        called=called,
-        now=now,
-    )
+    call = await _ensure_call(uow, account, report, now)
     if call.outcome is not None:
         return Recorded(Outcome(call.outcome), repeated=True)
-    dialled_e164 = e164_or_none(dialled)
-    outcome = domain.outcome_of(call_type=call_type, dial_status=dial_status, dialled=dialled)
+    dialled_e164, outcome = report.dialled_e164, report.outcome
     repo = VoiceRepository(uow.session)
     legs = await repo.legs(call.id)
     results = domain.leg_outcomes([leg.phone_e164 for leg in legs], dialled_e164, outcome)
@@ -132,9 +104,9 @@ async def record_outcome(
         if result in domain.MISSES:
             missed.append(leg.executive_id)
     call.outcome = outcome.value
-    call.dialled_number = dialled_e164 or dialled
-    call.duration_seconds = duration
-    call.recording_url = recording_url
+    call.dialled_number = dialled_e164 or report.dialled
+    call.duration_seconds = report.duration
+    call.recording_url = report.recording_url
     call.ended_at = call.updated_at = now
     await uow.flush()
     away = await _pause_repeat_missers(uow, account, missed, now, config)
@@ -145,26 +117,15 @@ async def record_outcome(
 
 
 async def record_outcome_fast(
-    *,
-    database: Database,
-    account: Account,
-    call_sid: str,
-    call_type: str | None,
-    dial_status: str | None,
-    dialled: str | None,
-    duration: int | None,
-    recording_url: str | None,
-    now: datetime,
-    config: VoiceConfig,
+    *, database: Database, account: Account, report: CallReport, now: datetime, config: VoiceConfig
 ) -> Recorded | None:
     """The common outcome — answered, or unanswered by a caller the busy rule cannot concern,
     with nobody reaching the missed-calls limit — in two or three prepared statements on a
     plain psycopg connection. None when the full path (`record_outcome`) must run: an
     unknown call, a possible busy caller, or an executive to set away."""
-    outcome = domain.outcome_of(call_type=call_type, dial_status=dial_status, dialled=dialled)
-    dialled_e164 = e164_or_none(dialled)
+    dialled_e164, outcome = report.dialled_e164, report.outcome
     async with database.reading() as connection, connection.transaction():
-        row = await call_for_outcome(connection, account.tenant_id, call_sid)
+        row = await call_for_outcome(connection, account.tenant_id, report.call_sid)
         if row is None:
             return None
         call_id, stored, customer_id, phones, executives = row
@@ -198,9 +159,9 @@ async def record_outcome_fast(
                 "positions": list(range(1, len(results) + 1)),
                 "outcomes": [r.value for r in results],
                 "outcome": outcome.value,
-                "dialled": dialled_e164 or dialled,
-                "duration": duration,
-                "recording": recording_url,
+                "dialled": dialled_e164 or report.dialled,
+                "duration": report.duration,
+                "recording": report.recording_url,
                 "answered_by": answered,
             },
         )

@@ -22,7 +22,7 @@ from sahaya.network.repository import ancestor_paths
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.persistence.sealed import seal
 from sahaya.voice import domain
-from sahaya.voice.domain import GateDecision
+from sahaya.voice.domain import CallReport, GateDecision
 from sahaya.voice.errors import InvalidTiming
 from sahaya.voice.repository import (
     VoiceRepository,
@@ -146,33 +146,27 @@ class GateResult:
 
 
 async def gate(
-    *,
-    database: Database,
-    account: Account,
-    call_sid: str,
-    caller: str,
-    caller_e164: str | None,
-    called: str,
-    now: datetime,
+    *, database: Database, account: Account, report: CallReport, now: datetime
 ) -> GateResult:
     """Registered caller → allow; unknown, blocked or unreadable number → deny. The call row
     is written either way; a repeated request gets the first decision back. A call to the
     verification number marks a registered caller's number verified (missed-call
     verification): the call row and the customer's `verified_via`/`verified_at` record it."""
-    verifying = account.is_verification_call(called)
+    verifying = account.is_verification_call(report.called)
+    e164 = report.caller_e164
     async with database.reading() as connection:
         card = None
-        if caller_e164 is None:
-            decision, reason = GateDecision.DENY, f"caller number {caller!r} cannot be read"
+        if e164 is None:
+            decision, reason = GateDecision.DENY, f"caller number {report.caller!r} cannot be read"
         else:
-            card = await card_by_phone(connection, account.tenant_id, caller_e164)
+            card = await card_by_phone(connection, account.tenant_id, e164)
             if card is None:
-                decision, reason = GateDecision.DENY, f"{caller_e164} is not a registered customer"
+                decision, reason = GateDecision.DENY, f"{e164} is not a registered customer"
             elif card.blocked:
-                decision, reason = GateDecision.DENY, f"{caller_e164} is blocked"
+                decision, reason = GateDecision.DENY, f"{e164} is blocked"
             elif verifying:
                 decision = GateDecision.ALLOW
-                reason = f"missed-call verification of {caller_e164} ({card.name})"
+                reason = f"missed-call verification of {e164} ({card.name})"
             else:
                 decision = GateDecision.ALLOW
                 reason = f"registered customer {card.name} of {card.home_node}"
@@ -180,10 +174,10 @@ async def gate(
             uuid.uuid4(),
             account.tenant_id,
             account.id,
-            call_sid,
-            caller,
-            caller_e164,
-            called,
+            report.call_sid,
+            report.caller,
+            e164,
+            report.called,
             card.id if card else None,
             card.home_node_id if card else None,
             decision.value,

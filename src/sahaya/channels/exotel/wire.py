@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from sahaya.customers import e164_or_none
+from sahaya.voice.domain import CallReport
 
 MAX_FIELD = 1000
 
@@ -50,24 +51,8 @@ def _int(value: str | None, name: str) -> int | None:
     return number
 
 
-@dataclass(frozen=True, slots=True)
-class Passthru:
+def parse_passthru(params: Mapping[str, str]) -> CallReport:
     """The call details Exotel sends to a Passthru applet or a Connect dynamic URL."""
-
-    call_sid: str
-    call_from: str
-    from_e164: str | None
-    call_to: str
-    direction: str
-    call_type: str | None
-    digits: str | None
-    dial_call_status: str | None
-    dial_whom_number: str | None
-    dial_call_duration: int | None
-    recording_url: str | None
-
-
-def parse_passthru(params: Mapping[str, str]) -> Passthru:
     sid = _field(params, "CallSid", "Sid")
     if not sid:
         raise WireError("CallSid: required")
@@ -77,17 +62,18 @@ def parse_passthru(params: Mapping[str, str]) -> Passthru:
     digits = _field(params, "digits", "Digits")
     if digits is not None:
         digits = digits.strip('"').strip() or None
-    return Passthru(
+    dialled = _field(params, "DialWhomNumber")
+    return CallReport(
         call_sid=sid,
-        call_from=caller,
-        from_e164=e164_or_none(caller),
-        call_to=_field(params, "CallTo", "To") or "",
-        direction=(_field(params, "Direction") or "incoming").lower(),
-        call_type=_field(params, "CallType"),
+        caller=caller,
+        caller_e164=e164_or_none(caller),
+        called=_field(params, "CallTo", "To") or "",
         digits=digits,
-        dial_call_status=_field(params, "DialCallStatus"),
-        dial_whom_number=_field(params, "DialWhomNumber"),
-        dial_call_duration=_int(_field(params, "DialCallDuration"), "DialCallDuration"),
+        call_type=_field(params, "CallType"),
+        dial_status=_field(params, "DialCallStatus"),
+        dialled=dialled,
+        dialled_e164=e164_or_none(dialled),
+        duration=_int(_field(params, "DialCallDuration"), "DialCallDuration"),
         recording_url=_field(params, "RecordingUrl"),
     )
 

@@ -29,6 +29,7 @@ from sahaya.settings import Settings
 from sahaya.voice import callbacks, dialling, domain, outcomes
 from sahaya.voice import services as voice
 from sahaya.voice.config import callback_policy, voice_config
+from sahaya.voice.domain import CallReport
 from sahaya.web.deps import clock
 
 router = APIRouter(prefix="/webhooks/exotel", tags=["exotel"])
@@ -59,7 +60,7 @@ async def _account(request: Request) -> voice.Account | Response:
     return account
 
 
-def _passthru(request: Request) -> wire.Passthru | Response:
+def _passthru(request: Request) -> CallReport | Response:
     try:
         return wire.parse_passthru(dict(request.query_params))
     except wire.WireError as exc:
@@ -89,10 +90,7 @@ async def gate(request: Request) -> Response:
             voice.gate(
                 database=request.app.state.database,
                 account=account,
-                call_sid=call.call_sid,
-                caller=call.call_from,
-                caller_e164=call.from_e164,
-                called=call.call_to,
+                report=call,
                 now=await clock(),
             ),
         )
@@ -136,19 +134,15 @@ async def dial(request: Request) -> Response:
     except Exception as exc:  # a bug must not leave a caller in silence: the policy decides
         log.exception("exotel dial failed")
         return _dial_fallback(settings, request, account, f"dial plan failed: {exc!r}")
-    return _connect(settings, account.caller_id or call.call_to, plan.numbers, plan.ring_seconds)
+    return _connect(settings, account.caller_id or call.called, plan.numbers, plan.ring_seconds)
 
 
-async def _plan(request: Request, account: voice.Account, call: wire.Passthru) -> dialling.DialPlan:
+async def _plan(request: Request, account: voice.Account, call: CallReport) -> dialling.DialPlan:
     settings: Settings = request.app.state.settings
     return await dialling.dial(
         database=request.app.state.database,
         account=account,
-        call_sid=call.call_sid,
-        caller=call.call_from,
-        caller_e164=call.from_e164,
-        called=call.call_to,
-        digits=call.digits,
+        report=call,
         now=await clock(),
         config=voice_config(settings),
     )
@@ -197,12 +191,7 @@ async def outcome(request: Request) -> Response:
     recorded = await outcomes.record_outcome_fast(
         database=request.app.state.database,
         account=account,
-        call_sid=call.call_sid,
-        call_type=call.call_type,
-        dial_status=call.dial_call_status,
-        dialled=call.dial_whom_number,
-        duration=call.dial_call_duration,
-        recording_url=call.recording_url,
+        report=call,
         now=await clock(),
         config=voice_config(settings),
     )
@@ -211,15 +200,7 @@ async def outcome(request: Request) -> Response:
             recorded = await outcomes.record_outcome(
                 uow=uow,
                 account=account,
-                call_sid=call.call_sid,
-                caller=call.call_from,
-                caller_e164=call.from_e164,
-                called=call.call_to,
-                call_type=call.call_type,
-                dial_status=call.dial_call_status,
-                dialled=call.dial_whom_number,
-                duration=call.dial_call_duration,
-                recording_url=call.recording_url,
+                report=call,
                 now=await clock(),
                 config=voice_config(settings),
             )
