@@ -69,6 +69,15 @@ async def busy_caller(client: httpx.AsyncClient, key: str) -> None:
         await call(client, key)
 
 
+async def automatic_callback_due(client: httpx.AsyncClient, key: str, db_url: str) -> None:
+    """A busy caller's callback request, made automatic, with the executives (away after
+    missing those three calls) back."""
+    await busy_caller(client, key)
+    with psycopg.connect(db_url) as conn:
+        conn.execute("UPDATE callback_requests SET auto = true")
+        conn.execute("UPDATE executives SET availability = 'available'")
+
+
 async def test_callbacks_are_listed_per_node_oldest_first(
     client: httpx.AsyncClient, key: str, customer: uuid.UUID, make_token: TokenFactory
 ) -> None:
@@ -155,10 +164,7 @@ async def test_an_automatic_callback_gives_up_after_three_tries(
     settings: Settings,
     db_url: str,
 ) -> None:
-    await busy_caller(client, key)
-    with psycopg.connect(db_url) as conn:
-        conn.execute("UPDATE callback_requests SET auto = true")
-        conn.execute("UPDATE executives SET availability = 'available'")
+    await automatic_callback_due(client, key, db_url)
     now = datetime.now(UTC)
     for attempt in range(3):
         at = now + attempt * (POLICY.spacing + timedelta(seconds=5))
@@ -179,10 +185,7 @@ async def test_provider_errors_are_retried_and_a_lost_report_counts_as_a_try(
     settings: Settings,
     db_url: str,
 ) -> None:
-    await busy_caller(client, key)
-    with psycopg.connect(db_url) as conn:
-        conn.execute("UPDATE callback_requests SET auto = true")
-        conn.execute("UPDATE executives SET availability = 'available'")
+    await automatic_callback_due(client, key, db_url)
     now = datetime.now(UTC)
     exotel.fail_next = [503]
     assert (await sweep(database, settings, now)).waiting == 1
@@ -222,10 +225,7 @@ async def test_a_changed_secret_key_stops_callbacks_with_a_clear_reason(
     settings: Settings,
     db_url: str,
 ) -> None:
-    await busy_caller(client, key)
-    with psycopg.connect(db_url) as conn:
-        conn.execute("UPDATE callback_requests SET auto = true")
-        conn.execute("UPDATE executives SET availability = 'available'")
+    await automatic_callback_due(client, key, db_url)
     rotated = settings.model_copy(update={"secret_key": SecretStr("another secret")})
     assert (await sweep(database, rotated, datetime.now(UTC))).waiting == 1
     (state,) = rows(db_url, "SELECT status, attempts, last_error FROM callback_requests")

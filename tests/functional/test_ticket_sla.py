@@ -58,6 +58,25 @@ async def open_ticket(database: Database, admin: Principal, now: datetime, sever
         return opened.ticket.number
 
 
+async def add_lead(database: Database, tenant_id: uuid.UUID, node: str, email: str) -> None:
+    """A supervisor with an e-mail address bound to `node`: the leads SLA notices go to."""
+    from sahaya.access import services as access
+
+    async with UnitOfWork(database) as uow:
+        found = await network.node_or_raise(uow=uow, tenant_id=tenant_id, ref=node)
+        await access.create_user(
+            uow=uow,
+            tenant_id=tenant_id,
+            username=f"lead.{node.replace('/', '.')}",
+            display_name=f"Lead of {node}",
+            role=Role.SUPERVISOR,
+            node=found,
+            password="a long password",
+            email=email,
+        )
+        await uow.commit()
+
+
 async def clock(database: Database, number: str, tenant_id: uuid.UUID) -> TicketClockRow:
     async with UnitOfWork(database) as uow:
         found = await TicketRepository(uow.session).by_number(tenant_id, number)
@@ -294,21 +313,7 @@ async def test_warnings_and_escalations_email_the_leads(
 ) -> None:
     import psycopg
 
-    from sahaya.access import services as access
-
-    async with UnitOfWork(database) as uow:
-        district = await network.node_or_raise(uow=uow, tenant_id=tenant_id, ref="kerala/ernakulam")
-        await access.create_user(
-            uow=uow,
-            tenant_id=tenant_id,
-            username="ekm.lead",
-            display_name="EKM lead",
-            role=Role.SUPERVISOR,
-            node=district,
-            password="a long password",
-            email="Lead@EKM.example",
-        )
-        await uow.commit()
+    await add_lead(database, tenant_id, "kerala/ernakulam", "Lead@EKM.example")
     number = await open_ticket(database, admin, at(23, 10), "critical")
     await sweep(database, at(23, 11, 10))  # first-response warning (75 % of 90 min)
     await sweep(database, at(23, 16))  # breaches → escalation to the district
@@ -327,21 +332,7 @@ async def test_a_lead_gets_one_digest_when_many_tickets_breach_together(
 ) -> None:
     import psycopg
 
-    from sahaya.access import services as access
-
-    async with UnitOfWork(database) as uow:
-        state = await network.node_or_raise(uow=uow, tenant_id=tenant_id, ref="kerala")
-        await access.create_user(
-            uow=uow,
-            tenant_id=tenant_id,
-            username="state.lead",
-            display_name="State lead",
-            role=Role.SUPERVISOR,
-            node=state,
-            password="a long password",
-            email="lead@kerala.example",
-        )
-        await uow.commit()
+    await add_lead(database, tenant_id, "kerala", "lead@kerala.example")
     numbers = [await open_ticket(database, admin, at(23, 10), "critical") for _ in range(3)]
     breach = at(23, 16) + timedelta(seconds=7, microseconds=123456)  # a real clock's "now"
     assert await sweep(database, breach) == 3  # all three breach and escalate at once

@@ -67,6 +67,11 @@ def _passthru(request: Request) -> CallReport | Response:
         return _text(400, str(exc))
 
 
+def _hang_up() -> Response:
+    """`302`: the Passthru's second branch, which the flow wires to a hang-up."""
+    return Response(status_code=302, headers={"Location": "/"})
+
+
 def _fallback_allows(settings: Settings) -> bool:
     return settings.voice_gate_fallback == "allow"
 
@@ -101,7 +106,7 @@ async def gate(request: Request) -> Response:
         return _gate_fallback(settings, request, f"gate failed: {exc!r}")
     if result.decision == domain.GateDecision.ALLOW:
         return _text(200, "allow")
-    return Response(status_code=302, headers={"Location": "/"})
+    return _hang_up()
 
 
 def _gate_fallback(settings: Settings, request: Request, why: str) -> Response:
@@ -111,7 +116,7 @@ def _gate_fallback(settings: Settings, request: Request, why: str) -> Response:
     )
     if _fallback_allows(settings):
         return _text(200, "fallback")
-    return Response(status_code=302, headers={"Location": "/"})
+    return _hang_up()
 
 
 @router.get("/dial")
