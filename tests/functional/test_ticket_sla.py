@@ -230,10 +230,10 @@ async def test_a_clock_that_cannot_fire_does_not_hold_up_the_others(
     bad = numbers[1]
     real_fire = escalation._fire
 
-    def fire(uow, row, ticket, batch, config):  # type: ignore[no-untyped-def]
+    def fire(row, ticket, batch, config):  # type: ignore[no-untyped-def]
         if ticket.number == bad:  # a row the code cannot handle, whatever the reason
             raise RuntimeError("corrupt row")
-        return real_fire(uow, row, ticket, batch, config)
+        return real_fire(row, ticket, batch, config)
 
     monkeypatch.setattr(escalation, "_fire", fire)
     now = at(23, 17)

@@ -90,7 +90,7 @@ class _Batch:
 
 
 def _escalate(
-    uow: UnitOfWork, ticket: TicketRow, row: TicketClockRow, batch: _Batch, config: SlaConfig
+    ticket: TicketRow, row: TicketClockRow, batch: _Batch, config: SlaConfig
 ) -> list[NewEvent]:
     now = batch.now
     node = batch.nodes[ticket.node_id]
@@ -132,7 +132,7 @@ _DEADLINES = (
 
 
 def _fire(
-    uow: UnitOfWork, row: TicketClockRow, ticket: TicketRow, batch: _Batch, config: SlaConfig
+    row: TicketClockRow, ticket: TicketRow, batch: _Batch, config: SlaConfig
 ) -> list[NewEvent]:
     """Fire whatever is due on a locked clock row and its locked ticket."""
     now = batch.now
@@ -151,7 +151,7 @@ def _fire(
             changes = {"deadline": deadline, "due_at": getattr(row, due_at).isoformat()}
             events.append(new_event(ticket, SYSTEM, action, changes | {"level": row.level}, now))
     if breached:
-        events.extend(_escalate(uow, ticket, row, batch, config))
+        events.extend(_escalate(ticket, row, batch, config))
     else:
         _schedule(row, batch.calendar(batch.nodes[ticket.node_id]), config.policy)
     return events
@@ -222,7 +222,7 @@ async def sweep(
     batch = await _Batch.load(uow, [ticket for _, ticket in due], now)
     fired = []
     for row, ticket in due:
-        events = _fire(uow, row, ticket, batch, config)
+        events = _fire(row, ticket, batch, config)
         if events:
             fired.append(_Fired(ticket, events))
     # The rows are written in two statements for the whole batch, then let go by the ORM
@@ -253,7 +253,7 @@ async def fire_one_or_postpone(
     try:
         async with uow.session.begin_nested():
             batch = await _Batch.load(uow, [ticket], now)
-            events = _fire(uow, row, ticket, batch, config)
+            events = _fire(row, ticket, batch, config)
             await uow.session.flush()  # the clock and ticket, through the ORM here
             await write_events(await uow.driver(), events)
             await _notify(uow, [_Fired(ticket, events)] if events else [], batch)
