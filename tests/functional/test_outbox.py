@@ -456,7 +456,10 @@ async def running_worker(database: Database, sender: Sender | None) -> AsyncIter
     async with app.open_async():
         task = asyncio.create_task(
             app.run_worker_async(
-                additional_context={"database": database, "sender": sender},
+                additional_context={
+                    "database": database,
+                    "senders": [sender] if sender is not None else [],
+                },
                 fetch_job_polling_interval=0.1,
                 install_signal_handlers=False,
                 wait=True,

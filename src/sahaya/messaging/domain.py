@@ -8,25 +8,167 @@ pushed out along `BACKOFF`; a permanent refusal, or `MAX_ATTEMPTS` transient one
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from string import Template
+from typing import Any
 
 
 class OutboundState(StrEnum):
     QUEUED = "queued"
     SENT = "sent"
     DELIVERED = "delivered"
+    READ = "read"
     FAILED = "failed"
 
 
 class Channel(StrEnum):
-    """Where an outbound message goes. The app inbox is written directly (being in the inbox
-    *is* its delivery), so only channels with a remote provider wait in the outbox."""
+    """Where a message comes from or goes. The app inbox is written directly (being in the
+    inbox *is* its delivery); the other channels go through a provider and the outbox."""
 
     EMAIL = "email"
     APP = "app"
+    WHATSAPP = "whatsapp"
+    TELEGRAM = "telegram"
+    SMS = "sms"
+
+
+# Receipts arrive out of order (WhatsApp may send `read` before `delivered`): a receipt
+# only moves a message forward. `failed` ends a message that was not yet delivered.
+_PROGRESS = {
+    OutboundState.QUEUED: 0,
+    OutboundState.SENT: 1,
+    OutboundState.DELIVERED: 2,
+    OutboundState.READ: 3,
+}
+
+
+def receipt_applies(current: OutboundState, receipt: OutboundState) -> bool:
+    """Whether a delivery receipt saying `receipt` changes a message now in `current`."""
+    if current == OutboundState.FAILED:
+        return False
+    if receipt == OutboundState.FAILED:
+        return current in (OutboundState.QUEUED, OutboundState.SENT)
+    return _PROGRESS[receipt] > _PROGRESS[current]
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a channel can carry; the core decides by these, never by a provider's name.
+    `window`: free-form messages are allowed only this long after the customer's last
+    message (WhatsApp's 24-hour customer-service window); outside it, templates only."""
+
+    media: bool = False
+    templates: bool = False
+    buttons: bool = False
+    window: timedelta | None = None
+
+
+class OutboundKind(StrEnum):
+    TEXT = "text"
+    TEMPLATE = "template"
+    BUTTONS = "buttons"
+    MEDIA = "media"
+
+
+def window_refusal(
+    capabilities: Capabilities,
+    kind: OutboundKind,
+    last_inbound_at: datetime | None,
+    now: datetime,
+) -> str | None:
+    """Why this message may not be sent now (None: it may). Templates may always go."""
+    if capabilities.window is None or kind == OutboundKind.TEMPLATE:
+        return None
+    if last_inbound_at is None:
+        return "the customer has never written on this channel: only a template may be sent"
+    if now - last_inbound_at >= capabilities.window:
+        hours = int(capabilities.window.total_seconds() // 3600)
+        return (
+            f"outside the {hours}-hour window (the customer last wrote at "
+            f"{last_inbound_at.isoformat()}): only a template may be sent"
+        )
+    return None
+
+
+class InboundKind(StrEnum):
+    """A provider's message, normalised. `unsupported` kinds (reactions, stickers, …) are
+    acknowledged to the provider and logged, never turned into tickets."""
+
+    TEXT = "text"
+    MEDIA = "media"
+    LOCATION = "location"
+    BUTTON = "button"
+    CONTACT = "contact"
+    UNSUPPORTED = "unsupported"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMedia:
+    provider_id: str  # what the provider's media API fetches it by
+    mime_type: str
+    filename: str
+    sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One message from a customer, the same shape for every channel.
+
+    `address` is where a reply goes on this channel (WhatsApp id, Telegram chat id, phone);
+    `phone` is the sender's number when the provider vouches for it (WhatsApp's `from`,
+    an SMS sender), which is how a registered customer is recognised."""
+
+    provider_message_id: str
+    address: str
+    kind: InboundKind
+    text: str
+    sent_at: datetime
+    phone: str | None = None
+    name: str | None = None
+    media: tuple[InboundMedia, ...] = ()
+    button_payload: str | None = None
+    location: tuple[float, float] | None = None
+    reply_to: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"msg:{self.provider_message_id}"
+
+    def describe(self) -> str:
+        """The text a ticket thread shows for this message."""
+        parts = [self.text.strip()] if self.text.strip() else []
+        if self.button_payload is not None:
+            parts.append(f"[button: {self.button_payload}]")
+        if self.location is not None:
+            parts.append(f"[location: {self.location[0]:.6f},{self.location[1]:.6f}]")
+        parts.extend(f"[{m.mime_type}: {m.filename}]" for m in self.media)
+        return "\n".join(parts) or f"[{self.kind.value}]"
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A provider's delivery report on a message we sent."""
+
+    provider_message_id: str
+    state: OutboundState
+    at: datetime
+    error: str | None = None
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"receipt:{self.provider_message_id}:{self.state.value}"
+
+
+# An unknown sender is told how to register at most once per this interval.
+HINT_INTERVAL = timedelta(hours=24)
+
+
+def hint_due(last_hint_at: datetime | None, now: datetime) -> bool:
+    return last_hint_at is None or now - last_hint_at >= HINT_INTERVAL
 
 
 # Wait after the n-th failed attempt: 30 s, 2 min, 10 min, 1 h, 6 h; the sixth failure is final.
@@ -60,6 +202,7 @@ class UnknownTemplate(KeyError):
 
 
 ACKNOWLEDGEMENT = "ticket_acknowledgement"
+REGISTRATION_HINT = "registration_hint"
 LANGUAGES = ("en", "ml")
 
 _TEMPLATES: dict[tuple[str, str], tuple[Template, Template]] = {
@@ -85,6 +228,22 @@ _TEMPLATES: dict[tuple[str, str], tuple[Template, Template]] = {
             "മറുപടി നൽകുകയോ, ടിക്കറ്റ് നമ്പർ $number പറഞ്ഞ് ഞങ്ങളെ വിളിക്കുകയോ ചെയ്യാം.\n\n"
             "നന്ദി,\n"
             "സഹായ സപ്പോർട്ട്\n"
+        ),
+    ),
+    (REGISTRATION_HINT, "en"): (
+        Template("Please register to get support"),
+        Template(
+            "Hello! We could not find a registered customer for this $channel account. "
+            "Please register in the Apnafood app, or call our toll-free number from your "
+            "registered mobile number, and then write to us again."
+        ),
+    ),
+    (REGISTRATION_HINT, "ml"): (
+        Template("സഹായത്തിന് രജിസ്റ്റർ ചെയ്യുക"),
+        Template(
+            "നമസ്കാരം! ഈ $channel അക്കൗണ്ടിന് രജിസ്റ്റർ ചെയ്ത ഉപഭോക്താവിനെ കണ്ടെത്താനായില്ല. "
+            "ആപ്നഫുഡ് ആപ്പിൽ രജിസ്റ്റർ ചെയ്യുകയോ, രജിസ്റ്റർ ചെയ്ത മൊബൈൽ നമ്പറിൽ നിന്ന് "
+            "ടോൾ-ഫ്രീ നമ്പറിൽ വിളിക്കുകയോ ചെയ്ത ശേഷം വീണ്ടും എഴുതുക."
         ),
     ),
 }

@@ -1,4 +1,4 @@
-"""The port every outbound channel implements (email now; WhatsApp, Telegram, SMS later).
+"""The port every outbound channel implements (email, WhatsApp, Telegram, SMS).
 
 A sender declares its channel and puts one message on the wire. It reports a refusal by
 raising `TransientSendError` (try again later: busy server, 4xx, connection lost) or
@@ -10,10 +10,11 @@ transient, so a bug in one adapter cannot roll back the batch of messages alread
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from sahaya.messaging.domain import Channel
+from sahaya.messaging.domain import Capabilities, Channel, OutboundKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,9 @@ class OutboundMessage:
     template: str | None
     language: str
     reference: str | None  # the human number the message is about (a ticket number)
+    account_id: uuid.UUID | None = None  # the provider account it leaves from
+    kind: OutboundKind = OutboundKind.TEXT
+    payload: Mapping[str, Any] = field(default_factory=dict)  # template, buttons, media
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,5 +54,8 @@ class PermanentSendError(SendError):
 class Sender(Protocol):
     @property
     def channel(self) -> Channel: ...
+
+    @property
+    def capabilities(self) -> Capabilities: ...
 
     async def send(self, message: OutboundMessage) -> SendResult: ...

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sahaya.messaging.domain import OutboundState
-from sahaya.messaging.tables import AppInboxRow, OutboxMessageRow
+from sahaya.messaging.tables import AppInboxRow, ConversationRow, OutboxMessageRow
 
 
 class MessagingRepository:
@@ -34,6 +34,14 @@ class MessagingRepository:
             .with_for_update(skip_locked=True)
         )
         return list(rows)
+
+    async def last_inbound_at(self, account_id: uuid.UUID, address: str) -> datetime | None:
+        """When the customer at `address` last wrote to this account (the reply window)."""
+        return await self.session.scalar(
+            select(ConversationRow.last_inbound_at).where(
+                ConversationRow.account_id == account_id, ConversationRow.address == address
+            )
+        )
 
     async def for_ticket(self, ticket_id: uuid.UUID) -> list[OutboxMessageRow]:
         rows = await self.session.scalars(

@@ -50,16 +50,70 @@ class TicketRef(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Route:
+    """Where a reply goes on a provider channel: the account and the customer's address."""
+
+    channel: domain.Channel
+    account_id: uuid.UUID
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
 class Acknowledgement:
     email: OutboxMessageRow | None  # None: the customer has no email address
     inbox: AppInboxRow
+    channel: OutboxMessageRow | None = None  # on the channel the customer wrote from
+
+
+def channel_message(
+    *,
+    tenant_id: uuid.UUID,
+    route: Route,
+    body: str,
+    now: datetime,
+    subject: str = "",
+    kind: domain.OutboundKind = domain.OutboundKind.TEXT,
+    payload: dict[str, object] | None = None,
+    template: str | None = None,
+    language: str = "en",
+    reference: str | None = None,
+    ticket_id: uuid.UUID | None = None,
+    customer_id: uuid.UUID | None = None,
+) -> OutboxMessageRow:
+    """An outbox row for a provider channel (WhatsApp, Telegram, SMS), due now."""
+    return OutboxMessageRow(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        channel=route.channel.value,
+        account_id=route.account_id,
+        recipient=route.address,
+        subject=subject[:500],
+        body=body,
+        kind=kind.value,
+        payload=payload,
+        template=template,
+        language=language,
+        reference=reference,
+        ticket_id=ticket_id,
+        customer_id=customer_id,
+        state=domain.OutboundState.QUEUED.value,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
 
 
 async def queue_acknowledgement(
-    *, uow: UnitOfWork, ticket: TicketRef, customer: CustomerRow, now: datetime
+    *,
+    uow: UnitOfWork,
+    ticket: TicketRef,
+    customer: CustomerRow,
+    now: datetime,
+    route: Route | None = None,
 ) -> Acknowledgement:
-    """Queue "we have your ticket" to the customer's email and app inbox, in their language,
-    in the caller's transaction: a ticket that rolls back leaves no message behind."""
+    """Queue "we have your ticket" to the customer's email and app inbox — and, with a
+    `route`, on the channel they wrote from — in their language, in the caller's
+    transaction: a ticket that rolls back leaves no message behind."""
     language = domain.language_or_default(customer.language)
     text = domain.render(
         domain.ACKNOWLEDGEMENT,
@@ -99,8 +153,23 @@ async def queue_acknowledgement(
         created_at=now,
     )
     repo.add(inbox)
+    on_channel = None
+    if route is not None:
+        on_channel = channel_message(
+            tenant_id=ticket.tenant_id,
+            route=route,
+            subject=text.subject,
+            body=f"{text.subject}\n\n{text.body}",
+            template=domain.ACKNOWLEDGEMENT,
+            language=language,
+            reference=ticket.number,
+            ticket_id=ticket.id,
+            customer_id=customer.id,
+            now=now,
+        )
+        repo.add(on_channel)
     await uow.flush()
-    return Acknowledgement(email=email, inbox=inbox)
+    return Acknowledgement(email=email, inbox=inbox, channel=on_channel)
 
 
 STAFF_NOTICE = "staff_notice"
@@ -164,6 +233,9 @@ def _outbound(row: OutboxMessageRow) -> OutboundMessage:
         template=row.template,
         language=row.language,
         reference=row.reference,
+        account_id=row.account_id,
+        kind=domain.OutboundKind(row.kind),
+        payload=row.payload or {},
     )
 
 
@@ -183,9 +255,14 @@ def _retry(row: OutboxMessageRow, error: str, now: datetime) -> None:
     row.next_attempt_at = retry_at
 
 
-async def _deliver_one(row: OutboxMessageRow, sender: Sender, now: datetime) -> str:
+async def _deliver_one(
+    row: OutboxMessageRow, sender: Sender, now: datetime, window_refusal: str | None
+) -> str:
     """Send one claimed row and record the outcome on it; returns the resulting state."""
     row.attempts += 1
+    if window_refusal is not None:  # the channel's rule, enforced before any wire call
+        _fail(row, window_refusal, now)
+        return row.state
     try:
         result = await sender.send(_outbound(row))
     except PermanentSendError as exc:
@@ -209,10 +286,16 @@ async def deliver_due(
 ) -> DeliveryRun:
     """Send the due queued messages of the sender's channel, up to `limit`. The caller
     commits; keep `limit` small, as the rows stay locked while their sends run."""
-    rows = await MessagingRepository(uow.session).claim_due(sender.channel.value, now, limit)
+    repo = MessagingRepository(uow.session)
+    rows = await repo.claim_due(sender.channel.value, now, limit)
+    capabilities = sender.capabilities
     outcome = {"queued": 0, "sent": 0, "failed": 0}
     for row in rows:
-        outcome[await _deliver_one(row, sender, now)] += 1
+        refusal = None
+        if capabilities.window is not None and row.account_id is not None:
+            last = await repo.last_inbound_at(row.account_id, row.recipient)
+            refusal = domain.window_refusal(capabilities, domain.OutboundKind(row.kind), last, now)
+        outcome[await _deliver_one(row, sender, now, refusal)] += 1
     await uow.flush()
     return DeliveryRun(sent=outcome["sent"], retrying=outcome["queued"], failed=outcome["failed"])
 

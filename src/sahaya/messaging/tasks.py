@@ -1,8 +1,9 @@
-"""Messaging jobs: the outbox sweep that sends due messages through the worker's sender.
+"""Messaging jobs: the outbox sweep that sends due messages through the worker's senders.
 
-The worker process builds its sender once (email over SMTP, from settings) and passes it as
-`additional_context["sender"]`. With no sender configured, queued messages simply wait —
-nothing is lost or failed — and the worker says so once in its log.
+The worker process builds its senders once (channels.registry: WhatsApp always, email when
+an SMTP host is set) and passes them as `additional_context["senders"]`. A channel with no
+sender simply keeps its messages queued — nothing is lost or failed — and the worker says
+so once in its log.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 import procrastinate
 
 from sahaya.messaging import services
+from sahaya.messaging.domain import Channel
 from sahaya.messaging.ports import Sender
 from sahaya.persistence import Database, UnitOfWork
 
@@ -23,12 +25,15 @@ _told: set[str] = set()
 
 async def deliver(context: procrastinate.JobContext, timestamp: int) -> None:
     database: Database = context.additional_context["database"]
-    sender: Sender | None = context.additional_context.get("sender")
-    if sender is None:
-        if "no-sender" not in _told:
-            _told.add("no-sender")
-            log.warning("no outbound sender configured (SAHAYA_SMTP_HOST): messages stay queued")
-        return
+    senders: list[Sender] = context.additional_context.get("senders", [])
+    if not any(s.channel == Channel.EMAIL for s in senders) and "no-email" not in _told:
+        _told.add("no-email")
+        log.warning("no email sender configured (SAHAYA_SMTP_HOST): email stays queued")
+    for sender in senders:
+        await _deliver_channel(database, sender)
+
+
+async def _deliver_channel(database: Database, sender: Sender) -> None:
     while True:  # in batches, each its own transaction
         async with UnitOfWork(database) as uow:
             run = await services.deliver_due(

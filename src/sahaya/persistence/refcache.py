@@ -30,6 +30,7 @@ WATCHED = frozenset(
         "contract_requirements",
         "voice_accounts",
         "voice_node_timings",
+        "channel_accounts",
     }
 )
 _DIRTY = "refcache.dirty"

@@ -55,6 +55,8 @@ class Intake:
     contact_email: str | None = None
     # False suppresses the acknowledgement to the customer (osTicket's `autorespond`).
     autorespond: bool = True
+    # The provider channel the customer wrote from: the acknowledgement goes there too.
+    route: messaging.Route | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,5 +226,7 @@ async def open_ticket(
         )
     await clocks.start(uow=uow, ticket=ticket, node=node, now=now)
     if intake.autorespond:  # same transaction: no ticket, no acknowledgement
-        await messaging.queue_acknowledgement(uow=uow, ticket=ticket, customer=customer, now=now)
+        await messaging.queue_acknowledgement(
+            uow=uow, ticket=ticket, customer=customer, now=now, route=intake.route
+        )
     return Opened(ticket, node, created=True)

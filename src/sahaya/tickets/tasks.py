@@ -10,10 +10,13 @@ import procrastinate
 
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.settings import get_settings
-from sahaya.tickets import escalation, rca, routing, sla
+from sahaya.tickets import channel_events, escalation, rca, routing, sla
+from sahaya.tickets.attachments import AttachmentStore, Limits
+from sahaya.tickets.inbound import InboundConfig
 
 log = logging.getLogger(__name__)
 BATCH = 500
+EVENT_BATCH = 50
 POSTPONE_FAILING = timedelta(minutes=5)
 
 
@@ -77,6 +80,33 @@ async def assign_waiting(context: procrastinate.JobContext, timestamp: int) -> N
         await uow.commit()
 
 
+async def retry_channel_events(context: procrastinate.JobContext, timestamp: int) -> None:
+    """Process channel events that were kept but not processed (tickets.channel_events)."""
+    extra = context.additional_context
+    accounts = extra.get("channel_accounts")
+    fetcher_for = extra.get("media_fetcher_for")
+    if accounts is None or fetcher_for is None:
+        return  # a worker without channel adapters (tests of other jobs)
+    settings = extra.get("settings") or get_settings()
+    config = InboundConfig(
+        thread_window=timedelta(hours=settings.ticket_thread_hours),
+        store=AttachmentStore(settings.var_dir / "attachments"),
+        limits=Limits(max_bytes=settings.attachment_max_bytes),
+    )
+    while (
+        await channel_events.retry_pending(
+            database=extra["database"],
+            accounts=accounts,
+            fetcher_for=fetcher_for,
+            config=config,
+            now=_now(),
+            limit=EVENT_BATCH,
+        )
+        >= EVENT_BATCH
+    ):
+        pass
+
+
 def register(app: procrastinate.App) -> None:
     sweep = app.task(
         name="tickets.sla-sweep", pass_context=True, queueing_lock="tickets.sla-sweep"
@@ -88,3 +118,7 @@ def register(app: procrastinate.App) -> None:
         name="tickets.auto-assign", pass_context=True, queueing_lock="tickets.auto-assign"
     )(assign_waiting)
     app.periodic(cron="* * * * * */2", periodic_id="auto-assign")(assign)
+    retry = app.task(
+        name="tickets.channel-events", pass_context=True, queueing_lock="tickets.channel-events"
+    )(retry_channel_events)
+    app.periodic(cron="* * * * * */5", periodic_id="channel-events")(retry)

@@ -6,6 +6,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 import sahaya
@@ -34,6 +35,8 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
         app.state.database = database
         app.state.tenant_id = tenant.id
         app.state.screen_pops = ScreenPops(database.url)
+        # Outbound HTTP from request handlers (fetching a WhatsApp medium): one pool.
+        app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
         # Everything imported and built so far lives as long as the process: keep it out of
         # the collector's scans, which otherwise show up as latency spikes under load.
         gc.freeze()
@@ -41,6 +44,7 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await app.state.screen_pops.close()
+            await app.state.http.aclose()
             await database.dispose()
 
     app = FastAPI(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from sahaya.channels.email.smtp import SmtpSender
+import httpx
+
+from sahaya.channels import registry
 from sahaya.channels.exotel.api import ExotelCalls
 from sahaya.persistence import Database
 from sahaya.settings import Settings, get_settings
@@ -21,11 +23,13 @@ async def run_worker(
     install_signal_handlers: bool = True,
     settings: Settings | None = None,
 ) -> None:
-    # One sender per process; None (no SMTP host) leaves email queued, see messaging.tasks.
-    sender = SmtpSender.from_settings(settings or get_settings())
+    config = settings or get_settings()
     database = Database(database_url, pool_size=max(2, concurrency))
     app = build_app(database.url)
     placer = ExotelCalls()
+    http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
+    # One set of senders per process; no SMTP host leaves email queued (messaging.tasks).
+    senders = registry.senders(database, config, http)
     try:
         async with app.open_async():
             log.info("worker started (concurrency %s)", concurrency)
@@ -33,8 +37,12 @@ async def run_worker(
                 concurrency=concurrency,
                 additional_context={
                     "database": database,
-                    "sender": sender,
+                    "senders": senders,
                     "call_placer": placer,
+                    "settings": config,
+                    # For the retry sweep of channel events (tickets.tasks).
+                    "channel_accounts": registry.account_source(database, config),
+                    "media_fetcher_for": lambda account: registry.media_fetcher(account, http),
                 },
                 fetch_job_polling_interval=fetch_job_polling_interval,
                 install_signal_handlers=install_signal_handlers,
@@ -43,4 +51,5 @@ async def run_worker(
             )
     finally:
         await placer.close()
+        await http.aclose()
         await database.dispose()

@@ -33,7 +33,7 @@ from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, parseaddr
 
-from sahaya.messaging.domain import ACKNOWLEDGEMENT, Channel
+from sahaya.messaging.domain import ACKNOWLEDGEMENT, Capabilities, Channel
 from sahaya.messaging.ports import (
     OutboundMessage,
     PermanentSendError,
@@ -42,6 +42,8 @@ from sahaya.messaging.ports import (
     TransientSendError,
 )
 from sahaya.settings import Settings
+
+EMAIL_CAPABILITIES = Capabilities(media=True)
 
 _AUTH_CODES = frozenset({530, 534, 535})
 _UNSAFE = re.compile(r"[^A-Za-z0-9-]")
@@ -114,6 +116,10 @@ class SmtpSender:
     @property
     def channel(self) -> Channel:
         return Channel.EMAIL
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return EMAIL_CAPABILITIES
 
     def message_id(self, message: OutboundMessage) -> str:
         left = f"{_UNSAFE.sub('', message.reference)}." if message.reference else ""

@@ -1,0 +1,256 @@
+"""Inbound events and conversations: what every channel's webhook does before a message
+means anything — keep the event (a repeat is a no-op), remember the sender's address on
+the account (the 24-hour window, who they are), and apply delivery receipts.
+
+Events are stored as messaging's normalised shape (with the provider's raw item inside),
+so the retry sweep can process an event without the provider's parser.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+
+from sahaya.messaging import domain
+from sahaya.messaging.accounts import ChannelAccount
+from sahaya.messaging.domain import InboundKind, InboundMedia, InboundMessage, Receipt
+from sahaya.messaging.tables import ConversationRow, InboundEventRow, OutboxMessageRow
+from sahaya.persistence import UnitOfWork
+
+_ERROR_LENGTH = 1000
+# A failed event is retried after 30 s, 2 min, 10 min, 1 h, 6 h (messaging.domain.BACKOFF).
+RETRY = domain.BACKOFF
+
+
+def message_payload(message: InboundMessage) -> dict[str, Any]:
+    data = asdict(message)
+    data["kind"] = message.kind.value
+    data["sent_at"] = message.sent_at.isoformat()
+    data["raw"] = dict(message.raw)
+    return data
+
+
+def message_from_payload(data: Mapping[str, Any]) -> InboundMessage:
+    location = data.get("location")
+    return InboundMessage(
+        provider_message_id=data["provider_message_id"],
+        address=data["address"],
+        kind=InboundKind(data["kind"]),
+        text=data.get("text", ""),
+        sent_at=datetime.fromisoformat(data["sent_at"]),
+        phone=data.get("phone"),
+        name=data.get("name"),
+        media=tuple(InboundMedia(**m) for m in data.get("media", ())),
+        button_payload=data.get("button_payload"),
+        location=(location[0], location[1]) if location else None,
+        reply_to=data.get("reply_to"),
+        raw=data.get("raw", {}),
+    )
+
+
+def receipt_payload(receipt: Receipt) -> dict[str, Any]:
+    return {
+        "provider_message_id": receipt.provider_message_id,
+        "state": receipt.state.value,
+        "at": receipt.at.isoformat(),
+        "error": receipt.error,
+    }
+
+
+def receipt_from_payload(data: Mapping[str, Any]) -> Receipt:
+    return Receipt(
+        provider_message_id=data["provider_message_id"],
+        state=domain.OutboundState(data["state"]),
+        at=datetime.fromisoformat(data["at"]),
+        error=data.get("error"),
+    )
+
+
+async def record_event(
+    *,
+    uow: UnitOfWork,
+    account: ChannelAccount,
+    kind: str,
+    dedupe_key: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> uuid.UUID | None:
+    """Keep an event; None when it was kept before (the provider repeated itself). A
+    concurrent copy waits on the unique key until the first commits, then finds it."""
+    return await uow.session.scalar(
+        insert(InboundEventRow)
+        .values(
+            id=uuid.uuid4(),
+            tenant_id=account.tenant_id,
+            account_id=account.id,
+            dedupe_key=dedupe_key[:300],
+            kind=kind,
+            payload=payload,
+            received_at=now,
+            attempts=0,
+            next_attempt_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["account_id", "dedupe_key"])
+        .returning(InboundEventRow.id)
+    )
+
+
+async def finish_event(
+    *,
+    uow: UnitOfWork,
+    event_id: uuid.UUID,
+    outcome: str,
+    now: datetime,
+    customer_id: uuid.UUID | None = None,
+    ticket_id: uuid.UUID | None = None,
+) -> None:
+    await uow.session.execute(
+        update(InboundEventRow)
+        .where(InboundEventRow.id == event_id)
+        .values(
+            processed_at=now,
+            outcome=outcome,
+            customer_id=customer_id,
+            ticket_id=ticket_id,
+            next_attempt_at=None,
+            last_error=None,
+        )
+    )
+
+
+async def postpone_event(
+    *, uow: UnitOfWork, event_id: uuid.UUID, attempts: int, error: str, now: datetime
+) -> None:
+    """Processing failed: try again later along the backoff; the event is never dropped
+    (after the last step it is retried every 6 h until someone looks)."""
+    wait = RETRY[min(max(attempts, 1), len(RETRY)) - 1]
+    await uow.session.execute(
+        update(InboundEventRow)
+        .where(InboundEventRow.id == event_id)
+        .values(attempts=attempts, last_error=error[:_ERROR_LENGTH], next_attempt_at=now + wait)
+    )
+
+
+async def pending_events(*, uow: UnitOfWork, now: datetime, limit: int) -> list[InboundEventRow]:
+    """Unprocessed events due for another try, locked; another worker's are skipped."""
+    rows = await uow.session.scalars(
+        select(InboundEventRow)
+        .where(InboundEventRow.processed_at.is_(None), InboundEventRow.next_attempt_at <= now)
+        .order_by(InboundEventRow.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(rows)
+
+
+async def touch_conversation(
+    *, uow: UnitOfWork, account: ChannelAccount, message: InboundMessage, now: datetime
+) -> ConversationRow:
+    """The sender's conversation on this account, created or moved on by this message."""
+    at = min(message.sent_at, now)
+    statement = (
+        insert(ConversationRow)
+        .values(
+            id=uuid.uuid4(),
+            tenant_id=account.tenant_id,
+            account_id=account.id,
+            address=message.address,
+            last_inbound_at=at,
+            messages=1,
+        )
+        .on_conflict_do_update(
+            index_elements=["account_id", "address"],
+            set_={
+                "last_inbound_at": func.greatest(ConversationRow.last_inbound_at, at),
+                "messages": ConversationRow.messages + 1,
+            },
+        )
+        .returning(ConversationRow)
+    )
+    row: ConversationRow | None = await uow.session.scalar(
+        select(ConversationRow).from_statement(statement).execution_options(populate_existing=True)
+    )
+    assert row is not None  # noqa: S101 - an upsert returns its row
+    return row
+
+
+async def link_customer(
+    *, uow: UnitOfWork, conversation: ConversationRow, customer_id: uuid.UUID
+) -> None:
+    conversation.customer_id = customer_id
+    await uow.flush()
+
+
+async def claim_hint(*, uow: UnitOfWork, conversation_id: uuid.UUID, now: datetime) -> bool:
+    """Whether this unknown sender is due a registration hint; claims it (at most once per
+    `HINT_INTERVAL`, even when their messages arrive concurrently)."""
+    claimed = await uow.session.scalar(
+        update(ConversationRow)
+        .where(
+            ConversationRow.id == conversation_id,
+            or_(
+                ConversationRow.last_hint_at.is_(None),
+                ConversationRow.last_hint_at <= now - domain.HINT_INTERVAL,
+            ),
+        )
+        .values(last_hint_at=now)
+        .returning(ConversationRow.id)
+    )
+    return claimed is not None
+
+
+async def apply_receipt(*, uow: UnitOfWork, account: ChannelAccount, receipt: Receipt) -> bool:
+    """Move the sent message forward (sent → delivered → read, or failed); a late or
+    repeated receipt changes nothing. Returns whether it changed a message."""
+    moves_from = [
+        state.value
+        for state in domain.OutboundState
+        if domain.receipt_applies(state, receipt.state)
+    ]
+    values: dict[str, Any] = {"state": receipt.state.value}
+    if receipt.state == domain.OutboundState.DELIVERED:
+        values["delivered_at"] = receipt.at
+    elif receipt.state == domain.OutboundState.READ:
+        values["read_at"] = receipt.at
+    elif receipt.state == domain.OutboundState.FAILED:
+        values["failed_at"] = receipt.at
+        values["last_error"] = (receipt.error or "the provider reported a failure")[:_ERROR_LENGTH]
+    elif receipt.state == domain.OutboundState.SENT:
+        values["sent_at"] = receipt.at
+    changed = await uow.session.scalar(
+        update(OutboxMessageRow)
+        .where(
+            and_(
+                OutboxMessageRow.tenant_id == account.tenant_id,
+                OutboxMessageRow.account_id == account.id,
+                OutboxMessageRow.provider_message_id == receipt.provider_message_id,
+                OutboxMessageRow.state.in_(moves_from),
+            )
+        )
+        .values(**values)
+        .returning(OutboxMessageRow.id)
+    )
+    return changed is not None
+
+
+async def latest_conversation(
+    *, uow: UnitOfWork, customer_id: uuid.UUID, account_ids: list[uuid.UUID]
+) -> ConversationRow | None:
+    """The customer's most recent conversation on any of these accounts."""
+    if not account_ids:
+        return None
+    return await uow.session.scalar(
+        select(ConversationRow)
+        .where(
+            ConversationRow.customer_id == customer_id,
+            ConversationRow.account_id.in_(account_ids),
+        )
+        .order_by(ConversationRow.last_inbound_at.desc())
+        .limit(1)
+    )

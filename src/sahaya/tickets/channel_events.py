@@ -1,0 +1,180 @@
+"""Accepting a webhook's events without losing any: keep, process, commit — then 2xx.
+
+The happy path is one transaction per webhook: each event is inserted under its provider
+key (a repeat finds it and does nothing) and processed right there. If processing fails
+(a media download times out, a bug), that transaction is rolled back and the events are
+kept alone, unprocessed, with the error; the provider still gets its 2xx and the retry
+sweep (`retry_pending`, run by the worker) processes them later. If the database itself
+cannot be reached the exception propagates: the webhook answers 503 and the provider
+retries — nothing was accepted, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sahaya.messaging import inbound as events
+from sahaya.messaging.accounts import ChannelAccount
+from sahaya.messaging.domain import InboundMessage, Receipt
+from sahaya.persistence import Database, UnitOfWork
+from sahaya.tickets.inbound import InboundConfig, MediaFetcher, Received, receive
+
+log = logging.getLogger(__name__)
+
+FetcherFor = Callable[[ChannelAccount], MediaFetcher | None]
+AccountSource = Callable[[uuid.UUID], Awaitable[ChannelAccount | None]]
+# Errors that mean "the database is not there": the provider must retry, not us.
+Unreachable = tuple[type[BaseException], ...]
+
+
+@dataclass(slots=True)
+class Accepted:
+    new: int = 0
+    repeated: int = 0
+    deferred: int = 0  # kept unprocessed for the retry sweep
+    outcomes: list[Received] = field(default_factory=list)
+
+
+Event = InboundMessage | Receipt
+
+
+def _row(event: Event) -> tuple[str, str, dict[str, object]]:
+    if isinstance(event, InboundMessage):
+        return "message", event.dedupe_key, events.message_payload(event)
+    return "receipt", event.dedupe_key, events.receipt_payload(event)
+
+
+async def _process(
+    uow: UnitOfWork,
+    account: ChannelAccount,
+    event_id: uuid.UUID,
+    event: Event,
+    now: datetime,
+    config: InboundConfig,
+    fetch_media: MediaFetcher | None,
+) -> Received:
+    if isinstance(event, Receipt):
+        changed = await events.apply_receipt(uow=uow, account=account, receipt=event)
+        received = Received("receipt_applied" if changed else "receipt_unchanged")
+    else:
+        received = await receive(
+            uow=uow,
+            account=account,
+            message=event,
+            now=now,
+            config=config,
+            fetch_media=fetch_media,
+        )
+    await events.finish_event(
+        uow=uow,
+        event_id=event_id,
+        outcome=received.outcome,
+        now=now,
+        customer_id=received.customer_id,
+        ticket_id=received.ticket_id,
+    )
+    return received
+
+
+async def accept(
+    *,
+    database: Database,
+    account: ChannelAccount,
+    batch: Sequence[Event],
+    now: datetime,
+    config: InboundConfig,
+    fetch_media: MediaFetcher | None,
+    unreachable: Unreachable = (),
+) -> Accepted:
+    """Keep and process a webhook's events; see the module docstring for the guarantees."""
+    result = Accepted()
+    try:
+        async with UnitOfWork(database) as uow:
+            for event in batch:
+                kind, key, payload = _row(event)
+                event_id = await events.record_event(
+                    uow=uow, account=account, kind=kind, dedupe_key=key, payload=payload, now=now
+                )
+                if event_id is None:
+                    result.repeated += 1
+                    continue
+                result.new += 1
+                result.outcomes.append(
+                    await _process(uow, account, event_id, event, now, config, fetch_media)
+                )
+            await uow.commit()
+        return result
+    except unreachable:
+        raise
+    except Exception as exc:  # keep the events; the sweep retries them
+        log.exception("processing %s event(s) of account %s failed", len(batch), account.id)
+        error = f"{type(exc).__name__}: {exc}"
+    result = Accepted()
+    async with UnitOfWork(database) as uow:
+        for event in batch:
+            kind, key, payload = _row(event)
+            event_id = await events.record_event(
+                uow=uow, account=account, kind=kind, dedupe_key=key, payload=payload, now=now
+            )
+            if event_id is None:
+                result.repeated += 1
+                continue
+            result.deferred += 1
+            await events.postpone_event(
+                uow=uow, event_id=event_id, attempts=1, error=error, now=now
+            )
+        await uow.commit()
+    return result
+
+
+async def retry_pending(
+    *,
+    database: Database,
+    accounts: AccountSource,
+    fetcher_for: FetcherFor,
+    config: InboundConfig,
+    now: datetime,
+    limit: int = 50,
+) -> int:
+    """Process kept-but-unprocessed events whose retry is due; each in a savepoint, so one
+    that fails again is postponed along the backoff and the others still commit."""
+    handled = 0
+    async with UnitOfWork(database) as uow:
+        for row in await events.pending_events(uow=uow, now=now, limit=limit):
+            # Read before the savepoint: a rolled-back savepoint expires the row.
+            row_id, attempts = row.id, row.attempts + 1
+            account = await accounts(row.account_id)
+            if account is None:
+                await events.postpone_event(
+                    uow=uow,
+                    event_id=row_id,
+                    attempts=attempts,
+                    error="the channel account is gone or inactive",
+                    now=now,
+                )
+                continue
+            event: Event = (
+                events.message_from_payload(row.payload)
+                if row.kind == "message"
+                else events.receipt_from_payload(row.payload)
+            )
+            try:
+                async with uow.session.begin_nested():
+                    await _process(uow, account, row_id, event, now, config, fetcher_for(account))
+            except Exception as exc:
+                log.warning("event %s failed again: %s", row_id, exc)
+                await events.postpone_event(
+                    uow=uow,
+                    event_id=row_id,
+                    attempts=attempts,
+                    error=f"{type(exc).__name__}: {exc}",
+                    now=now,
+                )
+                continue
+            handled += 1
+        await uow.commit()
+    return handled

@@ -1,0 +1,60 @@
+"""What every messaging webhook shares: finding its account by the id in the URL, and
+handing the parsed events to the ticket pipeline with this process's configuration."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+
+from fastapi import Request
+
+from sahaya.channels import registry
+from sahaya.messaging import accounts
+from sahaya.messaging.accounts import ChannelAccount
+from sahaya.messaging.domain import Channel
+from sahaya.persistence import Database
+from sahaya.settings import Settings
+from sahaya.tickets import channel_events
+from sahaya.tickets.attachments import Limits
+from sahaya.tickets.inbound import InboundConfig
+from sahaya.web.deps import clock
+from sahaya.web.webhooks.exotel import UNREACHABLE
+
+
+async def account_for(request: Request, raw_id: str, channel: Channel) -> ChannelAccount | None:
+    try:
+        account_id = uuid.UUID(raw_id)
+    except ValueError:
+        return None
+    settings: Settings = request.app.state.settings
+    account = await accounts.by_id(
+        database=request.app.state.database,
+        account_id=account_id,
+        secret_key=settings.secret_key.get_secret_value(),
+    )
+    return account if account is not None and account.channel == channel else None
+
+
+def inbound_config(settings: Settings, request: Request) -> InboundConfig:
+    return InboundConfig(
+        thread_window=timedelta(hours=settings.ticket_thread_hours),
+        store=request.app.state.attachments,
+        limits=Limits(max_bytes=settings.attachment_max_bytes),
+    )
+
+
+async def accept(
+    request: Request, account: ChannelAccount, batch: Sequence[channel_events.Event]
+) -> channel_events.Accepted:
+    database: Database = request.app.state.database
+    settings: Settings = request.app.state.settings
+    return await channel_events.accept(
+        database=database,
+        account=account,
+        batch=batch,
+        now=await clock(),
+        config=inbound_config(settings, request),
+        fetch_media=registry.media_fetcher(account, request.app.state.http),
+        unreachable=UNREACHABLE,
+    )

@@ -1,0 +1,470 @@
+"""WhatsApp end to end: Meta's documented webhook payloads replayed through the real
+endpoint (signed, forged, repeated, concurrent), messages into tickets, unknown senders,
+media fetched through a local Graph API fake on a real port, and outbound messages sent
+through that fake with its status callbacks posted back — retries, failures, receipts out
+of order and the 24-hour rule."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from sahaya.channels import registry
+from sahaya.channels.whatsapp_cloud import api as whatsapp_api
+from sahaya.channels.whatsapp_cloud.fake import FakeGraphApi, Media, sign, text_message
+from sahaya.messaging import accounts
+from sahaya.messaging import services as messaging
+from sahaya.messaging.domain import Channel, OutboundKind
+from sahaya.persistence import Database, UnitOfWork
+from sahaya.settings import Settings
+from sahaya.tickets import channel_events
+from sahaya.tickets.attachments import AttachmentStore
+from sahaya.tickets.inbound import InboundConfig
+from tests.conftest import serving
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "providers" / "whatsapp"
+NUMBER_ID, TOKEN, APP_SECRET, VERIFY = "1065403522", "graph-token-1", "app-secret-1", "verify-1"
+WA_ID = "919847012345"  # the `customer` fixture's number as WhatsApp writes it
+STRANGER = "919846055501"
+
+
+@dataclass
+class WhatsApp:
+    account_id: uuid.UUID
+    fake: FakeGraphApi
+    url: str
+
+    async def post(self, client: httpx.AsyncClient, body: bytes) -> httpx.Response:
+        return await client.post(
+            self.url,
+            content=body,
+            headers={
+                "content-type": "application/json",
+                "x-hub-signature-256": sign(body, APP_SECRET),
+            },
+        )
+
+    async def replay(self, client: httpx.AsyncClient, name: str) -> httpx.Response:
+        return await self.post(client, (FIXTURES / name).read_bytes())
+
+    async def text(self, client: httpx.AsyncClient, frm: str, body: str) -> httpx.Response:
+        envelope = self.fake._envelope(messages=[text_message(frm, body)])
+        return await self.post(client, json.dumps(envelope).encode())
+
+
+@pytest.fixture
+async def whatsapp(
+    client: httpx.AsyncClient, database: Database, tenant_id: uuid.UUID, settings: Settings
+) -> AsyncIterator[WhatsApp]:
+    """A WhatsApp account whose Graph API is the local fake; its callbacks go to the app."""
+    fake = FakeGraphApi(NUMBER_ID, TOKEN, APP_SECRET, webhook_client=client)
+    async with serving(fake.app) as base:
+        async with UnitOfWork(database) as uow:
+            row = await accounts.create(
+                uow=uow,
+                tenant_id=tenant_id,
+                channel=Channel.WHATSAPP,
+                provider=whatsapp_api.PROVIDER,
+                name="Apnafood WhatsApp",
+                address=NUMBER_ID,
+                api_base_url=base,
+                secrets={"access_token": TOKEN, "app_secret": APP_SECRET, "verify_token": VERIFY},
+                secret_key=settings.secret_key.get_secret_value(),
+            )
+            await uow.commit()
+        fake.webhook_url = f"http://sahaya.test/webhooks/whatsapp/{row.id}"
+        yield WhatsApp(row.id, fake, f"/webhooks/whatsapp/{row.id}")
+
+
+def rows(db_url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    with psycopg.connect(db_url) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+async def deliver(database: Database, settings: Settings, now: datetime) -> messaging.DeliveryRun:
+    async with httpx.AsyncClient(timeout=5) as http:
+        sender = whatsapp_api.WhatsAppSender(registry.account_source(database, settings), http)
+        async with UnitOfWork(database) as uow:
+            run = await messaging.deliver_due(uow=uow, sender=sender, now=now)
+            await uow.commit()
+    return run
+
+
+# --- verification and authenticity -------------------------------------------------------
+
+
+async def test_the_subscription_handshake_echoes_the_challenge_only_for_our_token(
+    client: httpx.AsyncClient, whatsapp: WhatsApp
+) -> None:
+    query = {"hub.mode": "subscribe", "hub.challenge": "1158201444", "hub.verify_token": VERIFY}
+    ok = await client.get(whatsapp.url, params=query)
+    assert (ok.status_code, ok.text) == (200, "1158201444")
+    wrong = await client.get(whatsapp.url, params=query | {"hub.verify_token": "guess"})
+    assert wrong.status_code == 403
+    unknown = await client.get(f"/webhooks/whatsapp/{uuid.uuid4()}", params=query)
+    assert unknown.status_code == 404
+
+
+async def test_forged_or_unsigned_events_are_refused_and_nothing_is_kept(
+    client: httpx.AsyncClient, whatsapp: WhatsApp, customer: uuid.UUID, db_url: str
+) -> None:
+    body = (FIXTURES / "text.json").read_bytes()
+    forged = await client.post(
+        whatsapp.url, content=body, headers={"x-hub-signature-256": sign(body, "not-ours")}
+    )
+    unsigned = await client.post(whatsapp.url, content=body)
+    tampered = await client.post(
+        whatsapp.url,
+        content=body.replace(b"4512", b"9999"),
+        headers={"x-hub-signature-256": sign(body, APP_SECRET)},
+    )
+    assert [r.status_code for r in (forged, unsigned, tampered)] == [401, 401, 401]
+    assert rows(db_url, "SELECT count(*) FROM inbound_events") == [(0,)]
+    assert rows(db_url, "SELECT count(*) FROM tickets") == [(0,)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[]",
+        b'{"object": "page"}',
+        b'{"object":"whatsapp_business_account",'
+        b'"entry":[{"changes":[{"field":"messages","value":{"metadata":{}}}]}]}',
+    ],
+)
+async def test_a_signed_but_malformed_body_gets_400_not_500(
+    client: httpx.AsyncClient, whatsapp: WhatsApp, body: bytes
+) -> None:
+    response = await whatsapp.post(client, body)
+    assert response.status_code == 400
+    assert response.text
+
+
+# --- messages into tickets ----------------------------------------------------------------
+
+
+async def test_a_registered_customers_message_opens_a_ticket_acknowledged_on_whatsapp(
+    client: httpx.AsyncClient, whatsapp: WhatsApp, customer: uuid.UUID, db_url: str
+) -> None:
+    response = await whatsapp.replay(client, "text.json")
+    assert response.status_code == 200
+    assert response.json()["new"] == 1
+    [(number, channel, subject, node)] = rows(
+        db_url,
+        "SELECT t.number, t.channel, t.subject, n.path FROM tickets t"
+        " JOIN nodes n ON n.id = t.node_id WHERE t.customer_id = %s",
+        customer,
+    )
+    assert (channel, subject, node) == (
+        "whatsapp",
+        "Where is my order 4512?",
+        "kerala/ernakulam/kochi",
+    )
+    [(body,)] = rows(db_url, "SELECT body FROM ticket_entries WHERE kind = 'customer_message'")
+    assert body == "Where is my order 4512?"
+    acks = rows(
+        db_url,
+        "SELECT channel, recipient, account_id FROM outbox_messages ORDER BY channel",
+    )
+    assert [(c, r) for c, r, _ in acks] == [("email", "anjali@example.in"), ("whatsapp", WA_ID)]
+    assert acks[1][2] == whatsapp.account_id
+    [(outcome, processed)] = rows(
+        db_url, "SELECT outcome, processed_at IS NOT NULL FROM inbound_events"
+    )
+    assert (outcome, processed) == ("ticket_opened", True)
+    assert (
+        number in rows(db_url, "SELECT body FROM outbox_messages WHERE channel = 'whatsapp'")[0][0]
+    )
+
+
+async def test_a_repeated_or_concurrently_duplicated_event_makes_one_entry(
+    client: httpx.AsyncClient, whatsapp: WhatsApp, customer: uuid.UUID, db_url: str
+) -> None:
+    first, second = await asyncio.gather(
+        whatsapp.replay(client, "text.json"), whatsapp.replay(client, "text.json")
+    )
+    again = await whatsapp.replay(client, "text.json")
+    assert [r.status_code for r in (first, second, again)] == [200, 200, 200]
+    assert sorted(r.json()["new"] for r in (first, second, again)) == [0, 0, 1]
+    assert rows(db_url, "SELECT count(*) FROM tickets") == [(1,)]
+    assert rows(db_url, "SELECT count(*) FROM ticket_entries WHERE kind = 'customer_message'") == [
+        (1,)
+    ]
+    assert rows(db_url, "SELECT count(*) FROM inbound_events") == [(1,)]
+
+
+async def test_later_messages_thread_into_the_open_ticket(
+    client: httpx.AsyncClient, whatsapp: WhatsApp, customer: uuid.UUID, db_url: str
+) -> None:
+    await whatsapp.replay(client, "text.json")
+    await whatsapp.replay(client, "text-malayalam.json")
+    await whatsapp.replay(client, "location.json")
+    assert rows(db_url, "SELECT count(*) FROM tickets") == [(1,)]
+    bodies = [
+        b
+        for (b,) in rows(
+            db_url,
+            "SELECT body FROM ticket_entries"
+            " WHERE kind = 'customer_message' ORDER BY created_at, id",
+        )
+    ]
+    assert len(bodies) == 3
+    assert any("[location: " in b for b in bodies)
+    malayalam = json.loads((FIXTURES / "text-malayalam.json").read_bytes())
+    text = malayalam["entry"][0]["changes"][0]["value"]["messages"][0]["text"]["body"]
+    assert text in bodies  # the unescaped Malayalam, stored as the customer wrote it
+    outcomes = [
+        o for (o,) in rows(db_url, "SELECT outcome FROM inbound_events ORDER BY received_at")
+    ]
+    assert sorted(outcomes) == ["threaded", "threaded", "ticket_opened"]
+
+
+async def test_both_shapes_of_button_tap_reach_the_ticket_with_their_payload(
+    client: httpx.AsyncClient, whatsapp: WhatsApp, customer: uuid.UUID, db_url: str
+) -> None:
+    await whatsapp.replay(client, "button-reply.json")
+    await whatsapp.replay(client, "template-button.json")
+    bodies = " ".join(b for (b,) in rows(db_url, "SELECT body FROM ticket_entries"))
+    assert "[button: cancel:4512:yes]" in bodies
+    assert "[button: resolved:8812]" in bodies
+
+
+@pytest.mark.parametrize(
+    "fixture", ["reaction.json", "unsupported.json", "template-status-update.json"]
+)
+async def test_known_but_unsupported_events_are_acknowledged_and_make_no_ticket(
+    client: httpx.AsyncClient, whatsapp: WhatsApp, customer: uuid.UUID, db_url: str, fixture: str
+) -> None:
+    response = await whatsapp.replay(client, fixture)
+    assert response.status_code == 200
+    assert rows(db_url, "SELECT count(*) FROM tickets") == [(0,)]
+    assert {o for (o,) in rows(db_url, "SELECT outcome FROM inbound_events")} <= {"ignored"}
+
+
+async def test_an_unknown_sender_gets_no_ticket_and_one_registration_hint_a_day(
+    client: httpx.AsyncClient, whatsapp: WhatsApp, customer: uuid.UUID, db_url: str
+) -> None:
+    for text in ("hello?", "anyone there?", "my order is late"):
+        assert (await whatsapp.text(client, STRANGER, text)).status_code == 200
+    assert rows(db_url, "SELECT count(*) FROM tickets") == [(0,)]
+    hints = rows(db_url, "SELECT recipient, template FROM outbox_messages")
+    assert hints == [(STRANGER, "registration_hint")]
+    assert rows(db_url, "SELECT outcome, count(*) FROM inbound_events GROUP BY outcome") == [
+        ("unknown_sender", 3)
+    ]
+    # A day later the stranger is told again.
+    with psycopg.connect(db_url) as conn:
+        conn.execute("UPDATE conversations SET last_hint_at = last_hint_at - interval '25 hours'")
+    await whatsapp.text(client, STRANGER, "hello again")
+    assert rows(db_url, "SELECT count(*) FROM outbox_messages") == [(2,)]
+
+
+async def test_two_senders_in_one_envelope_are_handled_apart(
+    client: httpx.AsyncClient, whatsapp: WhatsApp, customer: uuid.UUID, db_url: str
+) -> None:
+    response = await whatsapp.replay(client, "two-messages.json")
+    assert response.json()["new"] == 2
+    assert sorted(o for (o,) in rows(db_url, "SELECT outcome FROM inbound_events")) == [
+        "ticket_opened",
+        "unknown_sender",
+    ]
+
+
+# --- media -------------------------------------------------------------------------------
+
+
+async def test_an_image_is_fetched_through_the_graph_api_and_attached(
+    client: httpx.AsyncClient, whatsapp: WhatsApp, customer: uuid.UUID, db_url: str
+) -> None:
+    photo = b"\xff\xd8\xff\xe0 a photo of a damaged box"
+    whatsapp.fake.media["1003383421387256"] = Media(photo, "image/jpeg")
+    response = await whatsapp.replay(client, "image.json")
+    assert response.json() == {"status": "ok", "new": 1, "repeated": 0, "deferred": 0}
+    [(filename, content_type, size)] = rows(
+        db_url, "SELECT filename, content_type, size FROM ticket_attachments"
+    )
+    assert (content_type, size) == ("image/jpeg", len(photo))
+    assert filename.endswith(".jpg")
+    [(subject,)] = rows(db_url, "SELECT subject FROM tickets")
+    assert subject == "Damaged box, order 4512"
+
+
+async def test_a_medium_that_cannot_be_fetched_is_kept_and_processed_by_the_retry_sweep(
+    client: httpx.AsyncClient,
+    whatsapp: WhatsApp,
+    customer: uuid.UUID,
+    db_url: str,
+    database: Database,
+    settings: Settings,
+) -> None:
+    # The Graph API does not have the medium yet when the webhook comes.
+    response = await whatsapp.replay(client, "document.json")
+    assert response.status_code == 200
+    assert response.json()["deferred"] == 1
+    assert rows(db_url, "SELECT count(*) FROM tickets") == [(0,)]
+    [(attempts, error)] = rows(db_url, "SELECT attempts, last_error FROM inbound_events")
+    assert attempts == 1
+    assert "code 100" in error
+    assert (await whatsapp.replay(client, "document.json")).json()["repeated"] == 1
+
+    document = json.loads((FIXTURES / "document.json").read_bytes())
+    media_id = document["entry"][0]["changes"][0]["value"]["messages"][0]["document"]["id"]
+    whatsapp.fake.media[media_id] = Media(b"%PDF-1.7 invoice", "application/pdf")
+    async with httpx.AsyncClient(timeout=5) as http:
+        handled = await channel_events.retry_pending(
+            database=database,
+            accounts=registry.account_source(database, settings),
+            fetcher_for=lambda account: registry.media_fetcher(account, http),
+            config=InboundConfig(
+                thread_window=timedelta(hours=24),
+                store=AttachmentStore(settings.var_dir / "attachments"),
+            ),
+            now=datetime.now(UTC) + timedelta(minutes=1),
+        )
+    assert handled == 1
+    assert rows(db_url, "SELECT filename FROM ticket_attachments") == [("invoice.pdf",)]
+    assert rows(db_url, "SELECT outcome FROM inbound_events") == [("ticket_opened",)]
+
+
+# --- outbound, receipts and the 24-hour window ---------------------------------------------
+
+
+async def _opened_conversation(client: httpx.AsyncClient, whatsapp: WhatsApp) -> None:
+    """The customer writes now, which opens the 24-hour window and a ticket."""
+    response = await whatsapp.text(client, WA_ID, "Is my refund done?")
+    assert response.json()["new"] == 1
+
+
+async def test_replies_are_sent_and_receipts_only_move_them_forward(
+    client: httpx.AsyncClient,
+    whatsapp: WhatsApp,
+    customer: uuid.UUID,
+    db_url: str,
+    database: Database,
+    settings: Settings,
+) -> None:
+    await _opened_conversation(client, whatsapp)
+    run = await deliver(database, settings, datetime.now(UTC))
+    assert run.sent == 1
+    [sent] = whatsapp.fake.sent
+    assert (sent.body["to"], sent.body["type"]) == (WA_ID, "text")
+    assert "AF-" in sent.body["text"]["body"]
+    await whatsapp.fake.flush()  # the fake posts `sent` and `delivered` back, signed
+    [(state, wamid)] = rows(
+        db_url, "SELECT state, provider_message_id FROM outbox_messages WHERE channel = 'whatsapp'"
+    )
+    assert (state, wamid) == ("delivered", sent.wamid)
+    # `read`, then a late duplicate `delivered`: read stays.
+    for status in ("read", "delivered"):
+        body = whatsapp.fake._envelope(statuses=[whatsapp.fake._status(sent.wamid, WA_ID, status)])
+        assert (await whatsapp.fake.post(body)).status_code == 200
+    assert rows(
+        db_url, "SELECT state, read_at IS NOT NULL FROM outbox_messages WHERE channel = 'whatsapp'"
+    ) == [("read", True)]
+
+
+async def test_a_failed_status_marks_the_message_failed_with_metas_reason(
+    client: httpx.AsyncClient,
+    whatsapp: WhatsApp,
+    customer: uuid.UUID,
+    db_url: str,
+    database: Database,
+    settings: Settings,
+) -> None:
+    await _opened_conversation(client, whatsapp)
+    whatsapp.fake.fail_status_for[WA_ID] = "Message failed to send because more than 24 hours"
+    await deliver(database, settings, datetime.now(UTC))
+    await whatsapp.fake.flush()
+    [(state, error)] = rows(
+        db_url, "SELECT state, last_error FROM outbox_messages WHERE channel = 'whatsapp'"
+    )
+    assert state == "failed"
+    assert "131026" in error
+
+
+async def test_transient_refusals_are_retried_and_permanent_ones_fail(
+    client: httpx.AsyncClient,
+    whatsapp: WhatsApp,
+    customer: uuid.UUID,
+    db_url: str,
+    database: Database,
+    settings: Settings,
+    tenant_id: uuid.UUID,
+) -> None:
+    await _opened_conversation(client, whatsapp)
+    now = datetime.now(UTC)
+    whatsapp.fake.fail_next.extend([429])
+    assert (await deliver(database, settings, now)).retrying == 1
+    [(state, attempts, error)] = rows(
+        db_url, "SELECT state, attempts, last_error FROM outbox_messages WHERE channel = 'whatsapp'"
+    )
+    assert (state, attempts) == ("queued", 1)
+    assert "130429" in error
+    assert (await deliver(database, settings, now + timedelta(seconds=31))).sent == 1
+
+    # A refusal Meta will never accept (bad token) fails at once.
+    async with UnitOfWork(database) as uow:
+        uow.session.add(
+            messaging.channel_message(
+                tenant_id=tenant_id,
+                route=messaging.Route(Channel.WHATSAPP, whatsapp.account_id, WA_ID),
+                body="second reply",
+                now=now,
+            )
+        )
+        await uow.commit()
+    whatsapp.fake.fail_next.extend([400])
+    assert (await deliver(database, settings, now + timedelta(minutes=1))).failed == 1
+
+
+async def test_outside_the_24_hour_window_only_templates_are_sent(
+    client: httpx.AsyncClient,
+    whatsapp: WhatsApp,
+    customer: uuid.UUID,
+    db_url: str,
+    database: Database,
+    settings: Settings,
+    tenant_id: uuid.UUID,
+) -> None:
+    await _opened_conversation(client, whatsapp)
+    later = datetime.now(UTC) + timedelta(hours=25)
+    route = messaging.Route(Channel.WHATSAPP, whatsapp.account_id, WA_ID)
+    with psycopg.connect(db_url) as conn:  # the acknowledgement is not part of this story
+        conn.execute("DELETE FROM outbox_messages")
+    async with UnitOfWork(database) as uow:
+        uow.session.add(
+            messaging.channel_message(tenant_id=tenant_id, route=route, body="free text", now=later)
+        )
+        uow.session.add(
+            messaging.channel_message(
+                tenant_id=tenant_id,
+                route=route,
+                body="",
+                kind=OutboundKind.TEMPLATE,
+                payload={"name": "order_issue_followup", "parameters": ["4512"]},
+                now=later,
+            )
+        )
+        await uow.commit()
+    run = await deliver(database, settings, later)
+    assert (run.sent, run.failed) == (1, 1)
+    states = dict(rows(db_url, "SELECT kind, state FROM outbox_messages"))
+    assert states == {"text": "failed", "template": "sent"}
+    [(error,)] = rows(db_url, "SELECT last_error FROM outbox_messages WHERE kind = 'text'")
+    assert "24-hour window" in error
+    [sent] = whatsapp.fake.sent  # the free text never reached Meta
+    assert sent.body["type"] == "template"
+    assert sent.body["template"]["components"][0]["parameters"] == [
+        {"type": "text", "text": "4512"}
+    ]
