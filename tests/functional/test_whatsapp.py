@@ -30,7 +30,7 @@ from sahaya.settings import Settings
 from sahaya.tickets import channel_events
 from sahaya.tickets.attachments import AttachmentStore
 from sahaya.tickets.inbound import InboundConfig
-from tests.conftest import serving
+from tests.conftest import TokenFactory, bearer, serving
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "providers" / "whatsapp"
 NUMBER_ID, TOKEN, APP_SECRET, VERIFY = "1065403522", "graph-token-1", "app-secret-1", "verify-1"
@@ -468,3 +468,41 @@ async def test_outside_the_24_hour_window_only_templates_are_sent(
     assert sent.body["template"]["components"][0]["parameters"] == [
         {"type": "text", "text": "4512"}
     ]
+
+
+# --- agent replies -----------------------------------------------------------------------
+
+
+async def test_an_agents_reply_goes_back_on_whatsapp_or_where_the_agent_says(
+    client: httpx.AsyncClient,
+    whatsapp: WhatsApp,
+    customer: uuid.UUID,
+    db_url: str,
+    make_token: TokenFactory,
+) -> None:
+    await _opened_conversation(client, whatsapp)
+    [(number,)] = rows(db_url, "SELECT number FROM tickets")
+    with psycopg.connect(db_url) as conn:  # leave only the replies in the outbox
+        conn.execute("DELETE FROM outbox_messages")
+    agent = bearer(await make_token("agent", "kerala/ernakulam/kochi"))
+    url = f"/api/v1/tickets/{number}/entries"
+    reply = {"kind": "agent_reply", "body": "Your refund was sent today."}
+    assert (await client.post(url, json=reply, headers=agent)).status_code == 201
+    by_email = await client.post(url, json=reply | {"channel": "email"}, headers=agent)
+    assert by_email.status_code == 201
+    telegram = await client.post(url, json=reply | {"channel": "telegram"}, headers=agent)
+    assert telegram.status_code == 409
+    assert telegram.headers["content-type"] == "application/problem+json"
+    assert "telegram" in telegram.json()["detail"]
+    note = await client.post(
+        url, json={"kind": "internal_note", "body": "x", "channel": "sms"}, headers=agent
+    )
+    assert note.status_code == 422  # InvalidTicket: a clear problem, not a silent drop
+    sent = rows(
+        db_url, "SELECT channel, recipient, reference FROM outbox_messages ORDER BY channel"
+    )
+    assert sent == [("email", "anjali@example.in", number), ("whatsapp", WA_ID, number)]
+    history = (await client.get(f"/api/v1/tickets/{number}/history", headers=agent)).json()
+    assert {"whatsapp", "email"} <= {
+        e["changes"].get("sent_via") for e in history if e["action"] == "agent_reply"
+    }

@@ -70,6 +70,8 @@ class EntryIn(BaseModel):
     kind: Literal["agent_reply", "internal_note"]
     body: str = Field(min_length=1, max_length=100_000)
     attachments: list[AttachmentIn] = Field(default_factory=list, max_length=10)
+    # A reply goes back on the ticket's channel unless the agent picks another.
+    channel: Literal["whatsapp", "telegram", "sms", "email", "app"] | None = None
 
 
 class EntryOut(BaseModel):

@@ -12,6 +12,9 @@ from typing import Any
 
 from sahaya.access import Principal, Role
 from sahaya.access.errors import NotAllowed
+from sahaya.customers import CustomerRepository
+from sahaya.messaging import replies
+from sahaya.messaging.domain import Channel as MessageChannel
 from sahaya.network import NetworkRepository, NodeRow
 from sahaya.network.errors import UnknownExecutive
 from sahaya.network.repository import ancestor_paths
@@ -124,12 +127,16 @@ async def add_entry(
     attachments: tuple[NewAttachment, ...] = (),
     store: AttachmentStore | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    reply_channel: str | None = None,
 ) -> TicketEntryRow:
-    """Staff add replies and internal notes (with files); a reply is the first response."""
+    """Staff add replies and internal notes (with files); a reply is the first response,
+    and goes to the customer on the ticket's channel (or `reply_channel`) via the outbox."""
     if kind not in (domain.EntryKind.AGENT_REPLY, domain.EntryKind.INTERNAL_NOTE):
         raise InvalidTicket("kind: staff may add agent_reply or internal_note", field="kind")
     if not body.strip():
         raise InvalidTicket("body: must not be empty", field="body")
+    if reply_channel is not None and kind != domain.EntryKind.AGENT_REPLY:
+        raise InvalidTicket("channel: only a reply goes to the customer", field="channel")
     check(attachments, limits)
     if attachments and store is None:
         raise InvalidTicket("attachments are not accepted here", field="attachments")
@@ -139,6 +146,22 @@ async def add_entry(
     await _attach(uow, store, ticket, entry, attachments, now)
     await repo.index_text(ticket.id, body)
     changes: dict[str, Any] = {"kind": kind.value}
+    found = None
+    if kind == domain.EntryKind.AGENT_REPLY and ticket.customer_id is not None:
+        found = await CustomerRepository(uow.session).by_id(actor.tenant_id, ticket.customer_id)
+    if found is not None:
+        queued = await replies.queue_reply(
+            uow=uow,
+            ticket=ticket,
+            ticket_channel=ticket.channel,
+            customer=found[0],
+            body=body,
+            now=now,
+            channel=MessageChannel(reply_channel) if reply_channel else None,
+        )
+        changes["sent_via"] = queued.channel.value
+        if queued.outbox is not None:
+            changes["outbox_message"] = str(queued.outbox.id)
     if kind == domain.EntryKind.AGENT_REPLY and ticket.first_responded_at is None:
         ticket.first_responded_at = now
         changes["first_responded_at"] = [None, now.isoformat()]

@@ -212,6 +212,7 @@ async def add_entry(
         attachments=decode_attachments(body.attachments),
         store=request.app.state.attachments,
         limits=Limits(max_bytes=config.attachment_max_bytes),
+        reply_channel=body.channel,
     )
     await uow.commit()
     return EntryOut(
