@@ -290,7 +290,13 @@ async def test_an_image_is_fetched_through_the_graph_api_and_attached(
     photo = b"\xff\xd8\xff\xe0 a photo of a damaged box"
     whatsapp.fake.media["1003383421387256"] = Media(photo, "image/jpeg")
     response = await whatsapp.replay(client, "image.json")
-    assert response.json() == {"status": "ok", "new": 1, "repeated": 0, "deferred": 0}
+    assert response.json() == {
+        "status": "ok",
+        "new": 1,
+        "repeated": 0,
+        "deferred": 0,
+        "outcomes": [{"outcome": "ticket_opened", "ticket": "AF-000001"}],
+    }
     [(filename, content_type, size)] = rows(
         db_url, "SELECT filename, content_type, size FROM ticket_attachments"
     )
@@ -506,3 +512,29 @@ async def test_an_agents_reply_goes_back_on_whatsapp_or_where_the_agent_says(
     assert {"whatsapp", "email"} <= {
         e["changes"].get("sent_via") for e in history if e["action"] == "agent_reply"
     }
+
+
+async def test_a_username_user_without_a_phone_is_matched_once_their_id_is_linked(
+    client: httpx.AsyncClient,
+    whatsapp: WhatsApp,
+    customer: uuid.UUID,
+    db_url: str,
+    make_token: TokenFactory,
+) -> None:
+    """2026 BSUID rollout: `from` is withheld; the user is known only by `user_id`."""
+    first = await whatsapp.replay(client, "bsuid-text.json")
+    assert first.status_code == 200
+    assert rows(db_url, "SELECT outcome FROM inbound_events") == [("unknown_sender",)]
+    assert rows(db_url, "SELECT recipient FROM outbox_messages") == [("IN.1502576394655843",)]
+    admin = bearer(await make_token("admin"))
+    linked = await client.post(
+        f"/api/v1/customers/{customer}/identities",
+        json={"channel": "whatsapp", "external_id": "IN.1502576394655843"},
+        headers=admin,
+    )
+    assert linked.status_code == 201
+    body = (FIXTURES / "bsuid-text.json").read_bytes().replace(b"OEUwAA==", b"OEUwAB==")
+    assert (await whatsapp.post(client, body)).json()["new"] == 1
+    assert rows(db_url, "SELECT channel, contact_phone FROM tickets") == [
+        ("whatsapp", "+919847012345")
+    ]

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from sahaya.channels.email.smtp import SmtpSender
+from sahaya.channels.telegram import api as telegram
 from sahaya.channels.whatsapp_cloud import api as whatsapp
 from sahaya.messaging import accounts
 from sahaya.messaging.accounts import ChannelAccount
@@ -33,7 +34,11 @@ def account_source(
 def senders(database: Database, settings: Settings, http: httpx.AsyncClient) -> list[Sender]:
     """Every outbound channel this process can send on. Email needs an SMTP host; the
     provider channels read their accounts from the database per message."""
-    found: list[Sender] = [whatsapp.WhatsAppSender(account_source(database, settings), http)]
+    source = account_source(database, settings)
+    found: list[Sender] = [
+        whatsapp.WhatsAppSender(source, http),
+        telegram.TelegramSender(source, http),
+    ]
     email = SmtpSender.from_settings(settings)
     if email is not None:
         found.append(email)
@@ -44,4 +49,6 @@ def media_fetcher(account: ChannelAccount, http: httpx.AsyncClient) -> MediaFetc
     """How to fetch an inbound medium of this account's provider (None: it sends none)."""
     if account.provider == whatsapp.PROVIDER:
         return whatsapp.GraphClient(account, http).media
+    if account.provider == telegram.PROVIDER:
+        return telegram.BotClient(account, http).media
     return None

@@ -51,24 +51,37 @@ def seed_demo(
 ) -> list[demo.DemoLogin]:
     path = settings.var_dir / "demo-credentials.json"
     key_file = settings.var_dir / "demo-exotel.key"
+    whatsapp_file = settings.var_dir / demo.WHATSAPP_FILE
+    sandbox = f"http://{settings.host}:{settings.port}{demo.WHATSAPP_SANDBOX_PATH}"
+    Result = tuple[list[demo.DemoLogin], str | None, dict[str, str] | None]
 
-    async def work(uow: UnitOfWork) -> tuple[list[demo.DemoLogin], str | None]:
+    async def work(uow: UnitOfWork) -> Result:
         tenant_id = await default_tenant_id(uow, settings)
         now = datetime.now(UTC)
-        if not await demo.seed(uow=uow, tenant_id=tenant_id, now=now):
-            key = await demo.ensure_exotel_account(uow=uow, tenant_id=tenant_id, key_file=key_file)
-            return demo.load_logins(path), key
-        logins = await demo.seed_users(uow=uow, tenant_id=tenant_id)
-        await demo.seed_customers(
-            uow=uow, tenant_id=tenant_id, now=now, per_taluk=customers_per_taluk
-        )
+        seeded = await demo.seed(uow=uow, tenant_id=tenant_id, now=now)
+        if seeded:
+            logins = await demo.seed_users(uow=uow, tenant_id=tenant_id)
+            await demo.seed_customers(
+                uow=uow, tenant_id=tenant_id, now=now, per_taluk=customers_per_taluk
+            )
+            demo.save_logins(path, logins)
+        else:
+            logins = demo.load_logins(path)
         key = await demo.ensure_exotel_account(uow=uow, tenant_id=tenant_id, key_file=key_file)
-        demo.save_logins(path, logins)
-        return logins, key
+        whatsapp = await demo.ensure_whatsapp_account(
+            uow=uow,
+            tenant_id=tenant_id,
+            file=whatsapp_file,
+            api_base_url=sandbox,
+            secret_key=settings.secret_key.get_secret_value(),
+        )
+        return logins, key, whatsapp
 
-    logins, key = run(with_uow(url, work))
+    logins, key, whatsapp = run(with_uow(url, work))
     if key is not None:  # committed: now the file may name it
         demo.save_key(key_file, key)
+    if whatsapp is not None:
+        demo.save_credentials(whatsapp_file, whatsapp)
     return logins
 
 
@@ -127,6 +140,9 @@ def run_all() -> None:
                 "Exotel sandbox: sahaya simulate call --from 09847012345"
                 "   (flow URLs: /webhooks/exotel/{gate,dial,outcome}?key=… —"
                 f" the key is in {settings.var_dir / 'demo-exotel.key'})"
+            )
+            typer.echo(
+                'WhatsApp sandbox: sahaya simulate message --from 09847012345 "my order is late"'
             )
             typer.echo("Press Ctrl-C to stop; data stays in var/ for the next run.")
         else:

@@ -1,19 +1,25 @@
-"""`sahaya simulate call`: play a call through the Exotel sandbox against a running Sahaya
-and print what happened, as a timeline."""
+"""`sahaya simulate call` plays a call through the Exotel sandbox against a running Sahaya
+and prints what happened, as a timeline; `sahaya simulate message` sends a customer's
+WhatsApp message as Meta would (signed envelope) and prints the ticket it made."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import httpx
 import typer
 
 from sahaya.channels.exotel.sandbox import Behaviour, Phone, Sandbox
+from sahaya.channels.whatsapp_cloud.fake import envelope, sign, text_message
 from sahaya.cli.common import run
 from sahaya.customers import InvalidPhone, to_e164
+from sahaya.demo.seed import WHATSAPP_FILE
 from sahaya.settings import get_settings
 
-app = typer.Typer(no_args_is_help=True, help="Simulated provider traffic (Exotel sandbox)")
+app = typer.Typer(
+    no_args_is_help=True, help="Simulated provider traffic (Exotel and WhatsApp sandboxes)"
+)
 DEMO_KEY_FILE = "demo-exotel.key"
 
 
@@ -73,3 +79,59 @@ def call(
     except httpx.HTTPError as exc:
         typer.echo(f"could not reach Sahaya at {base}: {exc}", err=True)
         raise typer.Exit(1) from None
+
+
+@app.command("message")
+def message(
+    text: Annotated[str, typer.Argument(help="What the customer writes")],
+    sender: Annotated[str, typer.Option("--from", help="Customer's number, any format")],
+    channel: Annotated[str, typer.Option(help="Only whatsapp for now")] = "whatsapp",
+    url: Annotated[str | None, typer.Option(help="Sahaya's base URL")] = None,
+) -> None:
+    """Send one customer message through the demo WhatsApp number's webhook, signed as Meta
+    signs it, and print what Sahaya made of it (the acknowledgement then goes out through
+    the Graph API sandbox, whose delivery statuses come back to the webhook)."""
+    if channel != "whatsapp":
+        raise typer.BadParameter("only whatsapp is simulated so far", param_hint="--channel")
+    settings = get_settings()
+    base = url or f"http://{settings.host}:{settings.port}"
+    path = settings.var_dir / WHATSAPP_FILE
+    if not path.exists():
+        raise typer.BadParameter(f"no demo WhatsApp account in {path}; run `make run` first")
+    saved = json.loads(path.read_text())
+    try:
+        wa_id = to_e164(sender).lstrip("+")
+    except InvalidPhone as exc:
+        raise typer.BadParameter(str(exc), param_hint="--from") from None
+    body = json.dumps(
+        envelope(
+            phone_number_id=saved["phone_number_id"],
+            display_phone_number="914842000000",
+            waba_id="100000000000000",
+            messages=[text_message(wa_id, text)],
+            contacts=[{"profile": {"name": "Demo customer"}, "wa_id": wa_id}],
+        )
+    ).encode()
+
+    async def send() -> httpx.Response:
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            return await client.post(
+                f"/webhooks/whatsapp/{saved['account_id']}",
+                content=body,
+                headers={
+                    "content-type": "application/json",
+                    "x-hub-signature-256": sign(body, saved["app_secret"]),
+                },
+            )
+
+    try:
+        response = run(send())
+    except httpx.HTTPError as exc:
+        typer.echo(f"could not reach Sahaya at {base}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if response.status_code != 200:
+        typer.echo(f"Sahaya answered {response.status_code}: {response.text}", err=True)
+        raise typer.Exit(1)
+    for item in response.json().get("outcomes", []):
+        ticket = f" — ticket {item['ticket']}" if item.get("ticket") else ""
+        typer.echo(f"{item['outcome']}{ticket}")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sahaya.customers.domain import CustomerCard
-from sahaya.customers.tables import CustomerIdentityRow, CustomerRow
+from sahaya.customers.tables import CustomerIdentityRow, CustomerRow, LinkTokenRow
 from sahaya.network import NodeRow
 
 
@@ -133,6 +135,47 @@ class CustomerRepository:
         return await self.session.scalar(
             select(CustomerRow).where(
                 CustomerRow.tenant_id == tenant_id, CustomerRow.phone_e164 == e164
+            )
+        )
+
+    async def spend_link_token(
+        self, tenant_id: uuid.UUID, channel: str, token_hash: bytes, now: datetime
+    ) -> uuid.UUID | None:
+        """Guarded: a token is spent once, and only while it is valid."""
+        return await self.session.scalar(
+            update(LinkTokenRow)
+            .where(
+                LinkTokenRow.tenant_id == tenant_id,
+                LinkTokenRow.channel == channel,
+                LinkTokenRow.token_hash == token_hash,
+                LinkTokenRow.used_at.is_(None),
+                LinkTokenRow.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(LinkTokenRow.customer_id)
+        )
+
+    async def upsert_identity(
+        self,
+        tenant_id: uuid.UUID,
+        customer_id: uuid.UUID,
+        channel: str,
+        external_id: str,
+        now: datetime,
+    ) -> None:
+        await self.session.execute(
+            insert(CustomerIdentityRow)
+            .values(
+                id=uuid.uuid4(),
+                tenant_id=tenant_id,
+                customer_id=customer_id,
+                channel=channel,
+                external_id=external_id,
+                created_at=now,
+            )
+            .on_conflict_do_update(
+                index_elements=["tenant_id", "channel", "external_id"],
+                set_={"customer_id": customer_id, "created_at": now},
             )
         )
 

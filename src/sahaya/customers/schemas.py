@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -62,3 +63,14 @@ class CustomerOut(BaseModel):
 class CustomerPage(BaseModel):
     items: list[CustomerOut]
     next_after: uuid.UUID | None = Field(description="Pass as `after` for the next page")
+
+
+class LinkTokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channel: Literal[IdentityChannel.TELEGRAM] = IdentityChannel.TELEGRAM
+
+
+class LinkTokenOut(BaseModel):
+    token: str
+    expires_at: datetime
+    url: str | None = Field(description="The t.me deep link, when a Telegram bot is set up")

@@ -4,9 +4,11 @@ which numbers are registered elsewhere."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sahaya.access import Principal
@@ -21,7 +23,7 @@ from sahaya.customers.errors import (
 )
 from sahaya.customers.phones import InvalidPhone, to_e164
 from sahaya.customers.repository import CustomerRepository, card_by_phone
-from sahaya.customers.tables import CustomerIdentityRow, CustomerRow
+from sahaya.customers.tables import CustomerIdentityRow, CustomerRow, LinkTokenRow
 from sahaya.network import NetworkRepository, NodeRow
 from sahaya.persistence import Database, UnitOfWork
 
@@ -203,3 +205,72 @@ async def unlink_identity(
     if identity is None or identity.customer_id != customer_id:
         raise UnknownCustomer(f"customer {customer_id} has no {channel.value} id {external_id}")
     await repo.delete(identity)
+
+
+LINK_TOKEN_LIFETIME = timedelta(hours=24)
+
+
+async def issue_link_token(
+    *,
+    uow: UnitOfWork,
+    actor: Principal,
+    customer_id: uuid.UUID,
+    channel: domain.IdentityChannel,
+    now: datetime,
+) -> tuple[str, datetime]:
+    """A one-time token for a deep link (`https://t.me/<bot>?start=<token>`): whoever opens
+    it links their chat to this customer. Only its hash is stored; it expires in a day."""
+    row, _ = await get(uow=uow, actor=actor, customer_id=customer_id)
+    token = secrets.token_urlsafe(24)  # 32 characters of A-Za-z0-9_- (Telegram's alphabet)
+    expires = now + LINK_TOKEN_LIFETIME
+    CustomerRepository(uow.session).add(
+        LinkTokenRow(
+            id=uuid.uuid4(),
+            tenant_id=actor.tenant_id,
+            customer_id=row.id,
+            channel=channel.value,
+            token_hash=hashlib.sha256(token.encode()).digest(),
+            created_at=now,
+            expires_at=expires,
+        )
+    )
+    await uow.flush()
+    return token, expires
+
+
+async def redeem_link_token(
+    *,
+    uow: UnitOfWork,
+    tenant_id: uuid.UUID,
+    channel: domain.IdentityChannel,
+    token: str,
+    now: datetime,
+) -> CustomerRow | None:
+    """The customer a valid, unused, unexpired token was issued for — and the token is
+    spent (a second use, even concurrent, finds nothing)."""
+    if not token or len(token) > 64:
+        return None
+    repo = CustomerRepository(uow.session)
+    customer_id = await repo.spend_link_token(
+        tenant_id, channel.value, hashlib.sha256(token.encode()).digest(), now
+    )
+    if customer_id is None:
+        return None
+    found = await repo.by_id(tenant_id, customer_id)
+    return None if found is None else found[0]
+
+
+async def attach_identity(
+    *,
+    uow: UnitOfWork,
+    tenant_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    channel: domain.IdentityChannel,
+    external_id: str,
+    now: datetime,
+) -> None:
+    """Link a channel identity that the customer has just proven (a deep link, a shared
+    contact). The latest proof wins: an identity linked to someone else moves."""
+    await CustomerRepository(uow.session).upsert_identity(
+        tenant_id, customer_id, channel.value, external_id, now
+    )

@@ -53,3 +53,20 @@ class CustomerIdentityRow(TenantMixin, Base):
     channel: Mapped[str] = mapped_column(String(20))
     external_id: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = utcnow_column()
+
+
+class LinkTokenRow(TenantMixin, Base):
+    """A one-time token that links a chat (Telegram's `/start <token>`) to a customer. Only
+    its SHA-256 is kept; it is sent to the customer over a channel already theirs."""
+
+    __tablename__ = "customer_link_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[bytes] = mapped_column(unique=True)
+    created_at: Mapped[datetime] = utcnow_column()
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

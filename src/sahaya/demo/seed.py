@@ -15,8 +15,11 @@ from pathlib import Path
 from sahaya.access import Principal, Role, UserRow
 from sahaya.access import services as access
 from sahaya.access.repository import AccessRepository
+from sahaya.channels.whatsapp_cloud import api as whatsapp_api
 from sahaya.customers import CustomerRepository
 from sahaya.customers import services as customers
+from sahaya.messaging import accounts
+from sahaya.messaging.domain import Channel
 from sahaya.network import NetworkRepository, NodeRow, domain
 from sahaya.network import services as network
 from sahaya.persistence import UnitOfWork
@@ -222,3 +225,46 @@ def save_key(key_file: Path, key: str) -> None:
     key_file.parent.mkdir(parents=True, exist_ok=True)
     key_file.write_text(key + "\n")
     key_file.chmod(0o600)
+
+
+DEMO_WHATSAPP_NUMBER_ID = "100000000000001"
+WHATSAPP_FILE = "demo-whatsapp.json"
+# Where the web server mounts the Graph API sandbox the demo number sends through.
+WHATSAPP_SANDBOX_PATH = "/sandbox/whatsapp"
+
+
+async def ensure_whatsapp_account(
+    *, uow: UnitOfWork, tenant_id: uuid.UUID, file: Path, api_base_url: str, secret_key: str
+) -> dict[str, str] | None:
+    """The demo's WhatsApp number, sending through the in-process Graph API sandbox at
+    `api_base_url`. Returns fresh credentials to keep in `file` once the transaction has
+    committed (`save_credentials`), or None when the file already names a live account."""
+    if file.exists():
+        saved = json.loads(file.read_text())
+        live = await accounts.by_id_in(uow=uow, account_id=uuid.UUID(saved["account_id"]))
+        if live is not None:
+            return None
+    credentials = {
+        "phone_number_id": DEMO_WHATSAPP_NUMBER_ID,
+        "access_token": secrets.token_urlsafe(24),
+        "app_secret": secrets.token_urlsafe(24),
+        "verify_token": secrets.token_urlsafe(12),
+    }
+    row = await accounts.create(
+        uow=uow,
+        tenant_id=tenant_id,
+        channel=Channel.WHATSAPP,
+        provider=whatsapp_api.PROVIDER,
+        name="demo whatsapp",
+        address=DEMO_WHATSAPP_NUMBER_ID,
+        api_base_url=api_base_url,
+        secrets={k: v for k, v in credentials.items() if k != "phone_number_id"},
+        secret_key=secret_key,
+    )
+    return credentials | {"account_id": str(row.id)}
+
+
+def save_credentials(file: Path, credentials: dict[str, str]) -> None:
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(json.dumps(credentials, indent=2) + "\n")
+    file.chmod(0o600)

@@ -101,6 +101,10 @@ async def by_id(
     )
 
 
+async def by_id_in(*, uow: UnitOfWork, account_id: uuid.UUID) -> ChannelAccountRow | None:
+    return await uow.session.get(ChannelAccountRow, account_id)
+
+
 async def list_accounts(*, uow: UnitOfWork, tenant_id: uuid.UUID) -> list[ChannelAccountRow]:
     rows = await uow.session.scalars(
         select(ChannelAccountRow)

@@ -102,6 +102,7 @@ class InboundKind(StrEnum):
     LOCATION = "location"
     BUTTON = "button"
     CONTACT = "contact"
+    START = "start"  # a chat opened (Telegram's /start): a greeting, not a request
     UNSUPPORTED = "unsupported"
 
 
@@ -132,6 +133,11 @@ class InboundMessage:
     button_payload: str | None = None
     location: tuple[float, float] | None = None
     reply_to: str | None = None
+    # A phone number the provider vouches is the sender's own (a Telegram contact whose
+    # user_id is the sender's): it links the chat to that customer and verifies the number.
+    shared_phone: str | None = None
+    # A one-time token from a deep link (`/start <token>`) that links the chat.
+    link_token: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -203,6 +209,8 @@ class UnknownTemplate(KeyError):
 
 ACKNOWLEDGEMENT = "ticket_acknowledgement"
 REGISTRATION_HINT = "registration_hint"
+CHANNEL_LINKED = "channel_linked"
+LINK_REFUSED = "link_refused"
 LANGUAGES = ("en", "ml")
 
 _TEMPLATES: dict[tuple[str, str], tuple[Template, Template]] = {
@@ -244,6 +252,34 @@ _TEMPLATES: dict[tuple[str, str], tuple[Template, Template]] = {
             "നമസ്കാരം! ഈ $channel അക്കൗണ്ടിന് രജിസ്റ്റർ ചെയ്ത ഉപഭോക്താവിനെ കണ്ടെത്താനായില്ല. "
             "ആപ്നഫുഡ് ആപ്പിൽ രജിസ്റ്റർ ചെയ്യുകയോ, രജിസ്റ്റർ ചെയ്ത മൊബൈൽ നമ്പറിൽ നിന്ന് "
             "ടോൾ-ഫ്രീ നമ്പറിൽ വിളിക്കുകയോ ചെയ്ത ശേഷം വീണ്ടും എഴുതുക."
+        ),
+    ),
+    (CHANNEL_LINKED, "en"): (
+        Template("This chat is linked to your account"),
+        Template(
+            "Thank you, $name. This $channel chat is now linked to your Apnafood account: "
+            "write to us here any time and we will open a ticket for you."
+        ),
+    ),
+    (CHANNEL_LINKED, "ml"): (
+        Template("ഈ ചാറ്റ് നിങ്ങളുടെ അക്കൗണ്ടുമായി ബന്ധിപ്പിച്ചു"),
+        Template(
+            "നന്ദി, $name. ഈ $channel ചാറ്റ് നിങ്ങളുടെ ആപ്നഫുഡ് അക്കൗണ്ടുമായി ബന്ധിപ്പിച്ചു. "
+            "എപ്പോൾ വേണമെങ്കിലും ഇവിടെ എഴുതാം; ഞങ്ങൾ ടിക്കറ്റ് തുറക്കും."
+        ),
+    ),
+    (LINK_REFUSED, "en"): (
+        Template("This link cannot be used"),
+        Template(
+            "This link has expired or was already used. Share your phone number with the "
+            "button below, or ask us for a new link."
+        ),
+    ),
+    (LINK_REFUSED, "ml"): (
+        Template("ഈ ലിങ്ക് ഉപയോഗിക്കാനാവില്ല"),
+        Template(
+            "ഈ ലിങ്കിന്റെ കാലാവധി കഴിഞ്ഞു അല്ലെങ്കിൽ ഇതിനകം ഉപയോഗിച്ചു. താഴെയുള്ള ബട്ടൺ "
+            "ഉപയോഗിച്ച് ഫോൺ നമ്പർ പങ്കിടുക, അല്ലെങ്കിൽ പുതിയ ലിങ്ക് ചോദിക്കുക."
         ),
     ),
 }

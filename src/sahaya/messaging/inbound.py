@@ -50,6 +50,8 @@ def message_from_payload(data: Mapping[str, Any]) -> InboundMessage:
         button_payload=data.get("button_payload"),
         location=(location[0], location[1]) if location else None,
         reply_to=data.get("reply_to"),
+        shared_phone=data.get("shared_phone"),
+        link_token=data.get("link_token"),
         raw=data.get("raw", {}),
     )
 

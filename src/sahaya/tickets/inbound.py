@@ -6,6 +6,10 @@ ticket or, under the duplicate guard, joins their open one; the acknowledgement 
 on the same channel as well as by email and app. An unknown sender gets no ticket: the
 event stays as an unverified contact attempt and they are told how to register, at most
 once a day. Reactions and other unsupported kinds are kept and logged, nothing more.
+
+A chat is linked to a customer by a deep-link token (`/start <token>`, issued over a
+channel already theirs) or by a contact share the provider vouches for (Telegram: the
+contact's user_id is the sender's); a contact share also verifies the number.
 """
 
 from __future__ import annotations
@@ -16,12 +20,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sahaya.access import Principal, Role
-from sahaya.customers import CustomerRepository, CustomerRow
+from sahaya.customers import CustomerRepository, CustomerRow, e164_or_none
+from sahaya.customers import services as customers
+from sahaya.customers.domain import IdentityChannel, Verification, VerificationMethod
 from sahaya.messaging import domain as messaging_domain
 from sahaya.messaging import inbound as events
 from sahaya.messaging import services as messaging
 from sahaya.messaging.accounts import ChannelAccount
 from sahaya.messaging.domain import InboundKind, InboundMessage
+from sahaya.messaging.tables import ConversationRow
 from sahaya.network import NetworkRepository, NodeRow
 from sahaya.persistence import UnitOfWork
 from sahaya.tickets.attachments import AttachmentStore, Limits, NewAttachment
@@ -38,7 +45,8 @@ MediaFetcher = Callable[[str], Awaitable[tuple[bytes, str]]]
 
 @dataclass(frozen=True, slots=True)
 class Received:
-    outcome: str  # ticket_opened, threaded, unknown_sender, blocked, ignored
+    # ticket_opened, threaded, unknown_sender, blocked, ignored, linked, link_refused, started
+    outcome: str
     customer_id: uuid.UUID | None = None
     ticket_id: uuid.UUID | None = None
     number: str | None = None
@@ -110,6 +118,80 @@ async def _attachments(
     return tuple(files)
 
 
+def _notice(
+    uow: UnitOfWork,
+    account: ChannelAccount,
+    route: messaging.Route,
+    template: str,
+    now: datetime,
+    language: str | None = "en",
+    **values: str,
+) -> None:
+    text = messaging_domain.render(template, language, channel=account.channel.value, **values)
+    uow.session.add(
+        messaging.channel_message(
+            tenant_id=account.tenant_id,
+            route=route,
+            subject=text.subject,
+            body=text.body,
+            template=template,
+            language=messaging_domain.language_or_default(language),
+            now=now,
+        )
+    )
+
+
+def _identity_channel(account: ChannelAccount) -> IdentityChannel | None:
+    try:
+        return IdentityChannel(account.channel.value)
+    except ValueError:
+        return None  # SMS: the phone number is the identity
+
+
+async def _link(
+    uow: UnitOfWork,
+    account: ChannelAccount,
+    message: InboundMessage,
+    conversation: ConversationRow,
+    now: datetime,
+) -> tuple[CustomerRow | None, bool]:
+    """A deep-link token or a vouched-for contact share: (the customer it proves, whether
+    the message tried to link at all)."""
+    channel = _identity_channel(account)
+    customer = None
+    if message.link_token is not None and channel is not None:
+        customer = await customers.redeem_link_token(
+            uow=uow, tenant_id=account.tenant_id, channel=channel, token=message.link_token, now=now
+        )
+    elif message.shared_phone is not None:
+        phone = e164_or_none(message.shared_phone)
+        found = (
+            None
+            if phone is None
+            else await CustomerRepository(uow.session).by_phone(account.tenant_id, phone)
+        )
+        if found is not None:
+            customer = found[0]
+            if customer.verification != Verification.VERIFIED.value:
+                await customers.mark_verified(
+                    uow=uow, row=customer, method=VerificationMethod.CONTACT_SHARE, now=now
+                )
+    else:
+        return None, False
+    if customer is not None:
+        await events.link_customer(uow=uow, conversation=conversation, customer_id=customer.id)
+        if channel is not None:
+            await customers.attach_identity(
+                uow=uow,
+                tenant_id=account.tenant_id,
+                customer_id=customer.id,
+                channel=channel,
+                external_id=message.address,
+                now=now,
+            )
+    return customer, True
+
+
 async def receive(
     *,
     uow: UnitOfWork,
@@ -126,28 +208,33 @@ async def receive(
     if message.kind == InboundKind.UNSUPPORTED:
         return Received("ignored", conversation.customer_id)
     route = messaging.Route(account.channel, account.id, message.address)
+    linked, tried = await _link(uow, account, message, conversation, now)
+    if linked is not None:
+        _notice(
+            uow,
+            account,
+            route,
+            messaging_domain.CHANNEL_LINKED,
+            now,
+            linked.language,
+            name=linked.name,
+        )
+        return Received("linked", linked.id)
+    if tried and message.link_token is not None:
+        _notice(uow, account, route, messaging_domain.LINK_REFUSED, now)
+        return Received("link_refused")
     found = await _recognise(uow, account, message, conversation.customer_id)
     if found is None:
         if await events.claim_hint(uow=uow, conversation_id=conversation.id, now=now):
-            text = messaging_domain.render(
-                messaging_domain.REGISTRATION_HINT, "en", channel=account.channel.value
-            )
-            uow.session.add(
-                messaging.channel_message(
-                    tenant_id=account.tenant_id,
-                    route=route,
-                    subject=text.subject,
-                    body=text.body,
-                    template=messaging_domain.REGISTRATION_HINT,
-                    now=now,
-                )
-            )
+            _notice(uow, account, route, messaging_domain.REGISTRATION_HINT, now)
         return Received("unknown_sender")
     customer, home = found
     if conversation.customer_id != customer.id:
         await events.link_customer(uow=uow, conversation=conversation, customer_id=customer.id)
     if customer.blocked:
         return Received("blocked", customer.id)
+    if message.kind == InboundKind.START:
+        return Received("started", customer.id)
     actor = await _system_actor(uow, account.tenant_id, home)
     opened = await open_ticket(
         uow=uow,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,6 +11,8 @@ import httpx
 from fastapi import FastAPI
 
 import sahaya
+from sahaya.channels.whatsapp_cloud.fake import FakeGraphApi
+from sahaya.demo import seed as demo
 from sahaya.network import domain as network_domain
 from sahaya.network import services as network
 from sahaya.persistence import Database, UnitOfWork
@@ -19,6 +22,21 @@ from sahaya.web import api, health, metrics, problems, webhooks
 from sahaya.web.api import osticket
 from sahaya.web.deps import PrincipalCache
 from sahaya.web.screen_pops import ScreenPops
+
+
+def whatsapp_sandbox(config: Settings) -> FakeGraphApi | None:
+    """Outside production, the demo's WhatsApp number sends through a Graph API sandbox in
+    this process, which posts its delivery statuses back to our own webhook."""
+    path = config.var_dir / demo.WHATSAPP_FILE
+    if config.environment == "production" or not path.exists():
+        return None
+    saved = json.loads(path.read_text())
+    return FakeGraphApi(
+        phone_number_id=saved["phone_number_id"],
+        access_token=saved["access_token"],
+        app_secret=saved["app_secret"],
+        webhook_url=f"http://{config.host}:{config.port}/webhooks/whatsapp/{saved['account_id']}",
+    )
 
 
 def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
@@ -68,6 +86,9 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     for router in webhooks.ROUTERS:
         app.include_router(router)
     app.include_router(health.router)
+    sandbox = whatsapp_sandbox(config)
+    if sandbox is not None:
+        app.mount(demo.WHATSAPP_SANDBOX_PATH, sandbox.app)
     app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
     app.add_middleware(metrics.MetricsMiddleware)
     return app

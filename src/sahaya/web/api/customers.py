@@ -17,7 +17,10 @@ from sahaya.customers.schemas import (
     CustomerPatch,
     IdentityIn,
     IdentityOut,
+    LinkTokenIn,
+    LinkTokenOut,
 )
+from sahaya.messaging import accounts
 from sahaya.network import NodeRow
 from sahaya.web.api.prefix import PREFIX
 from sahaya.web.deps import DB, Caller, Now, UoW
@@ -149,3 +152,22 @@ async def unlink_identity(
         uow=uow, actor=caller, customer_id=customer_id, channel=channel, external_id=external_id
     )
     await uow.commit()
+
+
+@router.post("/customers/{customer_id}/link-tokens", response_model=LinkTokenOut, status_code=201)
+async def issue_link_token(
+    customer_id: uuid.UUID, body: LinkTokenIn, uow: UoW, now: Now, caller: Caller
+) -> LinkTokenOut:
+    """A one-time deep link that links the customer's Telegram chat (send it to them over a
+    channel already theirs: SMS, WhatsApp, the app). Valid for 24 hours."""
+    token, expires = await customers.issue_link_token(
+        uow=uow, actor=caller, customer_id=customer_id, channel=body.channel, now=now
+    )
+    bots = [
+        a
+        for a in await accounts.list_accounts(uow=uow, tenant_id=caller.tenant_id)
+        if a.channel == body.channel.value and a.active
+    ]
+    await uow.commit()
+    url = f"https://t.me/{bots[0].address}?start={token}" if bots else None
+    return LinkTokenOut(token=token, expires_at=expires, url=url)

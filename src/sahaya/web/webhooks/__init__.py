@@ -1,7 +1,7 @@
 """Provider webhooks under /webhooks: verify, dedupe, persist, decide, answer fast."""
 
-from sahaya.web.webhooks import exotel, whatsapp
+from sahaya.web.webhooks import exotel, telegram, whatsapp
 
-ROUTERS = (exotel.router, whatsapp.router)
+ROUTERS = (exotel.router, whatsapp.router, telegram.router)
 
 __all__ = ["ROUTERS"]

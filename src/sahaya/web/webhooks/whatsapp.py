@@ -83,5 +83,7 @@ async def events(account_id: str, request: Request) -> Response:
             "new": accepted.new,
             "repeated": accepted.repeated,
             "deferred": accepted.deferred,
+            # Meta ignores the body; the simulator and operators read what happened.
+            "outcomes": [{"outcome": r.outcome, "ticket": r.number} for r in accepted.outcomes],
         }
     )

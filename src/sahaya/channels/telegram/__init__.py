@@ -1,0 +1,2 @@
+"""Telegram Bot API: webhook updates, outbound messages and files, and a local fake of the
+Bot API."""

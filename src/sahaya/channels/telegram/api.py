@@ -1,0 +1,150 @@
+"""Telegram Bot API, outbound (providers.md §3.3): `sendMessage` (with reply or inline
+keyboards), `sendDocument`, and `getFile` + the file URL for inbound photos and documents.
+An account's `address` is the bot's username; its secrets hold the `bot_token` and the
+`webhook_secret` Telegram echoes in `X-Telegram-Bot-Api-Secret-Token`.
+
+Telegram answers `{"ok": false, "error_code", "description"}`: 429 (with
+`parameters.retry_after`) and 5xx are transient, other errors (a chat that blocked the
+bot: 403; an unknown chat: 400) permanent. A registration hint or a refused link carries
+the "Share my phone number" keyboard, which is how a Telegram user proves their number.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from sahaya.messaging.accounts import ChannelAccount
+from sahaya.messaging.domain import (
+    LINK_REFUSED,
+    REGISTRATION_HINT,
+    Capabilities,
+    Channel,
+    OutboundKind,
+)
+from sahaya.messaging.ports import (
+    OutboundMessage,
+    PermanentSendError,
+    SendResult,
+    TransientSendError,
+)
+
+PROVIDER = "telegram"
+DEFAULT_BASE_URL = "https://api.telegram.org"
+CAPABILITIES = Capabilities(media=True, templates=False, buttons=True, window=None)
+MAX_TEXT = 4096
+SHARE_PHONE = {
+    "keyboard": [[{"text": "Share my phone number", "request_contact": True}]],
+    "one_time_keyboard": True,
+    "resize_keyboard": True,
+}
+_ASK_FOR_CONTACT = frozenset({REGISTRATION_HINT, LINK_REFUSED})
+
+AccountSource = Callable[[uuid.UUID], Awaitable[ChannelAccount | None]]
+
+
+def _result(response: httpx.Response) -> Any:
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = {}
+    if response.status_code < 400 and answer.get("ok") is True:
+        return answer.get("result")
+    code = answer.get("error_code") or response.status_code
+    text = f"error {code}: {answer.get('description') or response.text[:300]}"
+    retry_after = (answer.get("parameters") or {}).get("retry_after")
+    if retry_after:
+        text += f" (retry after {retry_after} s)"
+    if code == 429 or code >= 500:
+        raise TransientSendError(text)
+    raise PermanentSendError(text)
+
+
+class BotClient:
+    """One bot's view of the Bot API."""
+
+    def __init__(self, account: ChannelAccount, http: httpx.AsyncClient) -> None:
+        self.http = http
+        base = account.api_base_url or DEFAULT_BASE_URL
+        token = account.secret("bot_token")
+        self.methods = f"{base}/bot{token}"
+        self.files = f"{base}/file/bot{token}"
+
+    async def call(self, method: str, body: dict[str, Any]) -> Any:
+        try:
+            response = await self.http.post(f"{self.methods}/{method}", json=body)
+        except httpx.TransportError as exc:
+            raise TransientSendError(f"{type(exc).__name__}: {exc}") from exc
+        return _result(response)
+
+    async def media(self, file_id: str) -> tuple[bytes, str]:
+        """An inbound file's bytes: `getFile` for its path, then the file URL."""
+        info = await self.call("getFile", {"file_id": file_id})
+        try:
+            response = await self.http.get(f"{self.files}/{info['file_path']}")
+        except httpx.TransportError as exc:
+            raise TransientSendError(f"{type(exc).__name__}: {exc}") from exc
+        except (KeyError, TypeError):
+            raise TransientSendError(f"getFile gave no file_path for {file_id}") from None
+        if response.status_code >= 400:
+            _result(response)
+        mime = response.headers.get("content-type", "").split(";")[0].strip()
+        return response.content, mime or "application/octet-stream"
+
+
+def request(message: OutboundMessage) -> tuple[str, dict[str, Any]]:
+    """The Bot API method and body for an outbox message."""
+    chat_id: int | str = (
+        int(message.recipient) if message.recipient.lstrip("-").isdigit() else message.recipient
+    )
+    payload = dict(message.payload)
+    if message.kind == OutboundKind.MEDIA:
+        body: dict[str, Any] = {
+            "chat_id": chat_id,
+            "document": payload.get("link") or payload.get("id"),
+        }
+        if message.body:
+            body["caption"] = message.body[:1024]
+        return "sendDocument", body
+    text = message.body if len(message.body) <= MAX_TEXT else message.body[: MAX_TEXT - 1] + "…"
+    body = {"chat_id": chat_id, "text": text}
+    if message.kind == OutboundKind.BUTTONS:
+        buttons = [
+            {"text": str(b["title"])[:64], "callback_data": str(b["id"])[:64]}
+            for b in payload.get("buttons") or []
+        ]
+        body["reply_markup"] = {"inline_keyboard": [buttons]}
+    elif message.template in _ASK_FOR_CONTACT:
+        body["reply_markup"] = SHARE_PHONE
+    return "sendMessage", body
+
+
+class TelegramSender:
+    """The outbox's sender for Telegram: each message leaves from its own bot."""
+
+    def __init__(self, accounts: AccountSource, http: httpx.AsyncClient) -> None:
+        self.accounts = accounts
+        self.http = http
+
+    @property
+    def channel(self) -> Channel:
+        return Channel.TELEGRAM
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return CAPABILITIES
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        if message.account_id is None:
+            raise PermanentSendError("no Telegram bot on the message")
+        account = await self.accounts(message.account_id)
+        if account is None:
+            raise PermanentSendError(f"Telegram bot {message.account_id} is gone or inactive")
+        method, body = request(message)
+        result = await BotClient(account, self.http).call(method, body)
+        chat = result.get("chat", {}) if isinstance(result, dict) else {}
+        message_id = result.get("message_id") if isinstance(result, dict) else None
+        return SendResult(provider_message_id=f"{chat.get('id')}:{message_id}")

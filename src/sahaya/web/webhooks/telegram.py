@@ -1,0 +1,61 @@
+"""Telegram Bot API webhook, one URL per bot: `POST /webhooks/telegram/{account_id}`.
+
+The request must carry `X-Telegram-Bot-Api-Secret-Token` equal to the bot's webhook
+secret (set with `setWebhook`; anything else → 403). The update is kept under its
+`update_id` (Telegram repeats an update until it gets a 2xx: a repeat is a no-op), then a
+`/start <token>` or a shared contact links the chat to a customer, and messages become
+tickets. Unsupported updates (edits, stickers, group chats) are acknowledged and logged.
+A database outage answers 503 so Telegram keeps the update and retries.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from sahaya.channels.telegram import wire
+from sahaya.messaging.domain import Channel, InboundKind
+from sahaya.web.webhooks.channels import accept, account_for
+from sahaya.web.webhooks.exotel import UNREACHABLE
+
+router = APIRouter(prefix="/webhooks/telegram", tags=["telegram"])
+log = logging.getLogger(__name__)
+MAX_BODY = 1024 * 1024
+
+
+def _text(status: int, message: str) -> PlainTextResponse:
+    return PlainTextResponse(message, status_code=status)
+
+
+@router.post("/{account_id}")
+async def update(account_id: str, request: Request) -> Response:
+    account = await account_for(request, account_id, Channel.TELEGRAM)
+    if account is None:
+        return _text(404, "unknown Telegram bot")
+    header = request.headers.get("x-telegram-bot-api-secret-token")
+    if not wire.secret_valid(header, account.secret("webhook_secret")):
+        return _text(403, "X-Telegram-Bot-Api-Secret-Token does not match")
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        return _text(413, "body larger than 1 MB")
+    try:
+        message = wire.parse(raw)
+    except wire.WireError as exc:
+        return _text(400, str(exc))
+    if message.kind == InboundKind.UNSUPPORTED:
+        log.info("Telegram bot %s: unsupported update (%s)", account.id, message.text)
+    try:
+        accepted = await accept(request, account, [message])
+    except UNREACHABLE as exc:
+        log.warning("Telegram update not accepted, database unreachable: %s", exc)
+        return _text(503, "temporarily unable to accept updates; retry")
+    return JSONResponse(
+        {
+            "ok": True,
+            "new": accepted.new,
+            "repeated": accepted.repeated,
+            "deferred": accepted.deferred,
+        }
+    )
