@@ -138,6 +138,11 @@ class InboundMessage:
     shared_phone: str | None = None
     # A one-time token from a deep link (`/start <token>`) that links the chat.
     link_token: str | None = None
+    # Email: the sender's address (how the customer is matched) and the ticket number the
+    # message refers to (from the subject or our Message-ID in References).
+    email: str | None = None
+    ticket_hint: str | None = None
+    subject: str | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @property

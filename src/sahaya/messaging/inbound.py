@@ -52,6 +52,9 @@ def message_from_payload(data: Mapping[str, Any]) -> InboundMessage:
         reply_to=data.get("reply_to"),
         shared_phone=data.get("shared_phone"),
         link_token=data.get("link_token"),
+        email=data.get("email"),
+        ticket_hint=data.get("ticket_hint"),
+        subject=data.get("subject"),
         raw=data.get("raw", {}),
     )
 

@@ -94,6 +94,10 @@ async def _recognise(
             return found
     if message.phone:
         return await repo.by_phone(account.tenant_id, message.phone)
+    if message.email:
+        matches = await repo.by_email(account.tenant_id, message.email.lower())
+        if len(matches) == 1:  # an address shared by two customers identifies neither
+            return matches[0]
     return None
 
 
@@ -243,10 +247,13 @@ async def receive(
             customer_id=customer.id,
             service_code=await _service_code(uow, account),
             channel=Channel(account.channel.value),
-            subject=subject_for(message, account.channel.value),
+            subject=" ".join((message.subject or "").split())[:300]
+            or subject_for(message, account.channel.value),
             message=message.describe(),
             attachments=await _attachments(message, fetch_media),
-            route=route,
+            # Email acknowledges by email anyway (to the address it came from).
+            route=route if account.channel != messaging_domain.Channel.EMAIL else None,
+            thread_into=message.ticket_hint,
         ),
         now=now,
         thread_window=config.thread_window,

@@ -25,7 +25,7 @@ from sahaya.tickets import domain
 from sahaya.tickets import sla as clocks
 from sahaya.tickets.attachments import AttachmentStore, Limits, NewAttachment, check
 from sahaya.tickets.errors import InvalidTicket
-from sahaya.tickets.repository import TicketRepository, open_ticket_id
+from sahaya.tickets.repository import TicketRepository, open_ticket_id, referenced_ticket_id
 from sahaya.tickets.services import (
     DEFAULT_LIMITS,
     SEVERITIES,
@@ -57,6 +57,9 @@ class Intake:
     autorespond: bool = True
     # The provider channel the customer wrote from: the acknowledgement goes there too.
     route: messaging.Route | None = None
+    # A ticket number the message refers to (an email reply's subject or References): it
+    # joins that ticket if it is the customer's and not closed, reopening a resolved one.
+    thread_into: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +106,15 @@ async def open_ticket(
     author = f"customer:{customer.id}:{customer.name}"
 
     driver = await uow.driver()  # two hot reads without the ORM's per-statement cost
-    existing_id = await open_ticket_id(
-        driver, actor.tenant_id, customer.id, service.code, now - thread_window
-    )
+    existing_id = None
+    if intake.thread_into:
+        existing_id = await referenced_ticket_id(
+            driver, actor.tenant_id, customer.id, intake.thread_into
+        )
+    if existing_id is None:
+        existing_id = await open_ticket_id(
+            driver, actor.tenant_id, customer.id, service.code, now - thread_window
+        )
     existing = await uow.session.get(TicketRow, existing_id) if existing_id else None
     if existing is not None:
         message = _entry(
@@ -121,7 +130,7 @@ async def open_ticket(
         changes: dict[str, Any] = {"channel": intake.channel.value}
         home = await NetworkRepository(uow.session).node_by_id(actor.tenant_id, existing.node_id)
         assert home is not None  # noqa: S101 - foreign key
-        if existing.status in domain.PAUSED:
+        if existing.status in domain.PAUSED | {domain.Status.RESOLVED}:
             before = domain.Status(existing.status)
             resumed = domain.resume_status(has_assignee=existing.assignee_id is not None)
             changes["status"] = [existing.status, resumed.value]

@@ -78,6 +78,23 @@ async def open_ticket_id(
     return None if row is None else row[0]
 
 
+_REFERENCED_TICKET_ID = """
+SELECT id FROM tickets
+WHERE tenant_id = %s AND customer_id = %s AND number = %s AND status <> 'closed'
+FOR UPDATE"""
+
+
+async def referenced_ticket_id(
+    driver: AsyncConnection, tenant_id: uuid.UUID, customer_id: uuid.UUID, number: str
+) -> uuid.UUID | None:
+    """The customer's ticket with this number, unless closed, locked."""
+    cursor = await driver.execute(
+        _REFERENCED_TICKET_ID, (tenant_id, customer_id, number.strip().upper()), prepare=True
+    )
+    row = await cursor.fetchone()
+    return None if row is None else row[0]
+
+
 @dataclass(frozen=True, slots=True)
 class NewEvent:
     """An audit event about to be written: the one shape every writer uses."""
