@@ -42,3 +42,21 @@ class Forbidden(SahayaError):
 class Unauthenticated(SahayaError):
     slug = "unauthenticated"
     title = "Authentication required"
+
+
+class TooManyRequests(SahayaError):
+    """A rate limit; `retry_after` seconds until the caller may try again."""
+
+    slug = "too-many-requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(detail, field=field)
+        self.retry_after = max(1, retry_after)
+
+
+class Unavailable(SahayaError):
+    """Something this request needs is not set up or not reachable now."""
+
+    slug = "unavailable"
+    title = "Service unavailable"

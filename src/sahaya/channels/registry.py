@@ -4,16 +4,21 @@ core (tickets, messaging) only ever sees ports — senders and media fetchers.""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 
 import httpx
 
 from sahaya.channels.email.smtp import SmtpSender
+from sahaya.channels.exotel import sms as exotel_sms
 from sahaya.channels.telegram import api as telegram
+from sahaya.channels.textlocal import api as textlocal
+from sahaya.channels.textlocal import wire as textlocal_wire
 from sahaya.channels.whatsapp_cloud import api as whatsapp
 from sahaya.messaging import accounts
 from sahaya.messaging.accounts import ChannelAccount
-from sahaya.messaging.ports import Sender
+from sahaya.messaging.domain import Capabilities, Channel, InboundMessage, Receipt
+from sahaya.messaging.ports import OutboundMessage, PermanentSendError, Sender, SendResult
 from sahaya.persistence import Database
 from sahaya.settings import Settings
 
@@ -31,6 +36,72 @@ def account_source(
     return load
 
 
+SmsSend = Callable[[ChannelAccount, OutboundMessage, httpx.AsyncClient], Awaitable[SendResult]]
+SMS_SENDERS: dict[str, SmsSend] = {
+    textlocal.PROVIDER: textlocal.send,
+    exotel_sms.PROVIDER: exotel_sms.send,
+}
+
+
+class WireError(ValueError):
+    """A callback that is not what the account's provider sends."""
+
+
+class SmsSender:
+    """The outbox's SMS sender: each message leaves through its own account's provider."""
+
+    def __init__(
+        self,
+        accounts: Callable[[uuid.UUID], Awaitable[ChannelAccount | None]],
+        http: httpx.AsyncClient,
+    ) -> None:
+        self.accounts = accounts
+        self.http = http
+
+    @property
+    def channel(self) -> Channel:
+        return Channel.SMS
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities()
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        account = await self.accounts(message.account_id) if message.account_id else None
+        if account is None:
+            raise PermanentSendError(f"SMS account {message.account_id} is gone or inactive")
+        send = SMS_SENDERS.get(account.provider)
+        if send is None:
+            raise PermanentSendError(f"no SMS adapter for provider {account.provider!r}")
+        return await send(account, message, self.http)
+
+
+def sms_receipt(
+    account: ChannelAccount, fields: Mapping[str, str], now: datetime
+) -> Receipt | None:
+    """A delivery report posted by the account's SMS provider (None: not final yet)."""
+    try:
+        if account.provider == textlocal.PROVIDER:
+            return textlocal_wire.receipt(fields, now)
+        if account.provider == exotel_sms.PROVIDER:
+            return exotel_sms.receipt(fields, now)
+    except (textlocal_wire.WireError, exotel_sms.WireError) as exc:
+        raise WireError(str(exc)) from None
+    raise WireError(f"{account.provider} posts no delivery reports here")
+
+
+def sms_inbound(
+    account: ChannelAccount, fields: Mapping[str, str], now: datetime
+) -> InboundMessage:
+    """An inbound SMS posted by the account's provider (Textlocal inboxes; Exotel has none)."""
+    if account.provider != textlocal.PROVIDER:
+        raise WireError(f"{account.provider} does not deliver inbound SMS")
+    try:
+        return textlocal_wire.inbound(fields, now)
+    except textlocal_wire.WireError as exc:
+        raise WireError(str(exc)) from None
+
+
 def senders(database: Database, settings: Settings, http: httpx.AsyncClient) -> list[Sender]:
     """Every outbound channel this process can send on. Email needs an SMTP host; the
     provider channels read their accounts from the database per message."""
@@ -38,6 +109,7 @@ def senders(database: Database, settings: Settings, http: httpx.AsyncClient) -> 
     found: list[Sender] = [
         whatsapp.WhatsAppSender(source, http),
         telegram.TelegramSender(source, http),
+        SmsSender(source, http),
     ]
     email = SmtpSender.from_settings(settings)
     if email is not None:

@@ -70,3 +70,40 @@ class LinkTokenRow(TenantMixin, Base):
     created_at: Mapped[datetime] = utcnow_column()
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class OtpChallengeRow(TenantMixin, Base):
+    """One SMS code sent to a number (customers.otp): only its keyed hash is kept."""
+
+    __tablename__ = "otp_challenges"
+    __table_args__ = (
+        Index("ix_otp_challenges_phone", "tenant_id", "phone_e164", "created_at"),
+        Index("ix_otp_challenges_address", "tenant_id", "requested_from", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    phone_e164: Mapped[str] = mapped_column(String(20))
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE")
+    )
+    code_hash: Mapped[bytes]
+    requested_from: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = utcnow_column()
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    consumed_at: Mapped[datetime | None]
+
+
+class CustomerTokenRow(TenantMixin, Base):
+    """A customer app's bearer token, scoped to one customer (only its SHA-256 is kept)."""
+
+    __tablename__ = "customer_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[bytes] = mapped_column(unique=True)
+    created_at: Mapped[datetime] = utcnow_column()
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

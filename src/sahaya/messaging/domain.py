@@ -214,6 +214,9 @@ class UnknownTemplate(KeyError):
 
 ACKNOWLEDGEMENT = "ticket_acknowledgement"
 REGISTRATION_HINT = "registration_hint"
+# A sign-in code: its text is blanked once sent, so the outbox does not keep live codes.
+ONE_TIME_CODE = "otp"
+REDACTED = "[one-time code: removed once sent]"
 CHANNEL_LINKED = "channel_linked"
 LINK_REFUSED = "link_refused"
 LANGUAGES = ("en", "ml")

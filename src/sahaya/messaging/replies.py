@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sahaya.customers import CustomerRow
 from sahaya.errors import Conflict
 from sahaya.messaging import domain
-from sahaya.messaging.services import Route, TicketRef, channel_message
+from sahaya.messaging.services import Route, TicketRef, announce, channel_message
 from sahaya.messaging.tables import (
     AppInboxRow,
     ChannelAccountRow,
@@ -126,6 +126,8 @@ async def queue_reply(
         created_at=now,
     )
     uow.session.add(inbox)
+    await uow.flush()
+    await announce(uow, inbox)
     return Queued(domain.Channel.APP, None, inbox)
 
 

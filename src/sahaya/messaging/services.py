@@ -10,12 +10,15 @@ carries a Message-ID derived from the row id, so the copy is recognisable as the
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+
+from sqlalchemy import text
 
 from sahaya.access import Principal
 from sahaya.customers import CustomerRow
@@ -34,6 +37,26 @@ from sahaya.persistence import UnitOfWork
 
 log = logging.getLogger(__name__)
 _ERROR_LENGTH = 1000
+# NOTIFY channel of new app-inbox items (the app's live stream listens; web.live).
+APP_CHANNEL = "sahaya_app"
+_NOTIFY_BODY = 2000  # NOTIFY payloads stay under PostgreSQL's 8000 bytes
+
+
+async def announce(uow: UnitOfWork, item: AppInboxRow) -> None:
+    """Tell live app streams about an inbox item; delivered when the transaction commits
+    (so a rolled-back reply is never announced)."""
+    payload = {
+        "customer_id": str(item.customer_id),
+        "id": str(item.id),
+        "ticket_id": str(item.ticket_id) if item.ticket_id else None,
+        "title": item.title,
+        "body": item.body[:_NOTIFY_BODY],
+        "created_at": item.created_at.isoformat(),
+    }
+    await uow.session.execute(
+        text("SELECT pg_notify(:channel, :payload)"),
+        {"channel": APP_CHANNEL, "payload": json.dumps(payload, ensure_ascii=False)},
+    )
 
 
 class TicketRef(Protocol):
@@ -169,6 +192,7 @@ async def queue_acknowledgement(
         )
         repo.add(on_channel)
     await uow.flush()
+    await announce(uow, inbox)
     return Acknowledgement(email=email, inbox=inbox, channel=on_channel)
 
 
@@ -241,6 +265,8 @@ def _outbound(row: OutboxMessageRow) -> OutboundMessage:
 
 def _fail(row: OutboxMessageRow, error: str, now: datetime) -> None:
     row.state = domain.OutboundState.FAILED.value
+    if row.template == domain.ONE_TIME_CODE:
+        row.body = domain.REDACTED
     row.last_error = error[:_ERROR_LENGTH]
     row.failed_at = now
     row.next_attempt_at = None
@@ -275,6 +301,8 @@ async def _deliver_one(
     else:
         row.state = domain.OutboundState.SENT.value
         row.sent_at = now
+        if row.template == domain.ONE_TIME_CODE:
+            row.body = domain.REDACTED
         row.provider_message_id = result.provider_message_id
         row.next_attempt_at = None
         row.last_error = None

@@ -67,7 +67,7 @@ def subject_for(message: InboundMessage, channel: str) -> str:
     return first if len(first) <= SUBJECT_LENGTH else first[: SUBJECT_LENGTH - 1] + "…"
 
 
-async def _system_actor(uow: UnitOfWork, tenant_id: uuid.UUID, home: NodeRow) -> Principal:
+async def system_actor(uow: UnitOfWork, tenant_id: uuid.UUID, home: NodeRow) -> Principal:
     root = await NetworkRepository(uow.session).node(tenant_id, home.path.split("/")[0])
     assert root is not None  # noqa: S101 - every node has its root
     return Principal(
@@ -239,7 +239,7 @@ async def receive(
         return Received("blocked", customer.id)
     if message.kind == InboundKind.START:
         return Received("started", customer.id)
-    actor = await _system_actor(uow, account.tenant_id, home)
+    actor = await system_actor(uow, account.tenant_id, home)
     opened = await open_ticket(
         uow=uow,
         actor=actor,

@@ -21,7 +21,7 @@ from sahaya.tickets.attachments import AttachmentStore
 from sahaya.web import api, health, metrics, problems, webhooks
 from sahaya.web.api import osticket
 from sahaya.web.deps import PrincipalCache
-from sahaya.web.screen_pops import ScreenPops
+from sahaya.web.live import app_replies, screen_pops
 
 
 def whatsapp_sandbox(config: Settings) -> FakeGraphApi | None:
@@ -52,7 +52,8 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
             await uow.commit()
         app.state.database = database
         app.state.tenant_id = tenant.id
-        app.state.screen_pops = ScreenPops(database.url)
+        app.state.screen_pops = screen_pops(database.url)
+        app.state.app_replies = app_replies(database.url)
         # Outbound HTTP from request handlers (fetching a WhatsApp medium): one pool.
         app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
         # Everything imported and built so far lives as long as the process: keep it out of
@@ -62,6 +63,7 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await app.state.screen_pops.close()
+            await app.state.app_replies.close()
             await app.state.http.aclose()
             await database.dispose()
 

@@ -13,7 +13,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from sahaya.errors import Conflict, Forbidden, Invalid, NotFound, SahayaError, Unauthenticated
+from sahaya.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    SahayaError,
+    TooManyRequests,
+    Unauthenticated,
+    Unavailable,
+)
 
 MEDIA_TYPE = "application/problem+json"
 _STATUS = (
@@ -22,6 +31,8 @@ _STATUS = (
     (Invalid, 422),
     (Forbidden, 403),
     (Unauthenticated, 401),
+    (TooManyRequests, 429),
+    (Unavailable, 503),
 )
 
 
@@ -81,6 +92,8 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
     status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 400)
     extra = {"errors": [{"pointer": f"#/{exc.field}", "detail": exc.detail}]} if exc.field else None
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
     return problem(
         status,
         exc.title,

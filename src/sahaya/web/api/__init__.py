@@ -1,6 +1,7 @@
 """REST API under /api/v1."""
 
 from sahaya.web.api import (
+    app,
     auth,
     calendars,
     contracts,
@@ -28,6 +29,7 @@ ROUTERS = (
     queues.router,
     rca.router,
     voice.router,
+    app.router,
 )
 
 __all__ = ["ROUTERS"]

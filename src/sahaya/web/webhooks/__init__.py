@@ -1,7 +1,7 @@
 """Provider webhooks under /webhooks: verify, dedupe, persist, decide, answer fast."""
 
-from sahaya.web.webhooks import exotel, telegram, whatsapp
+from sahaya.web.webhooks import exotel, sms, telegram, whatsapp
 
-ROUTERS = (exotel.router, whatsapp.router, telegram.router)
+ROUTERS = (exotel.router, whatsapp.router, telegram.router, sms.router)
 
 __all__ = ["ROUTERS"]

@@ -1,0 +1,108 @@
+"""SMS providers' callbacks, one URL pair per account (Textlocal and Exotel sign nothing,
+so each URL carries the account's secret `?key=`; a wrong one gets 403):
+
+* `POST /webhooks/sms/{account_id}/receipt?key=…` — delivery reports (Textlocal's form,
+  Exotel's form or JSON), applied to the outbox message they name; interim statuses are
+  acknowledged and change nothing;
+* `POST /webhooks/sms/{account_id}/inbound?key=…` — an inbound SMS (Textlocal inboxes):
+  from a registered number it opens or continues a ticket, like any message.
+Both are kept under a key of their own, so a retried post is a no-op; a database outage
+answers 503 so the provider retries.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from sahaya.channels import registry
+from sahaya.messaging.accounts import ChannelAccount
+from sahaya.messaging.domain import Channel
+from sahaya.tickets import channel_events
+from sahaya.web.deps import clock
+from sahaya.web.webhooks.channels import accept, account_for
+from sahaya.web.webhooks.exotel import UNREACHABLE
+
+router = APIRouter(prefix="/webhooks/sms", tags=["sms"])
+log = logging.getLogger(__name__)
+MAX_BODY = 64 * 1024
+
+
+def _text(status: int, message: str) -> PlainTextResponse:
+    return PlainTextResponse(message, status_code=status)
+
+
+async def _authorised(request: Request, account_id: str) -> ChannelAccount | Response:
+    account = await account_for(request, account_id, Channel.SMS)
+    if account is None:
+        return _text(404, "unknown SMS account")
+    key = request.query_params.get("key", "")
+    expected = account.secret("webhook_key")
+    if not expected or not hmac.compare_digest(key.encode(), expected.encode()):
+        return _text(403, "unknown or missing key")
+    return account
+
+
+async def _fields(request: Request) -> dict[str, str] | Response:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        return _text(413, "body too large")
+    try:
+        text = raw.decode()
+        if "json" in request.headers.get("content-type", ""):
+            parsed = json.loads(text)
+            if not isinstance(parsed, dict):
+                return _text(400, "expected a JSON object")
+            return {str(k): str(v) for k, v in parsed.items() if v is not None}
+        return dict(parse_qsl(text, keep_blank_values=True))
+    except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
+        return _text(400, f"unreadable body: {exc}")
+
+
+async def _accept(
+    request: Request, account: ChannelAccount, event: channel_events.Event
+) -> Response:
+    try:
+        accepted = await accept(request, account, [event])
+    except UNREACHABLE as exc:
+        log.warning("SMS callback not accepted, database unreachable: %s", exc)
+        return _text(503, "temporarily unable to accept; retry")
+    outcomes = [r.outcome for r in accepted.outcomes]
+    return JSONResponse({"status": "ok", "new": accepted.new, "outcomes": outcomes})
+
+
+@router.post("/{account_id}/receipt")
+async def receipt(account_id: str, request: Request) -> Response:
+    account = await _authorised(request, account_id)
+    if isinstance(account, Response):
+        return account
+    fields = await _fields(request)
+    if isinstance(fields, Response):
+        return fields
+    try:
+        found = registry.sms_receipt(account, fields, await clock())
+    except registry.WireError as exc:
+        return _text(400, str(exc))
+    if found is None:
+        return JSONResponse({"status": "ok", "new": 0, "outcomes": ["interim"]})
+    return await _accept(request, account, found)
+
+
+@router.post("/{account_id}/inbound")
+async def inbound(account_id: str, request: Request) -> Response:
+    account = await _authorised(request, account_id)
+    if isinstance(account, Response):
+        return account
+    fields = await _fields(request)
+    if isinstance(fields, Response):
+        return fields
+    try:
+        message = registry.sms_inbound(account, fields, await clock())
+    except registry.WireError as exc:
+        return _text(400, str(exc))
+    return await _accept(request, account, message)

@@ -1,0 +1,349 @@
+"""SMS and the customer app end to end: a sign-in code sent through a local Textlocal fake
+(on a real port) and its delivery receipt posted back; the code's rules (wrong tries,
+cool-down, unknown numbers); inbound SMS into tickets; Exotel SMS status callbacks; and the
+app API scoped to its one customer, with replies arriving on its live stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from sahaya.channels import registry
+from sahaya.channels.exotel import sms as exotel_sms
+from sahaya.channels.textlocal import api as textlocal_api
+from sahaya.channels.textlocal.fake import FakeTextlocal
+from sahaya.messaging import accounts
+from sahaya.messaging import services as messaging
+from sahaya.messaging.domain import Channel
+from sahaya.persistence import Database, UnitOfWork
+from sahaya.settings import Settings
+from sahaya.web.app import create_app
+from tests.conftest import TokenFactory, bearer, serving
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "providers"
+APIKEY, KEY = "tl-api-key", "dlr-key-1"
+PHONE = "+919847012345"  # the `customer` fixture
+
+
+@dataclass
+class Sms:
+    account_id: uuid.UUID
+    fake: FakeTextlocal
+
+    def url(self, kind: str, key: str = KEY) -> str:
+        return f"/webhooks/sms/{self.account_id}/{kind}?key={key}"
+
+
+@pytest.fixture
+async def sms(
+    client: httpx.AsyncClient, database: Database, tenant_id: uuid.UUID, settings: Settings
+) -> AsyncIterator[Sms]:
+    fake = FakeTextlocal(APIKEY, receipt_client=client)
+    async with serving(fake.app) as base:
+        account_id = uuid.uuid4()
+        async with UnitOfWork(database) as uow:
+            row = await accounts.create(
+                uow=uow,
+                tenant_id=tenant_id,
+                channel=Channel.SMS,
+                provider=textlocal_api.PROVIDER,
+                name="Textlocal",
+                address="APNAFD",
+                api_base_url=base,
+                settings={},
+                secrets={"apikey": APIKEY, "webhook_key": KEY},
+                secret_key=settings.secret_key.get_secret_value(),
+            )
+            account_id = row.id
+            row.settings = {
+                "receipt_url": f"http://sahaya.test/webhooks/sms/{row.id}/receipt?key={KEY}"
+            }
+            await uow.commit()
+        fake.inbound_url = f"http://sahaya.test/webhooks/sms/{account_id}/inbound?key={KEY}"
+        yield Sms(account_id, fake)
+
+
+def rows(db_url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    with psycopg.connect(db_url) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+async def deliver_sms(database: Database, settings: Settings) -> messaging.DeliveryRun:
+    async with httpx.AsyncClient(timeout=5) as http:
+        sender = registry.SmsSender(registry.account_source(database, settings), http)
+        async with UnitOfWork(database) as uow:
+            run = await messaging.deliver_due(uow=uow, sender=sender, now=datetime.now(UTC))
+            await uow.commit()
+    return run
+
+
+async def sign_in(
+    client: httpx.AsyncClient, sms: Sms, database: Database, settings: Settings
+) -> dict[str, str]:
+    sent = await client.post("/api/v1/app/sign-in/code", json={"phone": "09847012345"})
+    assert sent.status_code == 202
+    assert (await deliver_sms(database, settings)).sent == 1
+    code = re.search(r"\b(\d{6})\b", sms.fake.sent[-1].message)
+    assert code is not None
+    signed = await client.post(
+        "/api/v1/app/sign-in", json={"phone": "9847012345", "code": code.group(1)}
+    )
+    assert signed.status_code == 200, signed.text
+    return bearer(signed.json()["token"])
+
+
+# --- sign-in by SMS code ------------------------------------------------------------------
+
+
+async def test_a_code_by_sms_signs_the_customer_in_and_verifies_the_number(
+    client: httpx.AsyncClient,
+    sms: Sms,
+    customer: uuid.UUID,
+    db_url: str,
+    database: Database,
+    settings: Settings,
+) -> None:
+    me = await sign_in(client, sms, database, settings)
+    [sent] = sms.fake.sent
+    assert (sent.numbers, sent.sender) == (["919847012345"], "APNAFD")
+    profile = (await client.get("/api/v1/app/me", headers=me)).json()
+    assert (profile["id"], profile["verified_via"]) == (str(customer), "sms_otp")
+    # The outbox no longer holds the code; the stored challenge holds only a hash.
+    [(body, state)] = rows(db_url, "SELECT body, state FROM outbox_messages")
+    assert state in ("sent", "delivered")  # the receipt may already be back
+    assert not re.search(r"\d{6}", body)
+    [(code_hash,)] = rows(db_url, "SELECT code_hash FROM otp_challenges")
+    assert len(code_hash) == 32
+    await sms.fake.flush()  # Textlocal's delivery receipt comes back to our webhook
+    assert rows(db_url, "SELECT state FROM outbox_messages") == [("delivered",)]
+    assert sms.fake.posted[0].status == 200
+    signed_out = await client.post("/api/v1/app/sign-out", headers=me)
+    assert signed_out.status_code == 204
+    assert (await client.get("/api/v1/app/me", headers=me)).status_code == 401
+
+
+async def test_wrong_codes_run_out_and_a_spent_code_cannot_be_reused(
+    client: httpx.AsyncClient,
+    sms: Sms,
+    customer: uuid.UUID,
+    database: Database,
+    settings: Settings,
+) -> None:
+    await client.post("/api/v1/app/sign-in/code", json={"phone": PHONE})
+    await deliver_sms(database, settings)
+    code = re.search(r"\b(\d{6})\b", sms.fake.sent[-1].message)
+    assert code is not None
+    wrong = f"{(int(code.group(1)) + 1) % 1_000_000:06d}"
+    answers = [
+        await client.post("/api/v1/app/sign-in", json={"phone": PHONE, "code": wrong})
+        for _ in range(5)
+    ]
+    assert [a.status_code for a in answers] == [422] * 5
+    assert "4 tries left" in answers[0].json()["detail"]
+    right = await client.post("/api/v1/app/sign-in", json={"phone": PHONE, "code": code.group(1)})
+    assert right.status_code == 422
+    assert "too many wrong tries" in right.json()["detail"]
+
+
+async def test_codes_are_rate_limited_and_unknown_numbers_get_the_same_answer_and_no_sms(
+    client: httpx.AsyncClient,
+    sms: Sms,
+    customer: uuid.UUID,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+) -> None:
+    first = await client.post("/api/v1/app/sign-in/code", json={"phone": PHONE})
+    again = await client.post("/api/v1/app/sign-in/code", json={"phone": PHONE})
+    assert (first.status_code, again.status_code) == (202, 429)
+    assert again.headers["content-type"] == "application/problem+json"
+    assert 1 <= int(again.headers["retry-after"]) <= 30
+    stranger = await client.post("/api/v1/app/sign-in/code", json={"phone": "+919900000001"})
+    assert stranger.status_code == 202
+    assert stranger.json()["detail"] == first.json()["detail"]
+    assert (await deliver_sms(database, settings)).sent == 1  # only the registered number
+    bad = await client.post("/api/v1/app/sign-in/code", json={"phone": "12"})
+    assert bad.status_code == 422
+
+
+# --- inbound SMS and provider receipts ------------------------------------------------------
+
+
+async def test_an_inbound_sms_opens_a_ticket_and_a_repeat_is_a_no_op(
+    client: httpx.AsyncClient, sms: Sms, customer: uuid.UUID, db_url: str
+) -> None:
+    form = (FIXTURES / "textlocal" / "inbound.form").read_text().strip()
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    first = await client.post(sms.url("inbound"), content=form, headers=headers)
+    again = await client.post(sms.url("inbound"), content=form, headers=headers)
+    assert first.json()["outcomes"] == ["ticket_opened"]
+    assert again.json()["new"] == 0
+    assert rows(db_url, "SELECT channel, subject FROM tickets") == [
+        ("sms", "my order 4512 is late")
+    ]
+    forged = await client.post(sms.url("inbound", key="guess"), content=form, headers=headers)
+    assert forged.status_code == 403
+    malformed = await client.post(sms.url("inbound"), content="sender=&content=", headers=headers)
+    assert malformed.status_code == 400
+
+
+async def test_exotel_sms_status_callbacks_mark_messages_delivered_or_failed(
+    client: httpx.AsyncClient,
+    database: Database,
+    tenant_id: uuid.UUID,
+    settings: Settings,
+    db_url: str,
+) -> None:
+    async with UnitOfWork(database) as uow:
+        account = await accounts.create(
+            uow=uow,
+            tenant_id=tenant_id,
+            channel=Channel.SMS,
+            provider=exotel_sms.PROVIDER,
+            name="Exotel SMS",
+            address="APNAFD",
+            api_base_url="http://127.0.0.1:9",
+            secrets={"webhook_key": KEY},
+            secret_key=settings.secret_key.get_secret_value(),
+        )
+        route = messaging.Route(Channel.SMS, account.id, PHONE)
+        for sid in ("0b6c6a98f32682862ce6edf1bdab3526", "ffff6a98f32682862ce6edf1bdab0000"):
+            row = messaging.channel_message(
+                tenant_id=tenant_id, route=route, body="hello", now=datetime.now(UTC)
+            )
+            row.state, row.provider_message_id = "sent", sid
+            uow.session.add(row)
+        await uow.commit()
+    url = f"/webhooks/sms/{account.id}/receipt?key={KEY}"
+    form = (FIXTURES / "exotel" / "sms-status-sent.form").read_text().strip()
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    assert (await client.post(url, content=form, headers=headers)).status_code == 200
+    failed = {
+        "SmsSid": "ffff6a98f32682862ce6edf1bdab0000",
+        "Status": "failed_dnd",
+        "DetailedStatus": "FAILED_DND",
+        "DetailedStatusCode": "23005",
+    }
+    assert (await client.post(url, json=failed)).status_code == 200
+    interim = await client.post(url, json={"SmsSid": "x", "Status": "submitted"})
+    assert interim.json()["outcomes"] == ["interim"]
+    states = dict(rows(db_url, "SELECT provider_message_id, state FROM outbox_messages"))
+    assert states == {
+        "0b6c6a98f32682862ce6edf1bdab3526": "delivered",
+        "ffff6a98f32682862ce6edf1bdab0000": "failed",
+    }
+
+
+# --- the customer app ---------------------------------------------------------------------
+
+
+async def test_the_app_sees_only_its_own_tickets_and_the_visible_thread(
+    client: httpx.AsyncClient,
+    sms: Sms,
+    customer: uuid.UUID,
+    database: Database,
+    settings: Settings,
+    make_token: TokenFactory,
+) -> None:
+    me = await sign_in(client, sms, database, settings)
+    photo = {"filename": "box.jpg", "content_type": "image/jpeg", "data": "/9j/4AAQ"}
+    opened = await client.post(
+        "/api/v1/app/tickets",
+        json={"message": "Box arrived crushed", "attachments": [photo]},
+        headers=me,
+    )
+    assert opened.status_code == 201
+    number = opened.json()["number"]
+    agent = bearer(await make_token("agent", "kerala/ernakulam/kochi"))
+    for kind, body in (("internal_note", "customer is a regular"), ("agent_reply", "Sorry!")):
+        added = await client.post(
+            f"/api/v1/tickets/{number}/entries", json={"kind": kind, "body": body}, headers=agent
+        )
+        assert added.status_code == 201
+    thread = (await client.get(f"/api/v1/app/tickets/{number}", headers=me)).json()
+    assert [(e["kind"], e["body"]) for e in thread["entries"]] == [
+        ("customer_message", "Box arrived crushed"),
+        ("agent_reply", "Sorry!"),
+    ]
+    more = await client.post(
+        f"/api/v1/app/tickets/{number}/messages", json={"message": "Thanks"}, headers=me
+    )
+    assert more.json() == {"number": number, "created": False}
+    assert [t["number"] for t in (await client.get("/api/v1/app/tickets", headers=me)).json()] == [
+        number
+    ]
+    inbox = (await client.get("/api/v1/app/inbox", headers=me)).json()
+    assert any(i["body"] == "Sorry!" for i in inbox)
+    # Another customer's ticket does not exist for this token; staff tokens are not app tokens.
+    assert (await client.get("/api/v1/app/tickets/AF-999999", headers=me)).status_code == 404
+    assert (await client.get("/api/v1/app/me", headers=agent)).status_code == 401
+
+
+async def test_replies_reach_the_apps_live_stream_from_another_process(
+    client: httpx.AsyncClient,
+    sms: Sms,
+    customer: uuid.UUID,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+    make_token: TokenFactory,
+) -> None:
+    me = await sign_in(client, sms, database, settings)
+    opened = await client.post("/api/v1/app/tickets", json={"message": "Where is it?"}, headers=me)
+    number = opened.json()["number"]
+    agent = bearer(await make_token("agent", "kerala/ernakulam/kochi"))
+    async with (
+        serving(create_app(db_url, settings)) as other,
+        httpx.AsyncClient(base_url=other, timeout=10) as http,
+        http.stream("GET", "/api/v1/app/stream", headers=me) as stream,
+    ):
+        assert stream.status_code == 200
+        lines = stream.aiter_lines()
+        assert await anext(lines) == ": connected"
+        reply = {"kind": "agent_reply", "body": "On its way", "channel": "app"}
+        posted = await client.post(f"/api/v1/tickets/{number}/entries", json=reply, headers=agent)
+        assert posted.status_code == 201
+
+        async def next_reply() -> dict[str, Any]:
+            event = None
+            async for line in lines:
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: ") and event == "reply":
+                    return dict(json.loads(line[6:]))
+            raise AssertionError("stream ended")
+
+        got = await asyncio.wait_for(next_reply(), timeout=10)
+    assert (got["customer_id"], got["body"]) == (str(customer), "On its way")
+
+
+async def test_app_input_errors_are_clear_problems(
+    client: httpx.AsyncClient, sms: Sms, customer: uuid.UUID, database: Database, settings: Settings
+) -> None:
+    me = await sign_in(client, sms, database, settings)
+    empty = await client.post("/api/v1/app/tickets", json={"message": ""}, headers=me)
+    assert empty.status_code == 422
+    assert empty.headers["content-type"] == "application/problem+json"
+    bad_file = await client.post(
+        "/api/v1/app/tickets",
+        json={
+            "message": "x",
+            "attachments": [{"filename": "a", "content_type": "a/b", "data": "%%"}],
+        },
+        headers=me,
+    )
+    assert bad_file.status_code in (400, 422)
+    assert "base64" in bad_file.json()["detail"]
+    anonymous = await client.get("/api/v1/app/tickets")
+    assert anonymous.status_code == 401
