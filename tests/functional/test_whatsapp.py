@@ -538,3 +538,28 @@ async def test_a_username_user_without_a_phone_is_matched_once_their_id_is_linke
     assert rows(db_url, "SELECT channel, contact_phone FROM tickets") == [
         ("whatsapp", "+919847012345")
     ]
+
+
+async def test_a_threaded_message_is_searchable_audited_and_moves_the_ticket(
+    client: httpx.AsyncClient,
+    whatsapp: WhatsApp,
+    customer: uuid.UUID,
+    db_url: str,
+    make_token: TokenFactory,
+) -> None:
+    """The second message takes the quick path (tickets/fast_thread.py): it must leave the
+    same traces as the full one — thread entry, audit event, search words, updated_at."""
+    await whatsapp.text(client, WA_ID, "my biryani is late")
+    [(number, before)] = rows(db_url, "SELECT number, updated_at FROM tickets")
+    second = await whatsapp.text(client, WA_ID, "also the raita is missing")
+    assert second.json()["outcomes"] == [{"outcome": "threaded", "ticket": number}]
+    [(after,)] = rows(db_url, "SELECT updated_at FROM tickets")
+    assert after > before
+    agent = bearer(await make_token("agent", "kerala/ernakulam/kochi"))
+    history = (await client.get(f"/api/v1/tickets/{number}/history", headers=agent)).json()
+    assert [e["action"] for e in history][-1] == "customer_message"
+    assert history[-1]["changes"] == {"channel": "whatsapp"}
+    found = await client.get("/api/v1/tickets", params={"q": "raita"}, headers=agent)
+    assert [t["number"] for t in found.json()["items"]] == [number]
+    [(messages, linked)] = rows(db_url, "SELECT messages, customer_id FROM conversations")
+    assert (messages, linked) == (2, customer)

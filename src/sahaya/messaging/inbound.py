@@ -14,6 +14,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from psycopg.types.json import Jsonb
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 
@@ -77,6 +78,14 @@ def receipt_from_payload(data: Mapping[str, Any]) -> Receipt:
     )
 
 
+_RECORD = """
+INSERT INTO inbound_events (id, tenant_id, account_id, dedupe_key, kind, payload, received_at,
+                            attempts, next_attempt_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, 0, %s)
+ON CONFLICT (account_id, dedupe_key) DO NOTHING
+RETURNING id"""
+
+
 async def record_event(
     *,
     uow: UnitOfWork,
@@ -87,23 +96,25 @@ async def record_event(
     now: datetime,
 ) -> uuid.UUID | None:
     """Keep an event; None when it was kept before (the provider repeated itself). A
-    concurrent copy waits on the unique key until the first commits, then finds it."""
-    return await uow.session.scalar(
-        insert(InboundEventRow)
-        .values(
-            id=uuid.uuid4(),
-            tenant_id=account.tenant_id,
-            account_id=account.id,
-            dedupe_key=dedupe_key[:300],
-            kind=kind,
-            payload=payload,
-            received_at=now,
-            attempts=0,
-            next_attempt_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["account_id", "dedupe_key"])
-        .returning(InboundEventRow.id)
+    concurrent copy waits on the unique key until the first commits, then finds it. On the
+    unit of work's psycopg connection: every webhook pays this statement."""
+    driver = await uow.driver()
+    cursor = await driver.execute(
+        _RECORD,
+        (
+            uuid.uuid4(),
+            account.tenant_id,
+            account.id,
+            dedupe_key[:300],
+            kind,
+            Jsonb(payload),
+            now,
+            now,
+        ),
+        prepare=True,
     )
+    row = await cursor.fetchone()
+    return None if row is None else row[0]
 
 
 async def finish_event(

@@ -21,7 +21,14 @@ from sahaya.messaging import inbound as events
 from sahaya.messaging.accounts import ChannelAccount
 from sahaya.messaging.domain import InboundMessage, Receipt
 from sahaya.persistence import Database, UnitOfWork
-from sahaya.tickets.inbound import InboundConfig, MediaFetcher, Received, receive
+from sahaya.tickets import fast_thread
+from sahaya.tickets.inbound import (
+    InboundConfig,
+    MediaFetcher,
+    Received,
+    receive,
+    service_code_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +67,18 @@ async def _process(
     if isinstance(event, Receipt):
         changed = await events.apply_receipt(uow=uow, account=account, receipt=event)
         received = Received("receipt_applied" if changed else "receipt_unchanged")
+    elif fast_thread.eligible(event) and (
+        threaded := await fast_thread.thread(
+            await uow.driver(),
+            account=account,
+            event_id=event_id,
+            message=event,
+            service_code=await service_code_for(uow, account),
+            window=config.thread_window,
+            now=now,
+        )
+    ):
+        return Received("threaded", threaded.customer_id, threaded.ticket_id, threaded.number)
     else:
         received = await receive(
             uow=uow,

@@ -101,13 +101,19 @@ async def _recognise(
     return None
 
 
-async def _service_code(uow: UnitOfWork, account: ChannelAccount) -> str:
+async def service_code_for(uow: UnitOfWork, account: ChannelAccount) -> str:
+    """The service an account's messages are about: its configured one, else the tenant's
+    first active service (cached: it is read for every message)."""
     configured = account.settings.get("service")
     if isinstance(configured, str) and configured:
         return configured
-    services = await NetworkRepository(uow.session).services(account.tenant_id)
-    active = [s.code for s in services if s.active]
-    return active[0] if active else "apnafood"
+
+    async def load() -> str:
+        services = await NetworkRepository(uow.session).services(account.tenant_id)
+        active = [s.code for s in services if s.active]
+        return active[0] if active else "apnafood"
+
+    return await uow.cache.get(("default_service", account.tenant_id), load)
 
 
 async def _attachments(
@@ -245,7 +251,7 @@ async def receive(
         actor=actor,
         intake=Intake(
             customer_id=customer.id,
-            service_code=await _service_code(uow, account),
+            service_code=await service_code_for(uow, account),
             channel=Channel(account.channel.value),
             subject=" ".join((message.subject or "").split())[:300]
             or subject_for(message, account.channel.value),
