@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     mail_from: str = "Sahaya Support <support@sahaya.invalid>"
     # Where customers' replies go; empty means the From address.
     mail_reply_to: str = ""
+    # Inbound email over SMTP: a port > 0 makes each worker process listen there (several
+    # workers share it with SO_REUSEPORT) for mail to the email accounts' addresses; 0 = off.
+    # IMAP accounts are polled by the worker whatever this says.
+    smtp_listen_host: str = "127.0.0.1"
+    smtp_listen_port: int = Field(default=0, ge=0, le=65535)
     log_level: str = "INFO"
     # Voice (Exotel). Ring each executive this long; the whole call may ring this long.
     voice_ring_seconds: int = Field(default=20, ge=5, le=120)

@@ -21,7 +21,7 @@ from psycopg.types.json import Jsonb
 
 from sahaya.messaging.accounts import ChannelAccount
 from sahaya.messaging.domain import InboundKind, InboundMessage
-from sahaya.tickets.domain import PAUSED, EntryKind, Status
+from sahaya.tickets.domain import PAUSED, EntryKind
 
 ACTOR = "admin:00000000-0000-0000-0000-000000000000:system:messaging"
 _PLAIN = frozenset(
@@ -29,21 +29,24 @@ _PLAIN = frozenset(
 )
 _PAUSED = tuple(s.value for s in PAUSED)
 
-_CONVERSATION = "SELECT customer_id FROM conversations WHERE account_id = %s AND address = %s"
-_CUSTOMER_BY_ID = "SELECT id, name, blocked FROM customers WHERE tenant_id = %s AND id = %s"
-_CUSTOMER_BY_PHONE = (
-    "SELECT id, name, blocked FROM customers WHERE tenant_id = %s AND phone_e164 = %s"
-)
-_CUSTOMER_BY_IDENTITY = """
-SELECT c.id, c.name, c.blocked FROM customer_identities i
-JOIN customers c ON c.id = i.customer_id
-WHERE i.tenant_id = %s AND i.channel = %s AND i.external_id = %s"""
-_OPEN_TICKET = """
-SELECT id, number, status FROM tickets
-WHERE tenant_id = %s AND customer_id = %s AND service_code = %s
-  AND status NOT IN ('resolved', 'closed') AND updated_at >= %s
-ORDER BY updated_at DESC LIMIT 1
-FOR UPDATE"""
+# One round trip: the sender (by conversation, linked identity, then phone — the order of
+# `tickets.inbound._recognise`) and their open ticket for the service, locked.
+_SENDER_AND_TICKET = """
+WITH sender AS (
+  SELECT c.id, c.name, c.blocked FROM customers c
+  WHERE c.tenant_id = %(tenant)s AND c.id = COALESCE(
+    (SELECT customer_id FROM conversations
+      WHERE account_id = %(account)s AND address = %(address)s),
+    (SELECT customer_id FROM customer_identities
+      WHERE tenant_id = %(tenant)s AND channel = %(channel)s AND external_id = %(address)s),
+    (SELECT id FROM customers WHERE tenant_id = %(tenant)s AND phone_e164 = %(phone)s)))
+SELECT sender.id, sender.name, sender.blocked, open.id, open.number, open.status
+FROM sender LEFT JOIN LATERAL (
+  SELECT id, number, status FROM tickets
+  WHERE tenant_id = %(tenant)s AND customer_id = sender.id AND service_code = %(service)s
+    AND status NOT IN ('resolved', 'closed') AND updated_at >= %(since)s
+  ORDER BY updated_at DESC LIMIT 1
+  FOR UPDATE) open ON true"""
 _CONVERSATION_UPSERT = """
 INSERT INTO conversations (id, tenant_id, account_id, address, customer_id, last_inbound_at,
                            messages)
@@ -85,31 +88,6 @@ def eligible(message: InboundMessage) -> bool:
     )
 
 
-async def _one(
-    driver: AsyncConnection, sql: str, args: tuple[object, ...]
-) -> tuple[object, ...] | None:
-    cursor = await driver.execute(sql, args, prepare=True)
-    return await cursor.fetchone()
-
-
-async def _customer(
-    driver: AsyncConnection, account: ChannelAccount, message: InboundMessage
-) -> tuple[object, ...] | None:
-    tenant = account.tenant_id
-    linked = await _one(driver, _CONVERSATION, (account.id, message.address))
-    if linked is not None and linked[0] is not None:
-        return await _one(driver, _CUSTOMER_BY_ID, (tenant, linked[0]))
-    if account.channel.value in ("whatsapp", "telegram"):
-        found = await _one(
-            driver, _CUSTOMER_BY_IDENTITY, (tenant, account.channel.value, message.address)
-        )
-        if found is not None:
-            return found
-    if message.phone:
-        return await _one(driver, _CUSTOMER_BY_PHONE, (tenant, message.phone))
-    return None
-
-
 async def thread(
     driver: AsyncConnection,
     *,
@@ -123,19 +101,25 @@ async def thread(
     """Add the message to the customer's open ticket, or None (nothing written)."""
     if not eligible(message):
         return None
-    customer = await _customer(driver, account, message)
-    if customer is None or customer[2]:  # unknown (a hint is due) or blocked
-        return None
-    customer_id, name = customer[0], customer[1]
-    assert isinstance(customer_id, uuid.UUID)  # noqa: S101 - a uuid column
-    ticket = await _one(
-        driver, _OPEN_TICKET, (account.tenant_id, customer_id, service_code, now - window)
+    cursor = await driver.execute(
+        _SENDER_AND_TICKET,
+        {
+            "tenant": account.tenant_id,
+            "account": account.id,
+            "address": message.address,
+            "channel": account.channel.value,
+            "phone": message.phone,
+            "service": service_code,
+            "since": now - window,
+        },
+        prepare=True,
     )
-    if ticket is None or ticket[2] in _PAUSED:
+    found = await cursor.fetchone()
+    if found is None or found[2]:  # unknown (a hint is due) or blocked
+        return None
+    customer_id, name, _, ticket_id, number, status = found
+    if ticket_id is None or status in _PAUSED:
         return None  # a new ticket, or a paused one whose clocks must resume
-    ticket_id, number = ticket[0], str(ticket[1])
-    assert isinstance(ticket_id, uuid.UUID)  # noqa: S101 - a uuid column
-    assert ticket[2] in {s.value for s in Status}  # noqa: S101 - a checked column
     tenant = account.tenant_id
     body = message.describe()
     statements: list[tuple[str, tuple[object, ...]]] = [
@@ -179,4 +163,4 @@ async def thread(
     async with driver.pipeline():
         for sql, args in statements:
             await driver.execute(sql, args, prepare=True)
-    return Threaded(customer_id, ticket_id, number)
+    return Threaded(customer_id, ticket_id, str(number))
