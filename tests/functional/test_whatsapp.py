@@ -563,3 +563,26 @@ async def test_a_threaded_message_is_searchable_audited_and_moves_the_ticket(
     assert [t["number"] for t in found.json()["items"]] == [number]
     [(messages, linked)] = rows(db_url, "SELECT messages, customer_id FROM conversations")
     assert (messages, linked) == (2, customer)
+
+
+async def test_the_customer_profile_shows_the_conversation_both_ways(
+    client: httpx.AsyncClient,
+    whatsapp: WhatsApp,
+    customer: uuid.UUID,
+    database: Database,
+    settings: Settings,
+    make_token: TokenFactory,
+) -> None:
+    await whatsapp.text(client, WA_ID, "Is my refund done?")
+    await deliver(database, settings, datetime.now(UTC))
+    await whatsapp.fake.flush()
+    agent = bearer(await make_token("agent", "kerala/ernakulam/kochi"))
+    items = (await client.get(f"/api/v1/customers/{customer}/conversation", headers=agent)).json()
+    summary = {(i["direction"], i["channel"], i["state"], i["outcome"]) for i in items}
+    assert ("in", "whatsapp", None, "ticket_opened") in summary
+    assert ("out", "whatsapp", "delivered", None) in summary  # the acknowledgement
+    assert ("out", "email", "queued", None) in summary
+    assert [i["text"] for i in items if i["direction"] == "in"] == ["Is my refund done?"]
+    elsewhere = bearer(await make_token("agent", "kerala/thiruvananthapuram/thiruvananthapuram"))
+    hidden = await client.get(f"/api/v1/customers/{customer}/conversation", headers=elsewhere)
+    assert hidden.status_code == 404

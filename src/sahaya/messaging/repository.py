@@ -9,7 +9,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sahaya.messaging.domain import OutboundState
-from sahaya.messaging.tables import AppInboxRow, ConversationRow, OutboxMessageRow
+from sahaya.messaging.tables import (
+    AppInboxRow,
+    ChannelAccountRow,
+    ConversationRow,
+    InboundEventRow,
+    OutboxMessageRow,
+)
 
 
 class MessagingRepository:
@@ -42,6 +48,28 @@ class MessagingRepository:
                 ConversationRow.account_id == account_id, ConversationRow.address == address
             )
         )
+
+    async def inbound_of(
+        self, customer_id: uuid.UUID, limit: int
+    ) -> list[tuple[InboundEventRow, str]]:
+        """The customer's inbound messages, newest first, with their channel."""
+        rows = await self.session.execute(
+            select(InboundEventRow, ChannelAccountRow.channel)
+            .join(ChannelAccountRow, ChannelAccountRow.id == InboundEventRow.account_id)
+            .where(InboundEventRow.customer_id == customer_id, InboundEventRow.kind == "message")
+            .order_by(InboundEventRow.received_at.desc())
+            .limit(limit)
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    async def outbound_of(self, customer_id: uuid.UUID, limit: int) -> list[OutboxMessageRow]:
+        rows = await self.session.scalars(
+            select(OutboxMessageRow)
+            .where(OutboxMessageRow.customer_id == customer_id)
+            .order_by(OutboxMessageRow.created_at.desc())
+            .limit(limit)
+        )
+        return list(rows)
 
     async def for_ticket(self, ticket_id: uuid.UUID) -> list[OutboxMessageRow]:
         rows = await self.session.scalars(

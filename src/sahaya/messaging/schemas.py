@@ -16,7 +16,8 @@ class OutboxMessageOut(BaseModel):
     subject: str
     template: str | None
     language: str
-    state: str = Field(description="queued, sent, delivered or failed")
+    state: str = Field(description="queued, sent, delivered, read or failed")
+    kind: str = Field(description="text, template, buttons or media")
     attempts: int
     next_attempt_at: datetime | None = Field(description="When a queued message is tried next")
     last_error: str | None
@@ -24,6 +25,7 @@ class OutboxMessageOut(BaseModel):
     created_at: datetime
     sent_at: datetime | None
     delivered_at: datetime | None
+    read_at: datetime | None
     failed_at: datetime | None
 
 
@@ -35,3 +37,15 @@ class InboxItemOut(BaseModel):
     ticket_id: uuid.UUID | None
     created_at: datetime
     read_at: datetime | None
+
+
+class ConversationItemOut(BaseModel):
+    """One message in a customer's history, either way, on any channel."""
+
+    direction: str = Field(description="in (from the customer) or out (to them)")
+    channel: str
+    at: datetime
+    text: str
+    ticket_id: uuid.UUID | None
+    state: str | None = Field(description="out: queued, sent, delivered, read or failed")
+    outcome: str | None = Field(description="in: what Sahaya made of it (ticket_opened, …)")

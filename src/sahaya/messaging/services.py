@@ -363,3 +363,46 @@ async def mark_read(
         item.read_at = now
     await uow.flush()
     return item
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    direction: str
+    channel: str
+    at: datetime
+    text: str
+    ticket_id: uuid.UUID | None
+    state: str | None = None
+    outcome: str | None = None
+
+
+async def history(
+    *, uow: UnitOfWork, actor: Principal, customer_id: uuid.UUID, limit: int = 100
+) -> list[HistoryItem]:
+    """The customer's conversation across channels, newest first: messages they sent
+    (WhatsApp, Telegram, SMS, email) and everything we sent them, with delivery states."""
+    customer, _ = await customers.get(uow=uow, actor=actor, customer_id=customer_id)
+    repo = MessagingRepository(uow.session)
+    inbound = [
+        HistoryItem(
+            direction="in",
+            channel=channel,
+            at=row.received_at,
+            text=str(row.payload.get("text") or row.payload.get("kind") or ""),
+            ticket_id=row.ticket_id,
+            outcome=row.outcome,
+        )
+        for row, channel in await repo.inbound_of(customer.id, limit)
+    ]
+    outbound = [
+        HistoryItem(
+            direction="out",
+            channel=row.channel,
+            at=row.created_at,
+            text=row.body,
+            ticket_id=row.ticket_id,
+            state=row.state,
+        )
+        for row in await repo.outbound_of(customer.id, limit)
+    ]
+    return sorted(inbound + outbound, key=lambda item: item.at, reverse=True)[:limit]

@@ -17,7 +17,7 @@ Quirks:
 from __future__ import annotations
 
 import re
-from email.message import EmailMessage, Message
+from email.message import EmailMessage, Message, MIMEPart
 from html import unescape
 from html.parser import HTMLParser
 
@@ -31,7 +31,7 @@ _BLANKS = re.compile(r"\n{3,}")
 
 def _decoded(part: Message) -> str:
     try:
-        content = part.get_content() if isinstance(part, EmailMessage) else None
+        content = part.get_content() if isinstance(part, MIMEPart) else None
     except (LookupError, UnicodeError, AssertionError, KeyError, ValueError):
         content = None
     if isinstance(content, str):
@@ -124,7 +124,7 @@ def strip_quotes(text: str) -> str:
     return result or text.strip()
 
 
-def body_part(mail: EmailMessage) -> EmailMessage | None:
+def body_part(mail: EmailMessage) -> MIMEPart | None:
     """The part the text comes from: text/plain preferred, else text/html."""
     try:
         return mail.get_body(preferencelist=("plain", "html"))
@@ -132,7 +132,7 @@ def body_part(mail: EmailMessage) -> EmailMessage | None:
         return None
 
 
-def text_of(part: EmailMessage | None) -> str:
+def text_of(part: MIMEPart | None) -> str:
     """The readable, quote-stripped text of the body part."""
     if part is None:
         return ""

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from sahaya.messaging import services as messaging
-from sahaya.messaging.schemas import InboxItemOut, OutboxMessageOut
+from sahaya.messaging.schemas import ConversationItemOut, InboxItemOut, OutboxMessageOut
 from sahaya.tickets import services as tickets
 from sahaya.web.api.prefix import PREFIX
 from sahaya.web.deps import Caller, Now, UoW
@@ -52,3 +52,16 @@ async def ticket_outbox(number: str, uow: UoW, caller: Caller) -> list[OutboxMes
     ticket, _ = await tickets.get(uow=uow, actor=caller, number=number)
     rows = await messaging.outbox_for_ticket(uow=uow, ticket_id=ticket.id)
     return [OutboxMessageOut.model_validate(r) for r in rows]
+
+
+@router.get("/customers/{customer_id}/conversation", response_model=list[ConversationItemOut])
+async def conversation(
+    customer_id: uuid.UUID,
+    uow: UoW,
+    caller: Caller,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[ConversationItemOut]:
+    """The customer's messages both ways on every channel, newest first (the profile's
+    conversation history)."""
+    items = await messaging.history(uow=uow, actor=caller, customer_id=customer_id, limit=limit)
+    return [ConversationItemOut.model_validate(i, from_attributes=True) for i in items]
