@@ -21,6 +21,7 @@ import pytest
 
 from sahaya.channels import registry
 from sahaya.channels.whatsapp_cloud import api as whatsapp_api
+from sahaya.channels.whatsapp_cloud import fake as fake_module
 from sahaya.channels.whatsapp_cloud.fake import FakeGraphApi, Media, sign, text_message
 from sahaya.messaging import accounts
 from sahaya.messaging import services as messaging
@@ -586,3 +587,62 @@ async def test_the_customer_profile_shows_the_conversation_both_ways(
     elsewhere = bearer(await make_token("agent", "kerala/thiruvananthapuram/thiruvananthapuram"))
     hidden = await client.get(f"/api/v1/customers/{customer}/conversation", headers=elsewhere)
     assert hidden.status_code == 404
+
+
+async def test_buttons_and_media_go_out_in_the_shapes_meta_accepts_and_timeouts_are_retried(
+    client: httpx.AsyncClient,
+    whatsapp: WhatsApp,
+    customer: uuid.UUID,
+    db_url: str,
+    database: Database,
+    settings: Settings,
+    tenant_id: uuid.UUID,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(fake_module, "TIMEOUT_SECONDS", 1.0)  # the fake's stall, shortened
+    await _opened_conversation(client, whatsapp)
+    with psycopg.connect(db_url) as conn:
+        conn.execute("DELETE FROM outbox_messages")
+    now = datetime.now(UTC)
+    route = messaging.Route(Channel.WHATSAPP, whatsapp.account_id, WA_ID)
+    buttons = {
+        "buttons": [
+            {"id": "cancel:4512:yes", "title": "Confirm"},
+            {"id": "cancel:4512:no", "title": "Keep order"},
+        ]
+    }
+    media = {
+        "type": "document",
+        "link": "https://files.example.in/invoice.pdf",
+        "filename": "invoice.pdf",
+    }
+    async with UnitOfWork(database) as uow:
+        for kind, body, payload in (
+            (OutboundKind.BUTTONS, "Cancel order 4512?", buttons),
+            (OutboundKind.MEDIA, "Your invoice", media),
+        ):
+            uow.session.add(
+                messaging.channel_message(
+                    tenant_id=tenant_id, route=route, body=body, kind=kind, payload=payload, now=now
+                )
+            )
+        await uow.commit()
+    whatsapp.fake.fail_next.append("timeout")  # Meta does not answer in time
+    async with httpx.AsyncClient(timeout=0.5) as http:
+        sender = whatsapp_api.WhatsAppSender(registry.account_source(database, settings), http)
+        async with UnitOfWork(database) as uow:
+            run = await messaging.deliver_due(uow=uow, sender=sender, now=now)
+            await uow.commit()
+    assert (run.sent, run.retrying) == (1, 1)
+    [(error,)] = rows(db_url, "SELECT last_error FROM outbox_messages WHERE state = 'queued'")
+    assert "Timeout" in error
+    assert (await deliver(database, settings, now + timedelta(seconds=31))).sent == 1
+    shapes = {s.body["type"]: s.body for s in whatsapp.fake.sent}
+    assert set(shapes) == {"interactive", "document"}
+    action = shapes["interactive"]["interactive"]["action"]
+    assert [b["reply"]["id"] for b in action["buttons"]] == ["cancel:4512:yes", "cancel:4512:no"]
+    assert shapes["document"]["document"] == {
+        "link": "https://files.example.in/invoice.pdf",
+        "caption": "Your invoice",
+        "filename": "invoice.pdf",
+    }
