@@ -99,6 +99,20 @@ async def _process(
     return received
 
 
+async def _keep(
+    uow: UnitOfWork, account: ChannelAccount, batch: Sequence[Event], now: datetime
+) -> list[tuple[uuid.UUID | None, Event]]:
+    """Insert each event under its provider key: (its new id, or None for a repeat)."""
+    kept = []
+    for event in batch:
+        kind, key, payload = _row(event)
+        event_id = await events.record_event(
+            uow=uow, account=account, kind=kind, dedupe_key=key, payload=payload, now=now
+        )
+        kept.append((event_id, event))
+    return kept
+
+
 async def accept(
     *,
     database: Database,
@@ -113,11 +127,7 @@ async def accept(
     result = Accepted()
     try:
         async with UnitOfWork(database) as uow:
-            for event in batch:
-                kind, key, payload = _row(event)
-                event_id = await events.record_event(
-                    uow=uow, account=account, kind=kind, dedupe_key=key, payload=payload, now=now
-                )
+            for event_id, event in await _keep(uow, account, batch, now):
                 if event_id is None:
                     result.repeated += 1
                     continue
@@ -134,11 +144,7 @@ async def accept(
         error = f"{type(exc).__name__}: {exc}"
     result = Accepted()
     async with UnitOfWork(database) as uow:
-        for event in batch:
-            kind, key, payload = _row(event)
-            event_id = await events.record_event(
-                uow=uow, account=account, kind=kind, dedupe_key=key, payload=payload, now=now
-            )
+        for event_id, _ in await _keep(uow, account, batch, now):
             if event_id is None:
                 result.repeated += 1
                 continue

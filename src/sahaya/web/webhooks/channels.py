@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from fastapi import Request
+from fastapi.responses import PlainTextResponse
 
 from sahaya.channels import registry
 from sahaya.messaging import accounts
@@ -20,6 +21,11 @@ from sahaya.tickets.attachments import Limits
 from sahaya.tickets.inbound import InboundConfig
 from sahaya.web.deps import clock
 from sahaya.web.webhooks.exotel import UNREACHABLE
+
+
+def plain(status: int, message: str) -> PlainTextResponse:
+    """A webhook's refusal: providers log the body, so it says what was wrong."""
+    return PlainTextResponse(message, status_code=status)
 
 
 async def account_for(request: Request, raw_id: str, channel: Channel) -> ChannelAccount | None:

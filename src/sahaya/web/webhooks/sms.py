@@ -18,14 +18,14 @@ import logging
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, Response
 
 from sahaya.channels import registry
 from sahaya.messaging.accounts import ChannelAccount
 from sahaya.messaging.domain import Channel
 from sahaya.tickets import channel_events
 from sahaya.web.deps import clock
-from sahaya.web.webhooks.channels import accept, account_for
+from sahaya.web.webhooks.channels import accept, account_for, plain
 from sahaya.web.webhooks.exotel import UNREACHABLE
 
 router = APIRouter(prefix="/webhooks/sms", tags=["sms"])
@@ -33,35 +33,44 @@ log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 
 
-def _text(status: int, message: str) -> PlainTextResponse:
-    return PlainTextResponse(message, status_code=status)
-
-
 async def _authorised(request: Request, account_id: str) -> ChannelAccount | Response:
     account = await account_for(request, account_id, Channel.SMS)
     if account is None:
-        return _text(404, "unknown SMS account")
+        return plain(404, "unknown SMS account")
     key = request.query_params.get("key", "")
     expected = account.secret("webhook_key")
     if not expected or not hmac.compare_digest(key.encode(), expected.encode()):
-        return _text(403, "unknown or missing key")
+        return plain(403, "unknown or missing key")
     return account
 
 
 async def _fields(request: Request) -> dict[str, str] | Response:
     raw = await request.body()
     if len(raw) > MAX_BODY:
-        return _text(413, "body too large")
+        return plain(413, "body too large")
     try:
         text = raw.decode()
         if "json" in request.headers.get("content-type", ""):
             parsed = json.loads(text)
             if not isinstance(parsed, dict):
-                return _text(400, "expected a JSON object")
+                return plain(400, "expected a JSON object")
             return {str(k): str(v) for k, v in parsed.items() if v is not None}
         return dict(parse_qsl(text, keep_blank_values=True))
     except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
-        return _text(400, f"unreadable body: {exc}")
+        return plain(400, f"unreadable body: {exc}")
+
+
+async def _read(
+    request: Request, account_id: str
+) -> tuple[ChannelAccount, dict[str, str]] | Response:
+    """The account (by the URL's id and key) and the posted fields, or the refusal."""
+    account = await _authorised(request, account_id)
+    if isinstance(account, Response):
+        return account
+    fields = await _fields(request)
+    if isinstance(fields, Response):
+        return fields
+    return account, fields
 
 
 async def _accept(
@@ -71,23 +80,21 @@ async def _accept(
         accepted = await accept(request, account, [event])
     except UNREACHABLE as exc:
         log.warning("SMS callback not accepted, database unreachable: %s", exc)
-        return _text(503, "temporarily unable to accept; retry")
+        return plain(503, "temporarily unable to accept; retry")
     outcomes = [r.outcome for r in accepted.outcomes]
     return JSONResponse({"status": "ok", "new": accepted.new, "outcomes": outcomes})
 
 
 @router.post("/{account_id}/receipt")
 async def receipt(account_id: str, request: Request) -> Response:
-    account = await _authorised(request, account_id)
-    if isinstance(account, Response):
-        return account
-    fields = await _fields(request)
-    if isinstance(fields, Response):
-        return fields
+    read = await _read(request, account_id)
+    if isinstance(read, Response):
+        return read
+    account, fields = read
     try:
         found = registry.sms_receipt(account, fields, await clock())
     except registry.WireError as exc:
-        return _text(400, str(exc))
+        return plain(400, str(exc))
     if found is None:
         return JSONResponse({"status": "ok", "new": 0, "outcomes": ["interim"]})
     return await _accept(request, account, found)
@@ -95,14 +102,12 @@ async def receipt(account_id: str, request: Request) -> Response:
 
 @router.post("/{account_id}/inbound")
 async def inbound(account_id: str, request: Request) -> Response:
-    account = await _authorised(request, account_id)
-    if isinstance(account, Response):
-        return account
-    fields = await _fields(request)
-    if isinstance(fields, Response):
-        return fields
+    read = await _read(request, account_id)
+    if isinstance(read, Response):
+        return read
+    account, fields = read
     try:
         message = registry.sms_inbound(account, fields, await clock())
     except registry.WireError as exc:
-        return _text(400, str(exc))
+        return plain(400, str(exc))
     return await _accept(request, account, message)

@@ -13,11 +13,11 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, Response
 
 from sahaya.channels.telegram import wire
 from sahaya.messaging.domain import Channel, InboundKind
-from sahaya.web.webhooks.channels import accept, account_for
+from sahaya.web.webhooks.channels import accept, account_for, plain
 from sahaya.web.webhooks.exotel import UNREACHABLE
 
 router = APIRouter(prefix="/webhooks/telegram", tags=["telegram"])
@@ -25,32 +25,28 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
 
 
-def _text(status: int, message: str) -> PlainTextResponse:
-    return PlainTextResponse(message, status_code=status)
-
-
 @router.post("/{account_id}")
 async def update(account_id: str, request: Request) -> Response:
     account = await account_for(request, account_id, Channel.TELEGRAM)
     if account is None:
-        return _text(404, "unknown Telegram bot")
+        return plain(404, "unknown Telegram bot")
     header = request.headers.get("x-telegram-bot-api-secret-token")
     if not wire.secret_valid(header, account.secret("webhook_secret")):
-        return _text(403, "X-Telegram-Bot-Api-Secret-Token does not match")
+        return plain(403, "X-Telegram-Bot-Api-Secret-Token does not match")
     raw = await request.body()
     if len(raw) > MAX_BODY:
-        return _text(413, "body larger than 1 MB")
+        return plain(413, "body larger than 1 MB")
     try:
         message = wire.parse(raw)
     except wire.WireError as exc:
-        return _text(400, str(exc))
+        return plain(400, str(exc))
     if message.kind == InboundKind.UNSUPPORTED:
         log.info("Telegram bot %s: unsupported update (%s)", account.id, message.text)
     try:
         accepted = await accept(request, account, [message])
     except UNREACHABLE as exc:
         log.warning("Telegram update not accepted, database unreachable: %s", exc)
-        return _text(503, "temporarily unable to accept updates; retry")
+        return plain(503, "temporarily unable to accept updates; retry")
     return JSONResponse(
         {
             "ok": True,

@@ -15,12 +15,12 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, Response
 
 from sahaya.channels.whatsapp_cloud import wire
 from sahaya.messaging.domain import Channel
 from sahaya.tickets import channel_events
-from sahaya.web.webhooks.channels import accept, account_for
+from sahaya.web.webhooks.channels import accept, account_for, plain
 from sahaya.web.webhooks.exotel import UNREACHABLE
 
 router = APIRouter(prefix="/webhooks/whatsapp", tags=["whatsapp"])
@@ -28,37 +28,33 @@ log = logging.getLogger(__name__)
 MAX_BODY = 3 * 1024 * 1024  # Meta's payloads stay under 3 MB
 
 
-def _text(status: int, message: str) -> PlainTextResponse:
-    return PlainTextResponse(message, status_code=status)
-
-
 @router.get("/{account_id}")
 async def handshake(account_id: str, request: Request) -> Response:
     account = await account_for(request, account_id, Channel.WHATSAPP)
     if account is None:
-        return _text(404, "unknown WhatsApp account")
+        return plain(404, "unknown WhatsApp account")
     answer = wire.challenge(dict(request.query_params), account.secret("verify_token"))
     if answer is None:
-        return _text(403, "verify token does not match")
-    return _text(200, answer)
+        return plain(403, "verify token does not match")
+    return plain(200, answer)
 
 
 @router.post("/{account_id}")
 async def events(account_id: str, request: Request) -> Response:
     account = await account_for(request, account_id, Channel.WHATSAPP)
     if account is None:
-        return _text(404, "unknown WhatsApp account")
+        return plain(404, "unknown WhatsApp account")
     raw = await request.body()
     if len(raw) > MAX_BODY:
-        return _text(413, "body larger than 3 MB")
+        return plain(413, "body larger than 3 MB")
     if not wire.signature_valid(
         raw, request.headers.get("x-hub-signature-256"), account.secret("app_secret")
     ):
-        return _text(401, "X-Hub-Signature-256 does not match the body")
+        return plain(401, "X-Hub-Signature-256 does not match the body")
     try:
         parsed = wire.parse(raw)
     except wire.WireError as exc:
-        return _text(400, str(exc))
+        return plain(400, str(exc))
     batch: list[channel_events.Event] = []
     for number_id, message in parsed.messages:
         if number_id == account.address:
@@ -76,7 +72,7 @@ async def events(account_id: str, request: Request) -> Response:
         accepted = await accept(request, account, batch)
     except UNREACHABLE as exc:
         log.warning("WhatsApp events not accepted, database unreachable: %s", exc)
-        return _text(503, "temporarily unable to accept events; retry")
+        return plain(503, "temporarily unable to accept events; retry")
     return JSONResponse(
         {
             "status": "ok",
