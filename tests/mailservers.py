@@ -20,6 +20,10 @@ Users live in a passwd-file (`{PLAIN}` passwords) that Dovecot re-reads when it 
 so `add_user` works before and after the start. Mail is stored as Maildir; `deliver`
 and `messages` go through IMAP (APPEND, UID FETCH), the same path the code under test uses.
 
+`SmtpServer.start()` is the other half: a real SMTP server (aiosmtpd, in its own thread) on
+a free port of 127.0.0.1 that records what it accepts and refuses on request, for the
+outbound tests (tests/functional/test_outbox.py, test_email_channel.py).
+
 Dovecot 2.3 (Debian 12) and 2.4 (Debian 13) take different configuration syntax; both are
 written here. Run as an ordinary user, every Dovecot process runs as that user. Run as
 root, Dovecot refuses to give root mail access or to run its login process as root, so
@@ -31,6 +35,7 @@ root is closed to other users) that is removed again on stop.
 from __future__ import annotations
 
 import contextlib
+import email
 import grp
 import imaplib
 import os
@@ -42,9 +47,16 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections import deque
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import default as default_policy
 from pathlib import Path
-from typing import Self
+from typing import Any, Self, cast
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 _INSTALL_HINT = "run `make test` (it installs dovecot-imapd)"
 _START_TIMEOUT = 10.0
@@ -376,3 +388,54 @@ def _select(conn: imaplib.IMAP4, mailbox: str) -> None:
     status, data = conn.select(_quote(mailbox), readonly=True)
     if status != "OK":
         raise RuntimeError(f"SELECT {mailbox} failed: {data!r}")
+
+
+@dataclass
+class Recorder:
+    """An aiosmtpd handler that records what it accepts; queue replies to make it refuse."""
+
+    received: list[Envelope] = field(default_factory=list)
+    rcpt_replies: deque[str] = field(default_factory=deque)
+    data_replies: deque[str] = field(default_factory=deque)
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
+    ) -> str:
+        if self.rcpt_replies:
+            return self.rcpt_replies.popleft()
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.data_replies:
+            return self.data_replies.popleft()
+        self.received.append(envelope)
+        return "250 Message accepted for delivery"
+
+    def messages(self) -> list[EmailMessage]:
+        return [
+            cast(EmailMessage, email.message_from_bytes(e.content, policy=default_policy))
+            for e in self.received
+            if isinstance(e.content, bytes)
+        ]
+
+
+@dataclass
+class SmtpServer:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd in a thread of its own)."""
+
+    host: str
+    port: int
+    recorder: Recorder
+
+    @classmethod
+    @contextlib.contextmanager
+    def start(cls) -> Iterator[SmtpServer]:
+        recorder = Recorder()
+        port = _free_port()
+        controller = Controller(recorder, hostname="127.0.0.1", port=port)
+        controller.start()
+        try:
+            yield cls("127.0.0.1", port, recorder)
+        finally:
+            controller.stop()

@@ -6,20 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.policy import default as default_policy
 from typing import Any, cast
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import func, select
 
 from sahaya.access import services as access
@@ -33,59 +26,17 @@ from sahaya.tickets import intake as ticket_intake
 from sahaya.tickets.domain import Channel
 from sahaya.worker.app import build_app
 from tests.conftest import TokenFactory, bearer, free_port
+from tests.mailservers import SmtpServer
 
 KOCHI = "kerala/ernakulam/kochi"
 MAIL_FROM = "Sahaya Support <support@sahaya.test>"
 
 
-@dataclass
-class Recorder:
-    """An aiosmtpd handler that records what it accepts; queue replies to make it refuse."""
-
-    received: list[Envelope] = field(default_factory=list)
-    rcpt_replies: deque[str] = field(default_factory=deque)
-    data_replies: deque[str] = field(default_factory=deque)
-
-    async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
-    ) -> str:
-        if self.rcpt_replies:
-            return self.rcpt_replies.popleft()
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        if self.data_replies:
-            return self.data_replies.popleft()
-        self.received.append(envelope)
-        return "250 Message accepted for delivery"
-
-    def messages(self) -> list[EmailMessage]:
-        return [
-            cast(EmailMessage, email.message_from_bytes(e.content, policy=default_policy))
-            for e in self.received
-            if isinstance(e.content, bytes)
-        ]
-
-
-@dataclass
-class SmtpServer:
-    host: str
-    port: int
-    recorder: Recorder
-
-
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
     """A real SMTP server on 127.0.0.1 for this test."""
-    recorder = Recorder()
-    port = free_port()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield SmtpServer("127.0.0.1", port, recorder)
-    finally:
-        controller.stop()
+    with SmtpServer.start() as server:
+        yield server
 
 
 @pytest.fixture

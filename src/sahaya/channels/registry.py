@@ -6,10 +6,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
+from pathlib import Path
 
 import httpx
 
+from sahaya.channels.email import IMAP_PROVIDER, LISTENER_PROVIDER
 from sahaya.channels.email.smtp import SmtpSender
+from sahaya.channels.email.spool import Spool, spool_dir
 from sahaya.channels.exotel import sms as exotel_sms
 from sahaya.channels.telegram import api as telegram
 from sahaya.channels.textlocal import api as textlocal
@@ -20,9 +23,10 @@ from sahaya.messaging.accounts import ChannelAccount
 from sahaya.messaging.domain import Capabilities, Channel, InboundMessage, Receipt
 from sahaya.messaging.ports import OutboundMessage, PermanentSendError, Sender, SendResult
 from sahaya.persistence import Database
-from sahaya.settings import Settings
+from sahaya.settings import Settings, get_settings
 
 MediaFetcher = Callable[[str], Awaitable[tuple[bytes, str]]]
+EMAIL_PROVIDERS = frozenset({IMAP_PROVIDER, LISTENER_PROVIDER})
 
 
 def account_source(
@@ -117,8 +121,14 @@ def senders(database: Database, settings: Settings, http: httpx.AsyncClient) -> 
     return found
 
 
-def media_fetcher(account: ChannelAccount, http: httpx.AsyncClient) -> MediaFetcher | None:
-    """How to fetch an inbound medium of this account's provider (None: it sends none)."""
+def media_fetcher(
+    account: ChannelAccount, http: httpx.AsyncClient, *, mail_spool: Path | None = None
+) -> MediaFetcher | None:
+    """How to fetch an inbound medium of this account's provider (None: it sends none).
+    Email attachments are read back from the mail spool (`mail_spool`, by default the
+    configured one: channels.email.spool)."""
+    if account.channel == Channel.EMAIL and account.provider in EMAIL_PROVIDERS:
+        return Spool(mail_spool or spool_dir(get_settings())).fetcher()
     if account.provider == whatsapp.PROVIDER:
         return whatsapp.GraphClient(account, http).media
     if account.provider == telegram.PROVIDER:

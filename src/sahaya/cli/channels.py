@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from sahaya.channels.email import IMAP_PROVIDER, LISTENER_PROVIDER
 from sahaya.channels.exotel import sms as exotel_sms
 from sahaya.channels.telegram import api as telegram
 from sahaya.channels.textlocal import api as textlocal
@@ -19,7 +20,7 @@ from sahaya.messaging.domain import Channel
 from sahaya.persistence import UnitOfWork
 from sahaya.settings import get_settings
 
-app = typer.Typer(no_args_is_help=True, help="Messaging accounts (WhatsApp, Telegram, SMS)")
+app = typer.Typer(no_args_is_help=True, help="Messaging accounts (WhatsApp, Telegram, SMS, email)")
 
 
 def _public_base() -> str:
@@ -144,3 +145,42 @@ def add_sms(
     if chosen == textlocal.PROVIDER:
         inbound = f"{_public_base()}/webhooks/sms/{account_id}/inbound?key={key}"
         typer.echo(f"inbound SMS (Textlocal inbox): {inbound}")
+
+
+@app.command("email")
+def add_email(
+    address: Annotated[str, typer.Option(help="The address customers write to")],
+    imap_host: Annotated[
+        str, typer.Option(help="IMAP server to poll; empty: mail comes via the SMTP listener")
+    ] = "",
+    imap_port: Annotated[int, typer.Option(help="Default: 993 with --ssl, else 143")] = 0,
+    use_ssl: Annotated[bool, typer.Option("--ssl/--no-ssl", help="Implicit TLS (IMAPS)")] = True,
+    starttls: Annotated[bool, typer.Option(help="STARTTLS (with --no-ssl)")] = False,
+    mailbox: Annotated[str, typer.Option(help="The folder to poll")] = "INBOX",
+    username: Annotated[str, typer.Option(help="IMAP login; default: the address")] = "",
+    password: Annotated[
+        str, typer.Option(envvar="SAHAYA_IMAP_PASSWORD", help="IMAP password")
+    ] = "",
+    name: Annotated[str, typer.Option(help="A name for the account")] = "email",
+) -> None:
+    """Add an email account: an IMAP mailbox the worker polls every 30 s, or (without
+    --imap-host) an address the SMTP listener accepts mail for."""
+    settings = get_settings()
+    clean = address.strip().lower()
+    if "@" not in clean:
+        raise typer.BadParameter("an email address", param_hint="--address")
+    imap = {"host": imap_host, "port": imap_port, "ssl": use_ssl, "starttls": starttls}
+    account_id = _create(
+        Channel.EMAIL,
+        IMAP_PROVIDER if imap_host else LISTENER_PROVIDER,
+        name,
+        clean,
+        "",
+        {**imap, "mailbox": mailbox} if imap_host else {},
+        {"username": username or clean, "password": password} if imap_host else {},
+    )
+    typer.echo(f"email account {account_id} for {clean}")
+    if imap_host:
+        typer.echo(f"  the worker polls {imap_host} ({mailbox}) every 30 s")
+    elif not settings.smtp_listen_port:
+        typer.echo("  set SAHAYA_SMTP_LISTEN_PORT so the worker listens for its mail")

@@ -10,7 +10,7 @@ import typer
 
 from sahaya.access import Role
 from sahaya.access import services as access
-from sahaya.cli import imports, runner, simulate
+from sahaya.cli import channels, imports, runner, simulate
 from sahaya.cli.common import database_url, default_tenant_id, run, setup_logging, with_uow
 from sahaya.errors import SahayaError
 from sahaya.network import services as network
@@ -25,6 +25,7 @@ exotel_app = typer.Typer(no_args_is_help=True, help="Exotel accounts (voice)")
 app.add_typer(demo_app, name="demo")
 app.add_typer(token_app, name="token")
 app.add_typer(exotel_app, name="exotel")
+app.add_typer(channels.app, name="channel")
 app.add_typer(imports.app, name="import")
 app.add_typer(simulate.app, name="simulate")
 app.command("run", help="Database, migrations, demo data, web server and worker, together.")(

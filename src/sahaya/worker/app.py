@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import procrastinate
 
+from sahaya.channels.email import tasks as email_tasks
 from sahaya.messaging import tasks as messaging_tasks
 from sahaya.tickets import tasks as ticket_tasks
 from sahaya.voice import tasks as voice_tasks
@@ -17,6 +18,7 @@ _REGISTRARS = (
     ticket_tasks.register,
     messaging_tasks.register,
     voice_tasks.register,
+    email_tasks.register,
 )
 
 

@@ -32,13 +32,21 @@ _DAEMONS = frozenset({"mailer-daemon", "postmaster"})
 _ERROR_LENGTH = 500
 
 
+def readable(text: str) -> str:
+    """Undecodable bytes in a header (raw 8-bit where RFC 2047 was due) arrive as lone
+    surrogates, which no database or JSON encoder takes: read them as UTF-8 instead (and
+    drop NULs, which PostgreSQL's text refuses)."""
+    readable = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return readable.replace("\x00", "")
+
+
 def header(mail: Message, name: str) -> str:
     """A header's (decoded) value, or "" when it is missing or cannot be parsed."""
     try:
         value = mail.get(name)
     except Exception:  # a malformed header must not lose the mail
         return ""
-    return "" if value is None else " ".join(str(value).split())
+    return "" if value is None else readable(" ".join(str(value).split()))
 
 
 def reason(mail: Message, sender: str, own: frozenset[str]) -> str | None:

@@ -10,8 +10,9 @@ Quirks:
   first such marker on goes, and a mail that would be left empty keeps its full text.
 * A signature after RFC 3676's "-- " line goes too.
 * `format=flowed` text (RFC 3676) is unwrapped: a line ending in a space continues.
-* Charsets the `email` package cannot decode fall back to UTF-8 with replacement
-  characters rather than losing the message.
+* Text that does not decode in its declared charset (or an unknown charset, or 8-bit text
+  declared as ASCII) is read as UTF-8, with replacement characters if need be, rather than
+  losing the message.
 """
 
 from __future__ import annotations
@@ -30,14 +31,17 @@ _BLANKS = re.compile(r"\n{3,}")
 
 
 def _decoded(part: Message) -> str:
-    try:
-        content = part.get_content() if isinstance(part, MIMEPart) else None
-    except (LookupError, UnicodeError, AssertionError, KeyError, ValueError):
-        content = None
-    if isinstance(content, str):
-        return content
     raw = part.get_payload(decode=True)
-    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else ""
+    if not isinstance(raw, bytes):
+        return ""
+    # The declared charset, else UTF-8 (clients that send 8-bit text without declaring it
+    # send UTF-8 nowadays), else UTF-8 with replacement characters.
+    for charset in (part.get_content_charset() or "us-ascii", "utf-8"):
+        try:
+            return raw.decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return raw.decode("utf-8", "replace")
 
 
 def unflow(text: str, *, delsp: bool = False) -> str:
@@ -136,7 +140,7 @@ def text_of(part: MIMEPart | None) -> str:
     """The readable, quote-stripped text of the body part."""
     if part is None:
         return ""
-    content = _decoded(part).replace("\r\n", "\n").replace("\r", "\n")
+    content = _decoded(part).replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     if part.get_content_subtype() == "html":
         content = html_to_text(content)
     elif str(part.get_param("format", "")).lower() == "flowed":

@@ -46,6 +46,7 @@ _OUR_ID = re.compile(rf"^({_NUMBER})[.@]")
 _MSG_ID = re.compile(r"<([^<>\s]+)>")
 _REPLY_PREFIX = re.compile(r"^(?:\s*(?:re|fwd?|aw|wg|sv)\s*(?:\[\d+\])?\s*:\s*)+", re.I)
 _MAX_REFERENCES = 20
+_ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+$")
 UNKNOWN_SENDER = "unknown@invalid"
 
 
@@ -71,9 +72,12 @@ def _sender(mail: EmailMessage) -> tuple[str | None, str]:
     except Exception:  # a malformed From: fall back to the plain parser
         addresses = ()
     if addresses:
-        return addresses[0].display_name or None, addresses[0].addr_spec.lower()
-    name, address = parseaddr(automated.header(mail, "From"))
-    return name or None, address.lower()
+        name = automated.readable(addresses[0].display_name)
+        found = (name or None, automated.readable(addresses[0].addr_spec).lower())
+    else:
+        name, address = parseaddr(automated.header(mail, "From"))
+        found = (name or None, address.lower())
+    return found if _ADDRESS.match(found[1]) else (found[0], "")
 
 
 def _sent_at(mail: EmailMessage, now: datetime) -> datetime:
@@ -147,6 +151,12 @@ def _attachments(
     kept: list[InboundMedia] = []
     refused: list[str] = []
     for index, part in enumerate(mail.walk()):
+        if part.get_content_type() == "message/rfc822":
+            inner = part.get_payload()
+            first = inner[0] if isinstance(inner, list) and inner else None
+            subject = automated.header(first, "Subject") if isinstance(first, Message) else ""
+            refused.append(f"[not kept: an attached mail, {subject or 'no subject'!r}]")
+            continue
         if not _is_attachment(part, chosen):
             continue
         data = part.get_payload(decode=True)

@@ -5,8 +5,8 @@ Quirks, and what we do about them:
   connection — EHLO, optional STARTTLS and AUTH, one message, QUIT. A relay that limits
   connections answers 4xx, which is simply retried later.
 * "Sent" means the relay accepted the message (250 after DATA). A bounce arrives later as
-  mail to the envelope sender; reading bounces and DSNs into *delivered*/*failed* is for the
-  IMAP issue.
+  mail to the envelope sender; when that mailbox is an email account, its RFC 3464 report
+  becomes a receipt (channels.email.automated) for messages sent from that account.
 * Reply codes: 4xx → `TransientSendError` (greylisting, mailbox busy, rate limit); 5xx →
   `PermanentSendError` (no such user, rejected content). Authentication refusals (530, 534,
   535) are a configuration problem, not the message's: transient, so the mail goes out once
@@ -17,8 +17,14 @@ Quirks, and what we do about them:
   repeated after a crash carries the same id and mail clients show one message.
 * Headers: From (settings), Reply-To, Date, `Content-Language`, `X-Sahaya-Ticket` with the
   ticket number, and `Auto-Submitted: auto-replied` (RFC 3834) on acknowledgements so
-  customers' auto-responders do not answer them. Malayalam subjects are RFC 2047-encoded;
-  non-ASCII bodies go base64 so no 8BITMIME support is needed from the relay.
+  customers' auto-responders do not answer them.
+* Threading: every mail about a ticket carries `In-Reply-To` and `References` naming the
+  ticket's thread id `<AF-000123@domain>` (no mail has that id; it is the root every mail
+  of the ticket hangs from, so mail clients group them), and the number in the subject
+  (`[AF-000123]` is added when the subject lacks it). A customer's reply then names the
+  ticket twice over, which is how inbound mail finds it (channels.email.inbound).
+* Malayalam subjects are RFC 2047-encoded; non-ASCII bodies go base64 so no 8BITMIME
+  support is needed from the relay.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from sahaya.messaging.ports import (
     TransientSendError,
 )
 from sahaya.settings import Settings
+from sahaya.tickets.domain import parse_number
 
 EMAIL_CAPABILITIES = Capabilities(media=True)
 
@@ -125,14 +132,27 @@ class SmtpSender:
         left = f"{_UNSAFE.sub('', message.reference)}." if message.reference else ""
         return f"<{left}{message.id.hex}@{self._domain}>"
 
+    def thread_id(self, ticket_number: str) -> str:
+        """The per-ticket root id every mail about the ticket references."""
+        return f"<{_UNSAFE.sub('', ticket_number)}@{self._domain}>"
+
     def build(self, message: OutboundMessage, now: datetime) -> EmailMessage:
+        ticket = (
+            message.reference if message.reference and parse_number(message.reference) else None
+        )
+        subject = message.subject
+        if ticket is not None and ticket not in subject:
+            subject = f"{subject} [{ticket}]"
         mail = EmailMessage(policy=SMTP_POLICY)
         mail["From"] = self.config.mail_from
         mail["To"] = message.recipient
         mail["Reply-To"] = self.config.reply_to or self.config.mail_from
-        mail["Subject"] = message.subject
+        mail["Subject"] = subject
         mail["Date"] = format_datetime(now)
         mail["Message-ID"] = self.message_id(message)
+        if ticket is not None:
+            mail["In-Reply-To"] = self.thread_id(ticket)
+            mail["References"] = self.thread_id(ticket)
         if message.reference:
             mail["X-Sahaya-Ticket"] = message.reference
         if message.template == ACKNOWLEDGEMENT:

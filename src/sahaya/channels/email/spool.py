@@ -25,11 +25,16 @@ from datetime import timedelta
 from pathlib import Path
 
 from sahaya.channels.email.inbound import attachment
+from sahaya.settings import Settings
 
 KEEP = timedelta(days=30)
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 MediaFetcher = Callable[[str], Awaitable[tuple[bytes, str]]]
+
+
+def spool_dir(settings: Settings) -> Path:
+    return settings.var_dir / "mail-spool"
 
 
 class Spool:
