@@ -388,6 +388,30 @@ async def test_a_bounce_fails_the_message_it_names(
     assert "User unknown" in error
 
 
+async def test_a_bounce_fails_an_acknowledgement_sent_by_the_default_smtp_sender(
+    mailbox: Mailbox,
+    customer: uuid.UUID,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+    smtp_server: SmtpServer,
+) -> None:
+    """Acknowledgements leave through SMTP with no account of their own; a bounce of one
+    that comes back to the support mailbox still fails it."""
+    mailbox.deliver(fixture("plain.eml"))
+    await poll(mailbox, database, settings)
+    assert (await send_outbox(database, smtp_server)).sent == 1
+    [(message_id, account)] = rows(
+        db_url, "SELECT provider_message_id, account_id FROM outbox_messages"
+    )
+    assert account is None
+    mailbox.deliver(
+        fixture("bounce.eml", {"<9d2c4b1a0f8e4d7c6b5a4f3e2d1c0b9a@sahaya.test>": message_id})
+    )
+    await poll(mailbox, database, settings)
+    assert rows(db_url, "SELECT state FROM outbox_messages") == [(OutboundState.FAILED.value,)]
+
+
 async def test_an_unknown_sender_opens_no_ticket_and_gets_one_hint_a_day(
     mailbox: Mailbox,
     customer: uuid.UUID,

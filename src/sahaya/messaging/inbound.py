@@ -244,7 +244,14 @@ async def apply_receipt(*, uow: UnitOfWork, account: ChannelAccount, receipt: Re
         .where(
             and_(
                 OutboxMessageRow.tenant_id == account.tenant_id,
-                OutboxMessageRow.account_id == account.id,
+                OutboxMessageRow.channel == account.channel.value,
+                # Sent from this account, or from the channel's default sender (email
+                # acknowledgements go out through SMTP with no account; their bounces come
+                # back to a mailbox account).
+                or_(
+                    OutboxMessageRow.account_id == account.id,
+                    OutboxMessageRow.account_id.is_(None),
+                ),
                 OutboxMessageRow.provider_message_id == receipt.provider_message_id,
                 OutboxMessageRow.state.in_(moves_from),
             )
