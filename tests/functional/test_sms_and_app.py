@@ -81,7 +81,7 @@ def rows(db_url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
 
 async def deliver_sms(database: Database, settings: Settings) -> messaging.DeliveryRun:
     async with httpx.AsyncClient(timeout=5) as http:
-        sender = registry.SmsSender(registry.account_source(database, settings), http)
+        sender = registry.sender_for(Channel.SMS, database, settings, http)
         async with UnitOfWork(database) as uow:
             run = await messaging.deliver_due(uow=uow, sender=sender, now=datetime.now(UTC))
             await uow.commit()

@@ -88,7 +88,7 @@ def rows(db_url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
 
 async def deliver(database: Database, settings: Settings, now: datetime) -> messaging.DeliveryRun:
     async with httpx.AsyncClient(timeout=5) as http:
-        sender = telegram_api.TelegramSender(registry.account_source(database, settings), http)
+        sender = registry.sender_for(Channel.TELEGRAM, database, settings, http)
         async with UnitOfWork(database) as uow:
             run = await messaging.deliver_due(uow=uow, sender=sender, now=now)
             await uow.commit()

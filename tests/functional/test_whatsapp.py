@@ -94,7 +94,7 @@ def rows(db_url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
 
 async def deliver(database: Database, settings: Settings, now: datetime) -> messaging.DeliveryRun:
     async with httpx.AsyncClient(timeout=5) as http:
-        sender = whatsapp_api.WhatsAppSender(registry.account_source(database, settings), http)
+        sender = registry.sender_for(Channel.WHATSAPP, database, settings, http)
         async with UnitOfWork(database) as uow:
             run = await messaging.deliver_due(uow=uow, sender=sender, now=now)
             await uow.commit()
@@ -629,7 +629,7 @@ async def test_buttons_and_media_go_out_in_the_shapes_meta_accepts_and_timeouts_
         await uow.commit()
     whatsapp.fake.fail_next.append("timeout")  # Meta does not answer in time
     async with httpx.AsyncClient(timeout=0.5) as http:
-        sender = whatsapp_api.WhatsAppSender(registry.account_source(database, settings), http)
+        sender = registry.sender_for(Channel.WHATSAPP, database, settings, http)
         async with UnitOfWork(database) as uow:
             run = await messaging.deliver_due(uow=uow, sender=sender, now=now)
             await uow.commit()

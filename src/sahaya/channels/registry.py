@@ -40,44 +40,67 @@ def account_source(
     return load
 
 
-SmsSend = Callable[[ChannelAccount, OutboundMessage, httpx.AsyncClient], Awaitable[SendResult]]
-SMS_SENDERS: dict[str, SmsSend] = {
-    textlocal.PROVIDER: textlocal.send,
-    exotel_sms.PROVIDER: exotel_sms.send,
-}
+ProviderSend = Callable[[ChannelAccount, OutboundMessage, httpx.AsyncClient], Awaitable[SendResult]]
 
 
 class WireError(ValueError):
     """A callback that is not what the account's provider sends."""
 
 
-class SmsSender:
-    """The outbox's SMS sender: each message leaves through its own account's provider."""
+class AccountSender:
+    """The outbox's sender for one channel whose messages each leave from their own account
+    (a WhatsApp number, a Telegram bot, an SMS sender), through that account's provider."""
 
     def __init__(
         self,
+        channel: Channel,
+        capabilities: Capabilities,
+        providers: Mapping[str, ProviderSend],
         accounts: Callable[[uuid.UUID], Awaitable[ChannelAccount | None]],
         http: httpx.AsyncClient,
     ) -> None:
+        self._channel = channel
+        self._capabilities = capabilities
+        self.providers = providers
         self.accounts = accounts
         self.http = http
 
     @property
     def channel(self) -> Channel:
-        return Channel.SMS
+        return self._channel
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities()
+        return self._capabilities
 
     async def send(self, message: OutboundMessage) -> SendResult:
         account = await self.accounts(message.account_id) if message.account_id else None
         if account is None:
-            raise PermanentSendError(f"SMS account {message.account_id} is gone or inactive")
-        send = SMS_SENDERS.get(account.provider)
+            raise PermanentSendError(
+                f"{self._channel.value} account {message.account_id} is gone or inactive"
+            )
+        send = self.providers.get(account.provider)
         if send is None:
-            raise PermanentSendError(f"no SMS adapter for provider {account.provider!r}")
+            raise PermanentSendError(f"no {self._channel.value} adapter for {account.provider!r}")
         return await send(account, message, self.http)
+
+
+# What each channel can carry, and which provider sends it.
+CHANNELS: dict[Channel, tuple[Capabilities, dict[str, ProviderSend]]] = {
+    Channel.WHATSAPP: (whatsapp.CAPABILITIES, {whatsapp.PROVIDER: whatsapp.send}),
+    Channel.TELEGRAM: (telegram.CAPABILITIES, {telegram.PROVIDER: telegram.send}),
+    Channel.SMS: (
+        Capabilities(),
+        {textlocal.PROVIDER: textlocal.send, exotel_sms.PROVIDER: exotel_sms.send},
+    ),
+}
+
+
+def sender_for(
+    channel: Channel, database: Database, settings: Settings, http: httpx.AsyncClient
+) -> AccountSender:
+    capabilities, providers = CHANNELS[channel]
+    return AccountSender(channel, capabilities, providers, account_source(database, settings), http)
 
 
 def sms_receipt(
@@ -109,12 +132,7 @@ def sms_inbound(
 def senders(database: Database, settings: Settings, http: httpx.AsyncClient) -> list[Sender]:
     """Every outbound channel this process can send on. Email needs an SMTP host; the
     provider channels read their accounts from the database per message."""
-    source = account_source(database, settings)
-    found: list[Sender] = [
-        whatsapp.WhatsAppSender(source, http),
-        telegram.TelegramSender(source, http),
-        SmsSender(source, http),
-    ]
+    found: list[Sender] = [sender_for(c, database, settings, http) for c in CHANNELS]
     email = SmtpSender.from_settings(settings)
     if email is not None:
         found.append(email)

@@ -11,8 +11,6 @@ the "Share my phone number" keyboard, which is how a Telegram user proves their 
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -22,7 +20,6 @@ from sahaya.messaging.domain import (
     LINK_REFUSED,
     REGISTRATION_HINT,
     Capabilities,
-    Channel,
     OutboundKind,
 )
 from sahaya.messaging.ports import (
@@ -42,8 +39,6 @@ SHARE_PHONE = {
     "resize_keyboard": True,
 }
 _ASK_FOR_CONTACT = frozenset({REGISTRATION_HINT, LINK_REFUSED})
-
-AccountSource = Callable[[uuid.UUID], Awaitable[ChannelAccount | None]]
 
 
 def _result(response: httpx.Response) -> Any:
@@ -122,29 +117,12 @@ def request(message: OutboundMessage) -> tuple[str, dict[str, Any]]:
     return "sendMessage", body
 
 
-class TelegramSender:
-    """The outbox's sender for Telegram: each message leaves from its own bot."""
-
-    def __init__(self, accounts: AccountSource, http: httpx.AsyncClient) -> None:
-        self.accounts = accounts
-        self.http = http
-
-    @property
-    def channel(self) -> Channel:
-        return Channel.TELEGRAM
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return CAPABILITIES
-
-    async def send(self, message: OutboundMessage) -> SendResult:
-        if message.account_id is None:
-            raise PermanentSendError("no Telegram bot on the message")
-        account = await self.accounts(message.account_id)
-        if account is None:
-            raise PermanentSendError(f"Telegram bot {message.account_id} is gone or inactive")
-        method, body = request(message)
-        result = await BotClient(account, self.http).call(method, body)
-        chat = result.get("chat", {}) if isinstance(result, dict) else {}
-        message_id = result.get("message_id") if isinstance(result, dict) else None
-        return SendResult(provider_message_id=f"{chat.get('id')}:{message_id}")
+async def send(
+    account: ChannelAccount, message: OutboundMessage, http: httpx.AsyncClient
+) -> SendResult:
+    """Put one outbox message on the wire from this bot."""
+    method, body = request(message)
+    result = await BotClient(account, http).call(method, body)
+    chat = result.get("chat", {}) if isinstance(result, dict) else {}
+    message_id = result.get("message_id") if isinstance(result, dict) else None
+    return SendResult(provider_message_id=f"{chat.get('id')}:{message_id}")

@@ -10,15 +10,13 @@ as the message's last error.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from sahaya.messaging.accounts import ChannelAccount
-from sahaya.messaging.domain import Capabilities, Channel, OutboundKind
+from sahaya.messaging.domain import Capabilities, OutboundKind
 from sahaya.messaging.ports import (
     OutboundMessage,
     PermanentSendError,
@@ -32,8 +30,6 @@ DEFAULT_VERSION = "v21.0"
 CAPABILITIES = Capabilities(media=True, templates=True, buttons=True, window=timedelta(hours=24))
 MAX_TEXT = 4096
 MAX_MEDIA_BYTES = 16 * 1024 * 1024
-
-AccountSource = Callable[[uuid.UUID], Awaitable[ChannelAccount | None]]
 
 
 def _error_text(response: httpx.Response) -> str:
@@ -151,26 +147,9 @@ def request_body(message: OutboundMessage) -> dict[str, Any]:
     return body | {"type": "text", "text": {"preview_url": False, "body": text}}
 
 
-class WhatsAppSender:
-    """The outbox's sender for WhatsApp: each message leaves from its own account."""
-
-    def __init__(self, accounts: AccountSource, http: httpx.AsyncClient) -> None:
-        self.accounts = accounts
-        self.http = http
-
-    @property
-    def channel(self) -> Channel:
-        return Channel.WHATSAPP
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return CAPABILITIES
-
-    async def send(self, message: OutboundMessage) -> SendResult:
-        if message.account_id is None:
-            raise PermanentSendError("no WhatsApp account on the message")
-        account = await self.accounts(message.account_id)
-        if account is None:
-            raise PermanentSendError(f"WhatsApp account {message.account_id} is gone or inactive")
-        wamid = await GraphClient(account, self.http).send(request_body(message))
-        return SendResult(provider_message_id=wamid)
+async def send(
+    account: ChannelAccount, message: OutboundMessage, http: httpx.AsyncClient
+) -> SendResult:
+    """Put one outbox message on the wire from this number."""
+    wamid = await GraphClient(account, http).send(request_body(message))
+    return SendResult(provider_message_id=wamid)
