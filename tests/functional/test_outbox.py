@@ -23,6 +23,7 @@ from sahaya.messaging.ports import Sender
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.settings import Settings
 from sahaya.tickets import intake as ticket_intake
+from sahaya.tickets.attachments import AttachmentStore
 from sahaya.tickets.domain import Channel
 from sahaya.worker.app import build_app
 from tests.conftest import TokenFactory, bearer, free_port
@@ -446,3 +447,38 @@ async def test_the_worker_delivers_queued_messages(
     [sent] = await outbox(client, agent, number)
     assert sent["state"] == "sent"
     assert sent["provider_message_id"] == mail["Message-ID"]
+
+
+async def test_an_email_reply_carries_the_agents_files(
+    client: httpx.AsyncClient,
+    agent: str,
+    database: Database,
+    sender: SmtpSender,
+    smtp_server: SmtpServer,
+    settings: Settings,
+) -> None:
+    customer_id = await customer(client, agent)
+    number = await ticket(client, agent, customer_id)
+    reply = {
+        "kind": "agent_reply",
+        "body": "Your refund receipt is attached.",
+        "attachments": [
+            {"filename": "refund.pdf", "content_type": "application/pdf", "data": "JVBERi0x"}
+        ],
+    }
+    posted = await client.post(
+        f"/api/v1/tickets/{number}/entries", json=reply, headers=bearer(agent)
+    )
+    assert posted.status_code == 201
+    store = AttachmentStore(settings.var_dir / "attachments")
+    async with UnitOfWork(database) as uow:
+        run = await messaging.deliver_due(
+            uow=uow, sender=sender, now=datetime.now(UTC), read_file=store.read
+        )
+        await uow.commit()
+    assert run.sent == 2  # the acknowledgement and the reply
+    [mail] = [m for m in smtp_server.recorder.messages() if "attached" in str(m.get_body())]
+    [attachment] = list(mail.iter_attachments())
+    assert attachment.get_filename() == "refund.pdf"
+    assert attachment.get_content() == b"%PDF-1"
+    assert number in mail["Subject"]

@@ -347,3 +347,44 @@ async def test_app_input_errors_are_clear_problems(
     assert "base64" in bad_file.json()["detail"]
     anonymous = await client.get("/api/v1/app/tickets")
     assert anonymous.status_code == 401
+
+
+async def test_files_travel_both_ways_in_the_app_and_sms_names_them(
+    client: httpx.AsyncClient,
+    sms: Sms,
+    customer: uuid.UUID,
+    database: Database,
+    settings: Settings,
+    make_token: TokenFactory,
+    db_url: str,
+) -> None:
+    me = await sign_in(client, sms, database, settings)
+    photo = {"filename": "box.jpg", "content_type": "image/jpeg", "data": "/9j/4AAQ"}
+    opened = await client.post(
+        "/api/v1/app/tickets", json={"message": "Crushed", "attachments": [photo]}, headers=me
+    )
+    number = opened.json()["number"]
+    agent = bearer(await make_token("agent", "kerala/ernakulam/kochi"))
+    receipt = {"filename": "refund.pdf", "content_type": "application/pdf", "data": "JVBERi0x"}
+    for channel in ("app", "sms"):
+        reply = {"kind": "agent_reply", "body": "Refunded.", "channel": channel,
+                 "attachments": [receipt]}  # fmt: skip
+        posted = await client.post(
+            f"/api/v1/tickets/{number}/entries", json=reply, headers=me | agent
+        )
+        assert posted.status_code == 201
+    thread = (await client.get(f"/api/v1/app/tickets/{number}", headers=me)).json()
+    files = [(e["kind"], f["filename"]) for e in thread["entries"] for f in e["files"]]
+    assert files == [
+        ("customer_message", "box.jpg"),
+        ("agent_reply", "refund.pdf"),
+        ("agent_reply", "refund.pdf"),
+    ]
+    file_id = thread["entries"][1]["files"][0]["id"]
+    download = await client.get(f"/api/v1/app/tickets/{number}/files/{file_id}", headers=me)
+    assert (download.status_code, download.content) == (200, b"%PDF-1")
+    [(body,)] = rows(
+        db_url,
+        "SELECT body FROM outbox_messages WHERE channel = 'sms' AND template = 'agent_reply'",
+    )
+    assert "refund.pdf" in body  # SMS cannot carry the file: it is named

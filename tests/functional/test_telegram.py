@@ -5,6 +5,7 @@ API fake on a real port — with its refusals retried or failed."""
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -31,6 +32,7 @@ from sahaya.messaging import services as messaging
 from sahaya.messaging.domain import Channel
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.settings import Settings
+from sahaya.tickets.attachments import AttachmentStore
 from tests.conftest import TokenFactory, bearer, serving
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "providers" / "telegram"
@@ -272,3 +274,44 @@ async def test_replies_go_out_through_the_bot_with_retries_and_clear_failures(
     )
     assert state == "failed"
     assert "blocked" in error
+
+
+async def test_a_reply_with_a_file_follows_as_an_uploaded_document(
+    client: httpx.AsyncClient,
+    telegram: Telegram,
+    customer: uuid.UUID,
+    db_url: str,
+    database: Database,
+    settings: Settings,
+    make_token: TokenFactory,
+) -> None:
+    await _linked(client, telegram)
+    await telegram.post(client, text_update(900030, CHAT, "bill please"))
+    [(number,)] = rows(db_url, "SELECT number FROM tickets")
+    with psycopg.connect(db_url) as conn:
+        conn.execute("DELETE FROM outbox_messages")
+    agent = bearer(await make_token("agent", "kerala/ernakulam/kochi"))
+    bill = b"%PDF-1.7 bill 4512"
+    reply = {
+        "kind": "agent_reply",
+        "body": "Your bill:",
+        "attachments": [
+            {"filename": "bill.pdf", "content_type": "application/pdf",
+             "data": base64.b64encode(bill).decode()}
+        ],
+    }  # fmt: skip
+    assert (
+        await client.post(f"/api/v1/tickets/{number}/entries", json=reply, headers=agent)
+    ).status_code == 201
+    store = AttachmentStore(settings.var_dir / "attachments")
+    async with httpx.AsyncClient(timeout=5) as http:
+        sender = registry.sender_for(Channel.TELEGRAM, database, settings, http)
+        async with UnitOfWork(database) as uow:
+            run = await messaging.deliver_due(
+                uow=uow, sender=sender, now=datetime.now(UTC), read_file=store.read
+            )
+            await uow.commit()
+    assert run.sent == 1
+    assert [c.method for c in telegram.fake.sent] == ["sendMessage", "sendDocument"]
+    assert telegram.fake.sent[1].files == {"document": bill}
+    assert telegram.fake.sent[1].params["chat_id"] == CHAT

@@ -7,6 +7,7 @@ of order and the 24-hour rule."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -646,3 +647,44 @@ async def test_buttons_and_media_go_out_in_the_shapes_meta_accepts_and_timeouts_
         "caption": "Your invoice",
         "filename": "invoice.pdf",
     }
+
+
+async def test_a_reply_with_a_file_sends_the_text_then_the_uploaded_document(
+    client: httpx.AsyncClient,
+    whatsapp: WhatsApp,
+    customer: uuid.UUID,
+    db_url: str,
+    database: Database,
+    settings: Settings,
+    make_token: TokenFactory,
+) -> None:
+    await _opened_conversation(client, whatsapp)
+    [(number,)] = rows(db_url, "SELECT number FROM tickets")
+    with psycopg.connect(db_url) as conn:
+        conn.execute("DELETE FROM outbox_messages")
+    agent = bearer(await make_token("agent", "kerala/ernakulam/kochi"))
+    pdf = b"%PDF-1.7 refund receipt"
+    reply = {
+        "kind": "agent_reply",
+        "body": "Here is your refund receipt.",
+        "attachments": [
+            {"filename": "refund.pdf", "content_type": "application/pdf",
+             "data": base64.b64encode(pdf).decode()}
+        ],
+    }  # fmt: skip
+    posted = await client.post(f"/api/v1/tickets/{number}/entries", json=reply, headers=agent)
+    assert posted.status_code == 201
+    store = AttachmentStore(settings.var_dir / "attachments")
+    async with httpx.AsyncClient(timeout=5) as http:
+        sender = registry.sender_for(Channel.WHATSAPP, database, settings, http)
+        async with UnitOfWork(database) as uow:
+            run = await messaging.deliver_due(
+                uow=uow, sender=sender, now=datetime.now(UTC), read_file=store.read
+            )
+            await uow.commit()
+    assert run.sent == 1
+    assert [s.body["type"] for s in whatsapp.fake.sent] == ["text", "document"]
+    assert whatsapp.fake.uploads == [("refund.pdf", "application/pdf", pdf)]
+    document = whatsapp.fake.sent[1].body["document"]
+    assert document["filename"] == "refund.pdf"
+    assert whatsapp.fake.media[document["id"]].data == pdf

@@ -26,8 +26,9 @@ from sahaya.customers.tables import CustomerTokenRow, OtpChallengeRow
 from sahaya.errors import Invalid, NotFound, TooManyRequests, Unauthenticated, Unavailable
 from sahaya.messaging import MessagingRepository
 from sahaya.messaging import services as messaging
+from sahaya.messaging.accounts import first_account_id
 from sahaya.messaging.domain import ONE_TIME_CODE, Channel
-from sahaya.messaging.tables import AppInboxRow, ChannelAccountRow
+from sahaya.messaging.tables import AppInboxRow
 from sahaya.network import NetworkRepository
 from sahaya.persistence import UnitOfWork
 from sahaya.tickets.attachments import AttachmentStore, Limits, NewAttachment
@@ -36,7 +37,8 @@ from sahaya.tickets.domain import EntryKind, Status
 from sahaya.tickets.errors import IllegalTicketMove
 from sahaya.tickets.inbound import system_actor
 from sahaya.tickets.intake import Intake, Opened, open_ticket
-from sahaya.tickets.tables import TicketEntryRow, TicketRow
+from sahaya.tickets.repository import TicketRepository
+from sahaya.tickets.tables import TicketAttachmentRow, TicketEntryRow, TicketRow
 
 TOKEN_LIFETIME = timedelta(days=30)
 OTP_TEMPLATE = ONE_TIME_CODE
@@ -67,16 +69,7 @@ def _phone(raw: str) -> str:
 
 
 async def _sms_account(uow: UnitOfWork, tenant_id: uuid.UUID) -> uuid.UUID:
-    account_id = await uow.session.scalar(
-        select(ChannelAccountRow.id)
-        .where(
-            ChannelAccountRow.tenant_id == tenant_id,
-            ChannelAccountRow.channel == Channel.SMS.value,
-            ChannelAccountRow.active.is_(True),
-        )
-        .order_by(ChannelAccountRow.created_at)
-        .limit(1)
-    )
+    account_id = await first_account_id(uow=uow, tenant_id=tenant_id, channel=Channel.SMS)
     if account_id is None:
         raise Unavailable("no SMS account is set up, so codes cannot be sent")
     return account_id
@@ -241,6 +234,18 @@ async def my_tickets(*, uow: UnitOfWork, me: CustomerPrincipal, limit: int) -> l
         .limit(limit)
     )
     return list(rows)
+
+
+async def my_attachments(
+    *, uow: UnitOfWork, ticket: TicketRow, entries: list[TicketEntryRow]
+) -> list[TicketAttachmentRow]:
+    """The files of the entries the customer sees (never those of internal notes)."""
+    visible = {e.id for e in entries}
+    return [
+        a
+        for a in await TicketRepository(uow.session).attachments(ticket.id)
+        if a.entry_id in visible
+    ]
 
 
 async def my_ticket(

@@ -114,21 +114,17 @@ async def list_accounts(*, uow: UnitOfWork, tenant_id: uuid.UUID) -> list[Channe
     return list(rows)
 
 
-async def first_of(
-    *, database: Database, tenant_id: uuid.UUID, channel: Channel, secret_key: str
-) -> ChannelAccount | None:
-    """The tenant's oldest active account on a channel (the default for new conversations)."""
-    async with database.session() as session:
-        account_id = await session.scalar(
-            select(ChannelAccountRow.id)
-            .where(
-                ChannelAccountRow.tenant_id == tenant_id,
-                ChannelAccountRow.channel == channel.value,
-                ChannelAccountRow.active.is_(True),
-            )
-            .order_by(ChannelAccountRow.created_at)
-            .limit(1)
+async def first_account_id(
+    *, uow: UnitOfWork, tenant_id: uuid.UUID, channel: Channel
+) -> uuid.UUID | None:
+    """The tenant's oldest active account on a channel (the default for a new message)."""
+    return await uow.session.scalar(
+        select(ChannelAccountRow.id)
+        .where(
+            ChannelAccountRow.tenant_id == tenant_id,
+            ChannelAccountRow.channel == channel.value,
+            ChannelAccountRow.active.is_(True),
         )
-    if account_id is None:
-        return None
-    return await by_id(database=database, account_id=account_id, secret_key=secret_key)
+        .order_by(ChannelAccountRow.created_at)
+        .limit(1)
+    )

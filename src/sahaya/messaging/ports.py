@@ -10,11 +10,24 @@ transient, so a bug in one adapter cannot roll back the batch of messages alread
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sahaya.messaging.domain import Capabilities, Channel, OutboundKind
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundFile:
+    """A file an outbound message carries (an agent reply's attachment)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+# Reads a stored file by its SHA-256 (the attachment store); the worker provides one.
+FileReader = Callable[[str], bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +45,7 @@ class OutboundMessage:
     account_id: uuid.UUID | None = None  # the provider account it leaves from
     kind: OutboundKind = OutboundKind.TEXT
     payload: Mapping[str, Any] = field(default_factory=dict)  # template, buttons, media
+    files: tuple[OutboundFile, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

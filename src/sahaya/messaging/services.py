@@ -26,6 +26,8 @@ from sahaya.customers import services as customers
 from sahaya.messaging import domain
 from sahaya.messaging.errors import UnknownInboxItem
 from sahaya.messaging.ports import (
+    FileReader,
+    OutboundFile,
     OutboundMessage,
     PermanentSendError,
     Sender,
@@ -247,7 +249,20 @@ class DeliveryRun:
         return self.sent + self.retrying + self.failed
 
 
-def _outbound(row: OutboxMessageRow) -> OutboundMessage:
+def _files(row: OutboxMessageRow, read: FileReader | None) -> tuple[OutboundFile, ...]:
+    """The files an outbox row names (by SHA-256 in its payload), read from the store."""
+    listed = (row.payload or {}).get("attachments") or []
+    if not listed:
+        return ()
+    if read is None:
+        raise TransientSendError("this worker has no attachment store to read the files from")
+    return tuple(
+        OutboundFile(str(f["filename"]), str(f["content_type"]), read(str(f["sha256"])))
+        for f in listed
+    )
+
+
+def _outbound(row: OutboxMessageRow, read: FileReader | None = None) -> OutboundMessage:
     return OutboundMessage(
         id=row.id,
         channel=domain.Channel(row.channel),
@@ -260,6 +275,7 @@ def _outbound(row: OutboxMessageRow) -> OutboundMessage:
         account_id=row.account_id,
         kind=domain.OutboundKind(row.kind),
         payload=row.payload or {},
+        files=_files(row, read),
     )
 
 
@@ -282,7 +298,11 @@ def _retry(row: OutboxMessageRow, error: str, now: datetime) -> None:
 
 
 async def _deliver_one(
-    row: OutboxMessageRow, sender: Sender, now: datetime, window_refusal: str | None
+    row: OutboxMessageRow,
+    sender: Sender,
+    now: datetime,
+    window_refusal: str | None,
+    read: FileReader | None = None,
 ) -> str:
     """Send one claimed row and record the outcome on it; returns the resulting state."""
     row.attempts += 1
@@ -290,7 +310,7 @@ async def _deliver_one(
         _fail(row, window_refusal, now)
         return row.state
     try:
-        result = await sender.send(_outbound(row))
+        result = await sender.send(_outbound(row, read))
     except PermanentSendError as exc:
         _fail(row, str(exc), now)
     except TransientSendError as exc:
@@ -310,10 +330,16 @@ async def _deliver_one(
 
 
 async def deliver_due(
-    *, uow: UnitOfWork, sender: Sender, now: datetime, limit: int = 20
+    *,
+    uow: UnitOfWork,
+    sender: Sender,
+    now: datetime,
+    limit: int = 20,
+    read_file: FileReader | None = None,
 ) -> DeliveryRun:
     """Send the due queued messages of the sender's channel, up to `limit`. The caller
-    commits; keep `limit` small, as the rows stay locked while their sends run."""
+    commits; keep `limit` small, as the rows stay locked while their sends run.
+    `read_file` reads the files replies carry (by SHA-256, from the attachment store)."""
     repo = MessagingRepository(uow.session)
     rows = await repo.claim_due(sender.channel.value, now, limit)
     capabilities = sender.capabilities
@@ -323,7 +349,7 @@ async def deliver_due(
         if capabilities.window is not None and row.account_id is not None:
             last = await repo.last_inbound_at(row.account_id, row.recipient)
             refusal = domain.window_refusal(capabilities, domain.OutboundKind(row.kind), last, now)
-        outcome[await _deliver_one(row, sender, now, refusal)] += 1
+        outcome[await _deliver_one(row, sender, now, refusal, read_file)] += 1
     await uow.flush()
     return DeliveryRun(sent=outcome["sent"], retrying=outcome["queued"], failed=outcome["failed"])
 

@@ -15,7 +15,7 @@ import procrastinate
 
 from sahaya.messaging import services
 from sahaya.messaging.domain import Channel
-from sahaya.messaging.ports import Sender
+from sahaya.messaging.ports import FileReader, Sender
 from sahaya.persistence import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -29,15 +29,16 @@ async def deliver(context: procrastinate.JobContext, timestamp: int) -> None:
     if not any(s.channel == Channel.EMAIL for s in senders) and "no-email" not in _told:
         _told.add("no-email")
         log.warning("no email sender configured (SAHAYA_SMTP_HOST): email stays queued")
+    read_file: FileReader | None = context.additional_context.get("read_file")
     for sender in senders:
-        await _deliver_channel(database, sender)
+        await _deliver_channel(database, sender, read_file)
 
 
-async def _deliver_channel(database: Database, sender: Sender) -> None:
+async def _deliver_channel(database: Database, sender: Sender, read: FileReader | None) -> None:
     while True:  # in batches, each its own transaction
         async with UnitOfWork(database) as uow:
             run = await services.deliver_due(
-                uow=uow, sender=sender, now=datetime.now(UTC), limit=BATCH
+                uow=uow, sender=sender, now=datetime.now(UTC), limit=BATCH, read_file=read
             )
             await uow.commit()
         if run.handled < BATCH:

@@ -85,24 +85,26 @@ async def _attach(
     entry: TicketEntryRow,
     files: tuple[NewAttachment, ...],
     now: datetime,
-) -> None:
+) -> list[TicketAttachmentRow]:
     if not files or store is None:
-        return
+        return []
     await uow.flush()  # the entry row must exist before rows that point at it
+    rows = []
     for item in files:
-        TicketRepository(uow.session).add(
-            TicketAttachmentRow(
-                id=uuid.uuid4(),
-                tenant_id=ticket.tenant_id,
-                ticket_id=ticket.id,
-                entry_id=entry.id,
-                filename=item.filename.strip(),
-                content_type=item.content_type,
-                size=len(item.data),
-                sha256=store.put(item.data),
-                created_at=now,
-            )
+        row = TicketAttachmentRow(
+            id=uuid.uuid4(),
+            tenant_id=ticket.tenant_id,
+            ticket_id=ticket.id,
+            entry_id=entry.id,
+            filename=item.filename.strip(),
+            content_type=item.content_type,
+            size=len(item.data),
+            sha256=store.put(item.data),
+            created_at=now,
         )
+        TicketRepository(uow.session).add(row)
+        rows.append(row)
+    return rows
 
 
 async def get(
@@ -143,7 +145,7 @@ async def add_entry(
     ticket, node = await get(uow=uow, actor=actor, number=number, lock=True)
     repo = TicketRepository(uow.session)
     entry = _entry(repo, ticket, kind=kind, author=actor_label(actor), body=body, now=now)
-    await _attach(uow, store, ticket, entry, attachments, now)
+    stored = await _attach(uow, store, ticket, entry, attachments, now)
     await repo.index_text(ticket.id, body)
     changes: dict[str, Any] = {"kind": kind.value}
     found = None
@@ -158,6 +160,15 @@ async def add_entry(
             body=body,
             now=now,
             channel=MessageChannel(reply_channel) if reply_channel else None,
+            files=[
+                {
+                    "filename": a.filename,
+                    "content_type": a.content_type,
+                    "size": a.size,
+                    "sha256": a.sha256,
+                }
+                for a in stored
+            ],
         )
         changes["sent_via"] = queued.channel.value
         if queued.outbox is not None:

@@ -14,6 +14,7 @@ from sahaya.channels.email.spool import spool_dir
 from sahaya.channels.exotel.api import ExotelCalls
 from sahaya.persistence import Database
 from sahaya.settings import Settings, get_settings
+from sahaya.tickets.attachments import AttachmentStore
 from sahaya.worker.app import build_app
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ async def run_worker(
                 additional_context={
                     "database": database,
                     "senders": senders,
+                    # Replies' files, read by SHA-256 from the attachment store.
+                    "read_file": AttachmentStore(config.var_dir / "attachments").read,
                     "call_placer": placer,
                     "settings": config,
                     # For the retry sweep of channel events (tickets.tasks).

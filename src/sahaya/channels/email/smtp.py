@@ -160,6 +160,14 @@ class SmtpSender:
         cte = None if message.body.isascii() else "base64"
         mail.set_content(message.body, charset="utf-8", cte=cte)
         mail["Content-Language"] = message.language  # after set_content, which clears Content-*
+        for item in message.files:  # a reply's attachments: the mail becomes multipart/mixed
+            main, _, sub = item.content_type.partition("/")
+            mail.add_attachment(
+                item.data,
+                maintype=main or "application",
+                subtype=sub or "octet-stream",
+                filename=item.filename,
+            )
         return mail
 
     async def send(self, message: OutboundMessage) -> SendResult:

@@ -23,6 +23,7 @@ from sahaya.messaging.domain import (
     OutboundKind,
 )
 from sahaya.messaging.ports import (
+    OutboundFile,
     OutboundMessage,
     PermanentSendError,
     SendResult,
@@ -75,6 +76,20 @@ class BotClient:
             raise TransientSendError(f"{type(exc).__name__}: {exc}") from exc
         return _result(response)
 
+    async def upload(
+        self, method: str, fields: dict[str, str], name: str, item: OutboundFile
+    ) -> Any:
+        """A multipart call carrying one file (`sendDocument` with a new file)."""
+        try:
+            response = await self.http.post(
+                f"{self.methods}/{method}",
+                data=fields,
+                files={name: (item.filename, item.data, item.content_type)},
+            )
+        except httpx.TransportError as exc:
+            raise TransientSendError(f"{type(exc).__name__}: {exc}") from exc
+        return _result(response)
+
     async def media(self, file_id: str) -> tuple[bytes, str]:
         """An inbound file's bytes: `getFile` for its path, then the file URL."""
         info = await self.call("getFile", {"file_id": file_id})
@@ -120,9 +135,12 @@ def request(message: OutboundMessage) -> tuple[str, dict[str, Any]]:
 async def send(
     account: ChannelAccount, message: OutboundMessage, http: httpx.AsyncClient
 ) -> SendResult:
-    """Put one outbox message on the wire from this bot."""
+    """Put one outbox message on the wire from this bot; its files follow as documents."""
+    client = BotClient(account, http)
     method, body = request(message)
-    result = await BotClient(account, http).call(method, body)
+    result = await client.call(method, body)
+    for item in message.files:
+        await client.upload("sendDocument", {"chat_id": str(body["chat_id"])}, "document", item)
     chat = result.get("chat", {}) if isinstance(result, dict) else {}
     message_id = result.get("message_id") if isinstance(result, dict) else None
     return SendResult(provider_message_id=f"{chat.get('id')}:{message_id}")

@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import email.message
-import email.parser
-import email.policy
 import hashlib
 import hmac
 import json
@@ -38,6 +35,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from sahaya.channels.multipart import Upload, parse_multipart
 
 TIMEOUT_SECONDS = 30.0  # longer than any client timeout Sahaya uses
 SEND_METHODS = ("sendmessage", "senddocument", "sendphoto")  # what `fail_next` applies to
@@ -329,33 +328,12 @@ def _injected(failure: int | str) -> JSONResponse:
     return _fail(status, "Internal Server Error")
 
 
-@dataclass(frozen=True)
-class _Upload:
-    file_name: str
-    content_type: str
-    data: bytes
-
-
-def _parse_multipart(content_type: str, raw: bytes) -> tuple[dict[str, Any], dict[str, _Upload]]:
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
-    if not message.is_multipart():
-        raise BadRequest("Bad Request: can't parse multipart/form-data")
-    params: dict[str, Any] = {}
-    uploads: dict[str, _Upload] = {}
-    for part in message.get_payload():
-        if not isinstance(part, email.message.Message):
-            continue
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str):
-            continue
-        payload = part.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
-        if (file_name := part.get_filename()) is not None:
-            uploads[name] = _Upload(file_name, part.get_content_type(), data)
-        else:
-            params[name] = data.decode("utf-8")
-    return params, uploads
+def _parse_multipart(content_type: str, raw: bytes) -> tuple[dict[str, Any], dict[str, Upload]]:
+    try:
+        params, uploads = parse_multipart(content_type, raw)
+    except ValueError:
+        raise BadRequest("Bad Request: can't parse multipart/form-data") from None
+    return dict(params), uploads
 
 
 def _chat_id(params: dict[str, Any]) -> int:
@@ -528,7 +506,7 @@ class FakeBotApi:
             return _fail(400, str(problem))
 
     @staticmethod
-    async def _params(request: Request) -> tuple[dict[str, Any], dict[str, _Upload]]:
+    async def _params(request: Request) -> tuple[dict[str, Any], dict[str, Upload]]:
         params: dict[str, Any] = dict(request.query_params)
         raw = await request.body()
         content_type = request.headers.get("content-type", "")
@@ -579,7 +557,7 @@ class FakeBotApi:
         self.sent.append(SentCall(method, params, message_id, files or {}, result))
         return _ok(result)
 
-    def _get_me(self, params: dict[str, Any], uploads: dict[str, _Upload]) -> Response:
+    def _get_me(self, params: dict[str, Any], uploads: dict[str, Upload]) -> Response:
         return _ok(
             self.me
             | {
@@ -589,7 +567,7 @@ class FakeBotApi:
             }
         )
 
-    def _send_message(self, params: dict[str, Any], uploads: dict[str, _Upload]) -> Response:
+    def _send_message(self, params: dict[str, Any], uploads: dict[str, Upload]) -> Response:
         chat_id = self._recipient(params)
         text = params.get("text")
         if not isinstance(text, str) or not text.strip():
@@ -604,7 +582,7 @@ class FakeBotApi:
         return self._record("sendMessage", params, message)
 
     def _file_param(
-        self, params: dict[str, Any], uploads: dict[str, _Upload], name: str, kind: str
+        self, params: dict[str, Any], uploads: dict[str, Upload], name: str, kind: str
     ) -> tuple[str, FileData, dict[str, bytes]]:
         """The file_id and data a send refers to, registering uploads and URLs as new files."""
         value = params.pop(name, None)
@@ -630,7 +608,7 @@ class FakeBotApi:
             return file_id, self.files[file_id], {}
         raise BadRequest("Bad Request: wrong file identifier/HTTP URL specified")
 
-    def _send_document(self, params: dict[str, Any], uploads: dict[str, _Upload]) -> Response:
+    def _send_document(self, params: dict[str, Any], uploads: dict[str, Upload]) -> Response:
         chat_id = self._recipient(params)
         file_id, file, files = self._file_param(params, uploads, "document", "document")
         caption = _caption(params)
@@ -649,7 +627,7 @@ class FakeBotApi:
             message["caption"] = caption
         return self._record("sendDocument", params, message, files)
 
-    def _send_photo(self, params: dict[str, Any], uploads: dict[str, _Upload]) -> Response:
+    def _send_photo(self, params: dict[str, Any], uploads: dict[str, Upload]) -> Response:
         chat_id = self._recipient(params)
         file_id, file, files = self._file_param(params, uploads, "photo", "photo")
         caption = _caption(params)
@@ -670,7 +648,7 @@ class FakeBotApi:
         return self._record("sendPhoto", params, message, files)
 
     def _answer_callback_query(
-        self, params: dict[str, Any], uploads: dict[str, _Upload]
+        self, params: dict[str, Any], uploads: dict[str, Upload]
     ) -> Response:
         query_id = params.get("callback_query_id")
         if not isinstance(query_id, str) or not query_id:
@@ -682,7 +660,7 @@ class FakeBotApi:
             raise BadRequest("Bad Request: MESSAGE_TOO_LONG")
         return self._record("answerCallbackQuery", params, True)
 
-    def _get_file(self, params: dict[str, Any], uploads: dict[str, _Upload]) -> Response:
+    def _get_file(self, params: dict[str, Any], uploads: dict[str, Upload]) -> Response:
         file_id = params.get("file_id")
         if not isinstance(file_id, str) or (file := self.files.get(file_id)) is None:
             raise BadRequest("Bad Request: invalid file_id")
@@ -697,7 +675,7 @@ class FakeBotApi:
             }
         )
 
-    def _set_webhook(self, params: dict[str, Any], uploads: dict[str, _Upload]) -> Response:
+    def _set_webhook(self, params: dict[str, Any], uploads: dict[str, Upload]) -> Response:
         url = params.get("url", "")
         if not isinstance(url, str):
             raise BadRequest("Bad Request: bad webhook: Failed to resolve host")

@@ -18,6 +18,7 @@ import httpx
 from sahaya.messaging.accounts import ChannelAccount
 from sahaya.messaging.domain import Capabilities, OutboundKind
 from sahaya.messaging.ports import (
+    OutboundFile,
     OutboundMessage,
     PermanentSendError,
     SendResult,
@@ -73,6 +74,24 @@ class GraphClient:
             return str(response.json()["messages"][0]["id"])
         except (ValueError, KeyError, IndexError, TypeError):
             raise TransientSendError(f"unexpected answer: {response.text[:300]}") from None
+
+    async def upload(self, item: OutboundFile) -> str:
+        """Upload a file to the number's media store (`POST /<PHONE_NUMBER_ID>/media`);
+        its media id, to send it by."""
+        try:
+            response = await self.http.post(
+                f"{self.base}/{self.account.address}/media",
+                data={"messaging_product": "whatsapp", "type": item.content_type},
+                files={"file": (item.filename, item.data, item.content_type)},
+                headers=self.headers,
+            )
+        except httpx.TransportError as exc:
+            raise TransientSendError(f"{type(exc).__name__}: {exc}") from exc
+        _raise_for(response)
+        try:
+            return str(response.json()["id"])
+        except (ValueError, KeyError, TypeError):
+            raise TransientSendError(f"unexpected upload answer: {response.text[:300]}") from None
 
     async def media(self, media_id: str) -> tuple[bytes, str]:
         """An inbound medium's bytes and type: its metadata first (a short-lived URL), then
@@ -150,6 +169,22 @@ def request_body(message: OutboundMessage) -> dict[str, Any]:
 async def send(
     account: ChannelAccount, message: OutboundMessage, http: httpx.AsyncClient
 ) -> SendResult:
-    """Put one outbox message on the wire from this number."""
-    wamid = await GraphClient(account, http).send(request_body(message))
+    """Put one outbox message on the wire from this number; its files follow as documents
+    (or images), uploaded first."""
+    client = GraphClient(account, http)
+    wamid = await client.send(request_body(message))
+    for item in message.files:
+        kind = "image" if item.content_type in ("image/jpeg", "image/png") else "document"
+        media: dict[str, Any] = {"id": await client.upload(item)}
+        if kind == "document":
+            media["filename"] = item.filename
+        await client.send(
+            {
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": message.recipient,
+                "type": kind,
+                kind: media,
+            }
+        )
     return SendResult(provider_message_id=wamid)

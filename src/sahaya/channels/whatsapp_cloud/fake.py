@@ -33,6 +33,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sahaya.channels.multipart import parse_multipart
+
 TYPES = ("text", "template", "interactive", "image", "document", "audio", "video", "location")
 MEDIA_TYPES = ("image", "document", "audio", "video")
 TIMEOUT_SECONDS = 30.0  # longer than any client timeout Sahaya uses
@@ -233,6 +235,7 @@ class FakeGraphApi:
     # recipient wa_id → details of a `failed` status (code 131026) posted instead of `statuses`
     fail_status_for: dict[str, str] = field(default_factory=dict)
     media: dict[str, Media] = field(default_factory=dict)
+    uploads: list[tuple[str, str, bytes]] = field(default_factory=list)  # name, type, bytes
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _conversations: dict[str, str] = field(default_factory=dict)
 
@@ -241,6 +244,7 @@ class FakeGraphApi:
             routes=[
                 Route("/whatsapp-media/{media_id}", self.download, methods=["GET"]),
                 Route("/{version}/{phone_number_id}/messages", self.messages, methods=["POST"]),
+                Route("/{version}/{phone_number_id}/media", self.upload, methods=["POST"]),
                 Route("/{version}/{media_id}", self.media_info, methods=["GET"]),
             ]
         )
@@ -292,6 +296,27 @@ class FakeGraphApi:
                 "messages": [{"id": wamid}],
             }
         )
+
+    async def upload(self, request: Request) -> JSONResponse:
+        """`POST /<PHONE_NUMBER_ID>/media`, multipart with `messaging_product`, `type` and
+        `file`, answering `{"id": <media id>}` as the Cloud API does."""
+        if refused := self._refused(request) or self._bad_version(request):
+            return refused
+        if request.path_params["phone_number_id"] != self.phone_number_id:
+            return _unsupported("post", request.path_params["phone_number_id"])
+        try:
+            fields, files = parse_multipart(
+                request.headers.get("content-type", ""), await request.body()
+            )
+        except ValueError:
+            return _invalid("expected multipart/form-data")
+        if fields.get("messaging_product") != "whatsapp" or "file" not in files:
+            return _invalid("messaging_product=whatsapp and a file are required")
+        upload = files["file"]
+        mime = fields.get("type") or upload.content_type
+        media_id = self.add_media(upload.data, mime)
+        self.uploads.append((upload.file_name, mime, upload.data))
+        return JSONResponse({"id": media_id})
 
     def _status(self, wamid: str, wa_id: str, status: str) -> dict[str, Any]:
         event: dict[str, Any] = {

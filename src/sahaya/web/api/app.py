@@ -9,13 +9,13 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from sahaya.customer_app import services as app
 from sahaya.customer_app.services import CustomerPrincipal, SignedIn
 from sahaya.customers import CustomerRow
-from sahaya.errors import Invalid, Unauthenticated
+from sahaya.errors import Invalid, NotFound, Unauthenticated
 from sahaya.messaging.schemas import InboxItemOut
 from sahaya.persistence import UnitOfWork
 from sahaya.settings import Settings
@@ -80,11 +80,19 @@ class MyTicketOut(BaseModel):
     updated_at: datetime
 
 
+class MyFileOut(BaseModel):
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int
+
+
 class MyEntryOut(BaseModel):
     id: uuid.UUID
     kind: str
     body: str
     created_at: datetime
+    files: list[MyFileOut] = Field(default_factory=list)
 
 
 class MyThreadOut(MyTicketOut):
@@ -209,10 +217,41 @@ async def open_ticket(
 async def my_ticket(number: str, uow: UoW, caller: Me) -> MyThreadOut:
     """One of my tickets with its thread: my messages and the team's replies."""
     ticket, entries = await app.my_ticket(uow=uow, me=caller, number=number)
+    files: dict[uuid.UUID, list[MyFileOut]] = {}
+    for item in await app.my_attachments(uow=uow, ticket=ticket, entries=entries):
+        files.setdefault(item.entry_id, []).append(
+            MyFileOut.model_validate(item, from_attributes=True)
+        )
     return MyThreadOut(
         **_ticket_out(ticket).model_dump(),
-        entries=[MyEntryOut.model_validate(e, from_attributes=True) for e in entries],
+        entries=[
+            MyEntryOut(
+                id=e.id,
+                kind=e.kind,
+                body=e.body,
+                created_at=e.created_at,
+                files=files.get(e.id, []),
+            )
+            for e in entries
+        ],
     )
+
+
+@router.get("/tickets/{number}/files/{file_id}")
+async def my_file(
+    number: str, file_id: uuid.UUID, request: Request, uow: UoW, caller: Me
+) -> Response:
+    """A file of my ticket's thread (mine, or one the team sent me)."""
+    ticket, entries = await app.my_ticket(uow=uow, me=caller, number=number)
+    for item in await app.my_attachments(uow=uow, ticket=ticket, entries=entries):
+        if item.id == file_id:
+            safe_name = item.filename.replace('"', "")
+            return Response(
+                request.app.state.attachments.read(item.sha256),
+                media_type=item.content_type,
+                headers={"Content-Disposition": f'attachment; filename="{safe_name}"'},
+            )
+    raise NotFound(f"ticket {number} has no file {file_id}")
 
 
 @router.post("/tickets/{number}/messages", response_model=WrittenOut, status_code=201)
