@@ -5,11 +5,30 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from psycopg import AsyncConnection
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sahaya.contracts.domain import ContractView
 from sahaya.contracts.tables import ContractRequirementRow, ContractRow
+
+_VIEWS = """
+SELECT reference, plan, services, starts_on, ends_on FROM contracts
+WHERE tenant_id = %s AND customer_id = %s
+ORDER BY ends_on DESC, reference"""
+
+
+async def contract_views(
+    driver: AsyncConnection, tenant_id: uuid.UUID, customer_id: uuid.UUID
+) -> list[ContractView]:
+    """A customer's contracts as the entitlement rule reads them, newest cover first; on the
+    unit of work's psycopg connection, as every new ticket asks (ADR 0005)."""
+    cursor = await driver.execute(_VIEWS, (tenant_id, customer_id), prepare=True)
+    return [
+        ContractView(reference=r[0], plan=r[1], services=tuple(r[2]), starts_on=r[3], ends_on=r[4])
+        for r in await cursor.fetchall()
+    ]
 
 
 class ContractRepository:

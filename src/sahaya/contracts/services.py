@@ -14,7 +14,7 @@ from sahaya.access import Principal, Role
 from sahaya.access.errors import NotAllowed
 from sahaya.contracts import domain
 from sahaya.contracts.errors import DuplicateContract, InvalidContractData
-from sahaya.contracts.repository import ContractRepository
+from sahaya.contracts.repository import ContractRepository, contract_views
 from sahaya.contracts.tables import ContractRow
 from sahaya.customers import services as customers
 from sahaya.network import NetworkRepository
@@ -116,14 +116,12 @@ async def check_at_intake(
 ) -> domain.EntitlementResult:
     """The entitlement a new ticket records (seed 004, step 5: AMC status validation)."""
     repo = ContractRepository(uow.session)
-    rows = await repo.for_customer(tenant_id, customer_id)
+    views = await contract_views(await uow.driver(), tenant_id, customer_id)
     required = await uow.cache.get(
         ("contract_required", tenant_id, service_code),
         lambda: repo.requires_contract(tenant_id, service_code),
     )
-    return domain.entitlement(
-        [view(r) for r in rows], service=service_code, on=today, requires_contract=required
-    )
+    return domain.entitlement(views, service=service_code, on=today, requires_contract=required)
 
 
 async def entitlement_for(

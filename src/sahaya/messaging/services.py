@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import text
-
 from sahaya.access import Principal
 from sahaya.customers import CustomerRow
 from sahaya.customers import services as customers
@@ -55,9 +53,11 @@ async def announce(uow: UnitOfWork, item: AppInboxRow) -> None:
         "body": item.body[:_NOTIFY_BODY],
         "created_at": item.created_at.isoformat(),
     }
-    await uow.session.execute(
-        text("SELECT pg_notify(:channel, :payload)"),
-        {"channel": APP_CHANNEL, "payload": json.dumps(payload, ensure_ascii=False)},
+    driver = await uow.driver()  # every new ticket announces: skip the ORM's overhead
+    await driver.execute(
+        "SELECT pg_notify(%s, %s)",
+        (APP_CHANNEL, json.dumps(payload, ensure_ascii=False)),
+        prepare=True,
     )
 
 
@@ -193,7 +193,6 @@ async def queue_acknowledgement(
             now=now,
         )
         repo.add(on_channel)
-    await uow.flush()
     await announce(uow, inbox)
     return Acknowledgement(email=email, inbox=inbox, channel=on_channel)
 

@@ -19,6 +19,7 @@ from sahaya.messaging import services as messaging
 from sahaya.network import NetworkRepository, NodeRow
 from sahaya.network import services as network
 from sahaya.persistence import UnitOfWork
+from sahaya.persistence.fast_insert import insert_new
 from sahaya.sla import domain as sla_rules
 from sahaya.sla import services as sla_services
 from sahaya.tickets import domain
@@ -147,6 +148,7 @@ async def open_ticket(
             changes=changes,
             now=now,
         )
+        await insert_new(uow)
         return Opened(existing, home, created=False)
 
     prefix = domain.service_prefix(service.code)
@@ -185,8 +187,7 @@ async def open_ticket(
     national = customer.phone_e164.removeprefix("+91")
     words = (number, subject, customer.name, customer.phone_e164, national, intake.message)
     ticket.search = repo.search_vector(" ".join(words))  # in the INSERT: no second row version
-    repo.add(ticket)
-    await uow.flush()  # the row must exist before its entries (no ORM relationship orders them)
+    repo.add(ticket)  # written with the rest below, in foreign-key order
     message = _entry(
         repo,
         ticket,
@@ -238,4 +239,5 @@ async def open_ticket(
         await messaging.queue_acknowledgement(
             uow=uow, ticket=ticket, customer=customer, now=now, route=intake.route
         )
+    await insert_new(uow)  # the ticket and its rows in one round trip (persistence.fast_insert)
     return Opened(ticket, node, created=True)

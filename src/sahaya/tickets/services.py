@@ -19,6 +19,7 @@ from sahaya.network import NetworkRepository, NodeRow
 from sahaya.network.errors import UnknownExecutive
 from sahaya.network.repository import ancestor_paths
 from sahaya.persistence import UnitOfWork
+from sahaya.persistence.fast_insert import insert_new
 from sahaya.tickets import domain
 from sahaya.tickets import sla as clocks
 from sahaya.tickets.attachments import AttachmentStore, Limits, NewAttachment, check
@@ -88,7 +89,7 @@ async def _attach(
 ) -> list[TicketAttachmentRow]:
     if not files or store is None:
         return []
-    await uow.flush()  # the entry row must exist before rows that point at it
+    await insert_new(uow)  # the entry (and a new ticket) must exist before rows pointing at it
     rows = []
     for item in files:
         row = TicketAttachmentRow(
