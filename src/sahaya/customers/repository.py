@@ -38,6 +38,38 @@ async def card_by_phone(
     return await cursor.fetchone()
 
 
+_WITH_HOME = """
+SELECT c.id, c.tenant_id, c.name, c.phone_e164, c.email, c.home_node_id, c.language,
+       c.verification, c.verified_at, c.verified_via, c.blocked, c.source, c.external_ref,
+       c.created_at, c.updated_at,
+       n.id, n.tenant_id, n.parent_id, n.level, n.name, n.path, n.franchisee_id, n.created_at
+FROM customers c JOIN nodes n ON n.id = c.home_node_id
+WHERE c.tenant_id = %s AND """
+_CUSTOMER = (
+    "id", "tenant_id", "name", "phone_e164", "email", "home_node_id", "language",
+    "verification", "verified_at", "verified_via", "blocked", "source", "external_ref",
+    "created_at", "updated_at",
+)  # fmt: skip
+_NODE = ("id", "tenant_id", "parent_id", "level", "name", "path", "franchisee_id", "created_at")
+_BY = {"phone": "c.phone_e164 = %s", "id": "c.id = %s"}
+
+
+async def with_home(
+    driver: AsyncConnection, tenant_id: uuid.UUID, *, by: str, value: object
+) -> tuple[CustomerRow, NodeRow] | None:
+    """A customer and their home node `by` phone or id, read on the unit of work's psycopg
+    connection, as detached rows: for reading only (intake's hot path; ADR 0005). Changes
+    to them are not saved — use `CustomerRepository` for that."""
+    cursor = await driver.execute(_WITH_HOME + _BY[by], (tenant_id, value), prepare=True)
+    row = await cursor.fetchone()
+    if row is None:
+        return None
+    split = len(_CUSTOMER)
+    customer = CustomerRow(**dict(zip(_CUSTOMER, row[:split], strict=True)))
+    node = NodeRow(**dict(zip(_NODE, row[split:], strict=True)))
+    return customer, node
+
+
 class CustomerRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session

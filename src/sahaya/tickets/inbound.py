@@ -23,6 +23,7 @@ from sahaya.access import Principal, Role
 from sahaya.customers import CustomerRepository, CustomerRow, e164_or_none
 from sahaya.customers import services as customers
 from sahaya.customers.domain import IdentityChannel, Verification, VerificationMethod
+from sahaya.customers.repository import with_home
 from sahaya.messaging import domain as messaging_domain
 from sahaya.messaging import inbound as events
 from sahaya.messaging import services as messaging
@@ -83,17 +84,20 @@ async def system_actor(uow: UnitOfWork, tenant_id: uuid.UUID, home: NodeRow) -> 
 async def _recognise(
     uow: UnitOfWork, account: ChannelAccount, message: InboundMessage, linked: uuid.UUID | None
 ) -> tuple[CustomerRow, NodeRow] | None:
-    repo = CustomerRepository(uow.session)
+    """The sender, read-only: by the conversation's customer, a linked identity, the phone
+    the provider vouches for, or (email) an address only one customer has."""
+    driver = await uow.driver()
     if linked is not None:
-        found = await repo.by_id(account.tenant_id, linked)
+        found = await with_home(driver, account.tenant_id, by="id", value=linked)
         if found is not None:
             return found
+    repo = CustomerRepository(uow.session)
     if account.channel.value in ("whatsapp", "telegram"):
         found = await repo.by_identity(account.tenant_id, account.channel.value, message.address)
         if found is not None:
             return found
     if message.phone:
-        return await repo.by_phone(account.tenant_id, message.phone)
+        return await with_home(driver, account.tenant_id, by="phone", value=message.phone)
     if message.email:
         matches = await repo.by_email(account.tenant_id, message.email.lower())
         if len(matches) == 1:  # an address shared by two customers identifies neither

@@ -18,6 +18,7 @@ from fastapi.responses import PlainTextResponse
 from sahaya.access import Principal
 from sahaya.channels.osticket import intake
 from sahaya.customers import CustomerRepository, CustomerRow, InvalidPhone, to_e164
+from sahaya.customers.repository import with_home
 from sahaya.errors import SahayaError, Unauthenticated
 from sahaya.network import NodeRow
 from sahaya.persistence import Database, UnitOfWork
@@ -47,7 +48,7 @@ async def _customer(
         except InvalidPhone:
             pass  # osTicket takes any phone text; fall back to the email
         else:
-            found = await repo.by_phone(caller.tenant_id, e164)
+            found = await with_home(await uow.driver(), caller.tenant_id, by="phone", value=e164)
             if found is not None and caller.sees(found[1].path):
                 return found
     for row, node in await repo.by_email(caller.tenant_id, request.email):
