@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import and_, or_, select, update
 
 from sahaya.messaging import domain
 from sahaya.messaging.accounts import ChannelAccount
@@ -117,6 +116,13 @@ async def record_event(
     return None if row is None else row[0]
 
 
+_FINISH = """
+UPDATE inbound_events
+SET processed_at = %s, outcome = %s, customer_id = %s, ticket_id = %s, next_attempt_at = NULL,
+    last_error = NULL
+WHERE id = %s"""
+
+
 async def finish_event(
     *,
     uow: UnitOfWork,
@@ -126,18 +132,8 @@ async def finish_event(
     customer_id: uuid.UUID | None = None,
     ticket_id: uuid.UUID | None = None,
 ) -> None:
-    await uow.session.execute(
-        update(InboundEventRow)
-        .where(InboundEventRow.id == event_id)
-        .values(
-            processed_at=now,
-            outcome=outcome,
-            customer_id=customer_id,
-            ticket_id=ticket_id,
-            next_attempt_at=None,
-            last_error=None,
-        )
-    )
+    driver = await uow.driver()
+    await driver.execute(_FINISH, (now, outcome, customer_id, ticket_id, event_id), prepare=True)
 
 
 async def postpone_event(
@@ -165,42 +161,43 @@ async def pending_events(*, uow: UnitOfWork, now: datetime, limit: int) -> list[
     return list(rows)
 
 
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: uuid.UUID
+    customer_id: uuid.UUID | None
+
+
+_TOUCH = """
+INSERT INTO conversations (id, tenant_id, account_id, address, last_inbound_at, messages)
+VALUES (%s, %s, %s, %s, %s, 1)
+ON CONFLICT (account_id, address) DO UPDATE
+SET last_inbound_at = GREATEST(conversations.last_inbound_at, EXCLUDED.last_inbound_at),
+    messages = conversations.messages + 1
+RETURNING id, customer_id"""
+_LINK = "UPDATE conversations SET customer_id = %s WHERE id = %s"
+
+
 async def touch_conversation(
     *, uow: UnitOfWork, account: ChannelAccount, message: InboundMessage, now: datetime
-) -> ConversationRow:
-    """The sender's conversation on this account, created or moved on by this message."""
-    at = min(message.sent_at, now)
-    statement = (
-        insert(ConversationRow)
-        .values(
-            id=uuid.uuid4(),
-            tenant_id=account.tenant_id,
-            account_id=account.id,
-            address=message.address,
-            last_inbound_at=at,
-            messages=1,
-        )
-        .on_conflict_do_update(
-            index_elements=["account_id", "address"],
-            set_={
-                "last_inbound_at": func.greatest(ConversationRow.last_inbound_at, at),
-                "messages": ConversationRow.messages + 1,
-            },
-        )
-        .returning(ConversationRow)
+) -> Conversation:
+    """The sender's conversation on this account, created or moved on by this message (one
+    prepared statement: every inbound message pays it)."""
+    driver = await uow.driver()
+    cursor = await driver.execute(
+        _TOUCH,
+        (uuid.uuid4(), account.tenant_id, account.id, message.address, min(message.sent_at, now)),
+        prepare=True,
     )
-    row: ConversationRow | None = await uow.session.scalar(
-        select(ConversationRow).from_statement(statement).execution_options(populate_existing=True)
-    )
+    row = await cursor.fetchone()
     assert row is not None  # noqa: S101 - an upsert returns its row
-    return row
+    return Conversation(row[0], row[1])
 
 
 async def link_customer(
-    *, uow: UnitOfWork, conversation: ConversationRow, customer_id: uuid.UUID
+    *, uow: UnitOfWork, conversation: Conversation, customer_id: uuid.UUID
 ) -> None:
-    conversation.customer_id = customer_id
-    await uow.flush()
+    driver = await uow.driver()
+    await driver.execute(_LINK, (customer_id, conversation.id), prepare=True)
 
 
 async def claim_hint(*, uow: UnitOfWork, conversation_id: uuid.UUID, now: datetime) -> bool:

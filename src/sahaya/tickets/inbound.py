@@ -29,7 +29,6 @@ from sahaya.messaging import inbound as events
 from sahaya.messaging import services as messaging
 from sahaya.messaging.accounts import ChannelAccount
 from sahaya.messaging.domain import InboundKind, InboundMessage
-from sahaya.messaging.tables import ConversationRow
 from sahaya.network import NetworkRepository, NodeRow
 from sahaya.persistence import UnitOfWork
 from sahaya.tickets.attachments import AttachmentStore, Limits, NewAttachment
@@ -69,13 +68,20 @@ def subject_for(message: InboundMessage, channel: str) -> str:
 
 
 async def system_actor(uow: UnitOfWork, tenant_id: uuid.UUID, home: NodeRow) -> Principal:
-    root = await NetworkRepository(uow.session).node(tenant_id, home.path.split("/")[0])
+    """The actor of work no person did (a channel's message), at the tree's root."""
+    root_path = home.path.split("/")[0]
+
+    async def load() -> tuple[uuid.UUID, str] | None:
+        root = await NetworkRepository(uow.session).node(tenant_id, root_path)
+        return None if root is None else (root.id, root.path)
+
+    root = await uow.cache.get(("root_node", tenant_id, root_path), load)
     assert root is not None  # noqa: S101 - every node has its root
     return Principal(
         tenant_id=tenant_id,
         role=Role.ADMIN,
-        node_id=root.id,
-        node_path=root.path,
+        node_id=root[0],
+        node_path=root[1],
         token_id=uuid.UUID(int=0),
         name=SYSTEM,
     )
@@ -166,7 +172,7 @@ async def _link(
     uow: UnitOfWork,
     account: ChannelAccount,
     message: InboundMessage,
-    conversation: ConversationRow,
+    conversation: events.Conversation,
     now: datetime,
 ) -> tuple[CustomerRow | None, bool]:
     """A deep-link token or a vouched-for contact share: (the customer it proves, whether
