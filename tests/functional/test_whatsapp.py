@@ -23,6 +23,7 @@ import pytest
 from sahaya.channels import registry
 from sahaya.channels.whatsapp_cloud import api as whatsapp_api
 from sahaya.channels.whatsapp_cloud import fake as fake_module
+from sahaya.channels.whatsapp_cloud import wire as whatsapp_wire
 from sahaya.channels.whatsapp_cloud.fake import FakeGraphApi, Media, sign, text_message
 from sahaya.messaging import accounts
 from sahaya.messaging import services as messaging
@@ -688,3 +689,57 @@ async def test_a_reply_with_a_file_sends_the_text_then_the_uploaded_document(
     document = whatsapp.fake.sent[1].body["document"]
     assert document["filename"] == "refund.pdf"
     assert whatsapp.fake.media[document["id"]].data == pdf
+
+
+async def test_a_copy_waiting_on_a_failed_first_attempt_does_the_work_itself(
+    whatsapp: WhatsApp,
+    customer: uuid.UUID,
+    db_url: str,
+    database: Database,
+    settings: Settings,
+) -> None:
+    """Copies of one event in one process wait for the first attempt instead of the
+    database; when that attempt fails without keeping anything (the database went away),
+    the copy must not answer "repeated" — it keeps and processes the event itself."""
+
+    class Outage(Exception):
+        pass
+
+    async def broken(media_id: str) -> tuple[bytes, str]:
+        raise Outage(media_id)
+
+    async def working(media_id: str) -> tuple[bytes, str]:
+        return b"\xff\xd8 photo", "image/jpeg"
+
+    account = await accounts.by_id(
+        database=database,
+        account_id=whatsapp.account_id,
+        secret_key=settings.secret_key.get_secret_value(),
+    )
+    assert account is not None
+    [(_, message)] = whatsapp_wire.parse((FIXTURES / "image.json").read_bytes()).messages
+    config = InboundConfig(
+        thread_window=timedelta(hours=24),
+        store=AttachmentStore(settings.var_dir / "attachments"),
+    )
+
+    def attempt(fetch: Any) -> Any:
+        return channel_events.accept(
+            database=database,
+            account=account,
+            batch=[message],
+            now=datetime.now(UTC),
+            config=config,
+            fetch_media=fetch,
+            unreachable=(Outage,),
+        )
+
+    first, second = await asyncio.gather(attempt(broken), attempt(working), return_exceptions=True)
+    assert isinstance(first, Outage)
+    assert isinstance(second, channel_events.Accepted)
+    assert (second.new, second.repeated) == (1, 0)
+    assert rows(db_url, "SELECT outcome FROM inbound_events") == [("ticket_opened",)]
+    assert rows(db_url, "SELECT count(*) FROM ticket_attachments") == [(1,)]
+    # And a later copy is answered from memory, with the same result as the database's.
+    third = await attempt(working)
+    assert (third.new, third.repeated) == (0, 1)

@@ -11,8 +11,10 @@ retries — nothing was accepted, so nothing is lost.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -113,7 +115,73 @@ async def _keep(
     return kept
 
 
+class _Seen:
+    """What this process has just committed or is committing, by (account, event key): a
+    provider's copy of an event this process already kept is answered without a
+    transaction (Meta sends copies concurrently; the second used to wait on the unique key
+    holding a pooled connection, then answer "repeated"). Only a shortcut: the unique key
+    in `inbound_events` stays the guarantee, and a copy of an event whose first attempt
+    failed goes the normal way."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        self.size = size
+        self.done: OrderedDict[tuple[uuid.UUID, str], None] = OrderedDict()
+        self.running: dict[tuple[uuid.UUID, str], asyncio.Future[bool]] = {}
+
+    def remember(self, key: tuple[uuid.UUID, str]) -> None:
+        self.done[key] = None
+        if len(self.done) > self.size:
+            self.done.popitem(last=False)
+
+
+_SEEN = _Seen()
+
+
 async def accept(
+    *,
+    database: Database,
+    account: ChannelAccount,
+    batch: Sequence[Event],
+    now: datetime,
+    config: InboundConfig,
+    fetch_media: MediaFetcher | None,
+    unreachable: Unreachable = (),
+) -> Accepted:
+    """Keep and process a webhook's events; see the module docstring for the guarantees."""
+    work = _accept(
+        database=database,
+        account=account,
+        batch=batch,
+        now=now,
+        config=config,
+        fetch_media=fetch_media,
+        unreachable=unreachable,
+    )
+    if len(batch) != 1:
+        return await work
+    key = (account.id, batch[0].dedupe_key)
+    if key in _SEEN.done:
+        work.close()
+        return Accepted(repeated=1)
+    first = _SEEN.running.get(key)
+    if first is not None and await asyncio.shield(first):
+        work.close()
+        return Accepted(repeated=1)
+    mine: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    _SEEN.running[key] = mine
+    kept = False
+    try:
+        result = await work
+        kept = result.new + result.repeated + result.deferred > 0
+        return result
+    finally:
+        if kept:
+            _SEEN.remember(key)
+        _SEEN.running.pop(key, None)
+        mine.set_result(kept)
+
+
+async def _accept(
     *,
     database: Database,
     account: ChannelAccount,
