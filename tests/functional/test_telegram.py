@@ -221,7 +221,10 @@ async def test_repeated_updates_are_no_ops_and_files_are_fetched_with_get_file(
     again = await telegram.post(client, update)
     assert (first.json()["new"], again.json()["repeated"]) == (1, 1)
     assert rows(db_url, "SELECT filename, size FROM ticket_attachments") == [("invoice.pdf", 13)]
-    await telegram.post(client, callback_update(900011, CHAT, "cancel:4512:yes"))
+    tap = callback_update(900011, CHAT, "cancel:4512:yes")
+    await telegram.post(client, tap)
+    [answered] = [c for c in telegram.fake.sent if c.method == "answerCallbackQuery"]
+    assert answered.params["callback_query_id"] == tap["callback_query"]["id"]
     bodies = [b for (b,) in rows(db_url, "SELECT body FROM ticket_entries ORDER BY created_at")]
     assert any("[button: cancel:4512:yes]" in b for b in bodies)
     assert rows(db_url, "SELECT count(*) FROM tickets") == [(1,)]

@@ -11,6 +11,7 @@ the "Share my phone number" keyboard, which is how a Telegram user proves their 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
@@ -30,6 +31,7 @@ from sahaya.messaging.ports import (
     TransientSendError,
 )
 
+log = logging.getLogger(__name__)
 PROVIDER = "telegram"
 DEFAULT_BASE_URL = "https://api.telegram.org"
 CAPABILITIES = Capabilities(media=True, templates=False, buttons=True, window=None)
@@ -103,6 +105,15 @@ class BotClient:
             _result(response)
         mime = response.headers.get("content-type", "").split(";")[0].strip()
         return response.content, mime or "application/octet-stream"
+
+
+async def answer_callback(account: ChannelAccount, http: httpx.AsyncClient, query_id: str) -> None:
+    """Stop the tapped button's spinner (`answerCallbackQuery`); best effort: a failure
+    only leaves the spinner for Telegram's own timeout, so it is logged, not retried."""
+    try:
+        await BotClient(account, http).call("answerCallbackQuery", {"callback_query_id": query_id})
+    except (TransientSendError, PermanentSendError) as exc:
+        log.info("answerCallbackQuery %s failed: %s", query_id, exc)
 
 
 def request(message: OutboundMessage) -> tuple[str, dict[str, Any]]:

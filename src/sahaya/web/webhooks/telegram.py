@@ -14,7 +14,9 @@ import logging
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.background import BackgroundTask
 
+from sahaya.channels.telegram import api as telegram_api
 from sahaya.channels.telegram import wire
 from sahaya.messaging.domain import Channel, InboundKind
 from sahaya.web.webhooks.channels import accept, account_for, plain
@@ -47,11 +49,19 @@ async def update(account_id: str, request: Request) -> Response:
     except UNREACHABLE as exc:
         log.warning("Telegram update not accepted, database unreachable: %s", exc)
         return plain(503, "temporarily unable to accept updates; retry")
+    query = message.raw.get("callback_query")
+    answer = None
+    if isinstance(query, dict) and isinstance(query.get("id"), str):
+        # After the response: the tap is kept, now stop the button's spinner.
+        answer = BackgroundTask(
+            telegram_api.answer_callback, account, request.app.state.http, query["id"]
+        )
     return JSONResponse(
         {
             "ok": True,
             "new": accepted.new,
             "repeated": accepted.repeated,
             "deferred": accepted.deferred,
-        }
+        },
+        background=answer,
     )
