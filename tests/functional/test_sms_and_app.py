@@ -16,10 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
-from sahaya.channels import registry
 from sahaya.channels.exotel import sms as exotel_sms
 from sahaya.channels.textlocal import api as textlocal_api
 from sahaya.channels.textlocal.fake import FakeTextlocal
@@ -30,6 +28,8 @@ from sahaya.persistence import Database, UnitOfWork
 from sahaya.settings import Settings
 from sahaya.web.app import create_app
 from tests.conftest import TokenFactory, bearer, serving
+from tests.functional.channel_support import deliver as deliver_channel
+from tests.functional.channel_support import rows
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "providers"
 APIKEY, KEY = "tl-api-key", "dlr-key-1"
@@ -74,18 +74,8 @@ async def sms(
         yield Sms(account_id, fake)
 
 
-def rows(db_url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    with psycopg.connect(db_url) as conn:
-        return conn.execute(sql, args).fetchall()
-
-
 async def deliver_sms(database: Database, settings: Settings) -> messaging.DeliveryRun:
-    async with httpx.AsyncClient(timeout=5) as http:
-        sender = registry.sender_for(Channel.SMS, database, settings, http)
-        async with UnitOfWork(database) as uow:
-            run = await messaging.deliver_due(uow=uow, sender=sender, now=datetime.now(UTC))
-            await uow.commit()
-    return run
+    return await deliver_channel(database, settings, Channel.SMS, datetime.now(UTC))
 
 
 async def sign_in(

@@ -18,7 +18,6 @@ import httpx
 import psycopg
 import pytest
 
-from sahaya.channels import registry
 from sahaya.channels.telegram import api as telegram_api
 from sahaya.channels.telegram.fake import (
     FakeBotApi,
@@ -32,8 +31,9 @@ from sahaya.messaging import services as messaging
 from sahaya.messaging.domain import Channel
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.settings import Settings
-from sahaya.tickets.attachments import AttachmentStore
 from tests.conftest import TokenFactory, bearer, serving
+from tests.functional.channel_support import deliver as deliver_channel
+from tests.functional.channel_support import rows
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "providers" / "telegram"
 TOKEN, SECRET = "7012345678:AAE-test-token", "hook-secret_1"
@@ -83,18 +83,10 @@ async def telegram(
         yield Telegram(row.id, fake, f"/webhooks/telegram/{row.id}")
 
 
-def rows(db_url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    with psycopg.connect(db_url) as conn:
-        return conn.execute(sql, args).fetchall()
-
-
-async def deliver(database: Database, settings: Settings, now: datetime) -> messaging.DeliveryRun:
-    async with httpx.AsyncClient(timeout=5) as http:
-        sender = registry.sender_for(Channel.TELEGRAM, database, settings, http)
-        async with UnitOfWork(database) as uow:
-            run = await messaging.deliver_due(uow=uow, sender=sender, now=now)
-            await uow.commit()
-    return run
+async def deliver(
+    database: Database, settings: Settings, now: datetime, *, timeout: float = 5.0
+) -> messaging.DeliveryRun:
+    return await deliver_channel(database, settings, Channel.TELEGRAM, now, timeout=timeout)
 
 
 async def test_updates_without_our_secret_are_refused_and_not_kept(
@@ -306,14 +298,7 @@ async def test_a_reply_with_a_file_follows_as_an_uploaded_document(
     assert (
         await client.post(f"/api/v1/tickets/{number}/entries", json=reply, headers=agent)
     ).status_code == 201
-    store = AttachmentStore(settings.var_dir / "attachments")
-    async with httpx.AsyncClient(timeout=5) as http:
-        sender = registry.sender_for(Channel.TELEGRAM, database, settings, http)
-        async with UnitOfWork(database) as uow:
-            run = await messaging.deliver_due(
-                uow=uow, sender=sender, now=datetime.now(UTC), read_file=store.read
-            )
-            await uow.commit()
+    run = await deliver(database, settings, datetime.now(UTC))
     assert run.sent == 1
     assert [c.method for c in telegram.fake.sent] == ["sendMessage", "sendDocument"]
     assert telegram.fake.sent[1].files == {"document": bill}

@@ -34,6 +34,8 @@ from sahaya.tickets import channel_events
 from sahaya.tickets.attachments import AttachmentStore
 from sahaya.tickets.inbound import InboundConfig
 from tests.conftest import TokenFactory, bearer, serving
+from tests.functional.channel_support import deliver as deliver_channel
+from tests.functional.channel_support import rows
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "providers" / "whatsapp"
 NUMBER_ID, TOKEN, APP_SECRET, VERIFY = "1065403522", "graph-token-1", "app-secret-1", "verify-1"
@@ -89,18 +91,10 @@ async def whatsapp(
         yield WhatsApp(row.id, fake, f"/webhooks/whatsapp/{row.id}")
 
 
-def rows(db_url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    with psycopg.connect(db_url) as conn:
-        return conn.execute(sql, args).fetchall()
-
-
-async def deliver(database: Database, settings: Settings, now: datetime) -> messaging.DeliveryRun:
-    async with httpx.AsyncClient(timeout=5) as http:
-        sender = registry.sender_for(Channel.WHATSAPP, database, settings, http)
-        async with UnitOfWork(database) as uow:
-            run = await messaging.deliver_due(uow=uow, sender=sender, now=now)
-            await uow.commit()
-    return run
+async def deliver(
+    database: Database, settings: Settings, now: datetime, *, timeout: float = 5.0
+) -> messaging.DeliveryRun:
+    return await deliver_channel(database, settings, Channel.WHATSAPP, now, timeout=timeout)
 
 
 # --- verification and authenticity -------------------------------------------------------
@@ -630,11 +624,7 @@ async def test_buttons_and_media_go_out_in_the_shapes_meta_accepts_and_timeouts_
             )
         await uow.commit()
     whatsapp.fake.fail_next.append("timeout")  # Meta does not answer in time
-    async with httpx.AsyncClient(timeout=0.5) as http:
-        sender = registry.sender_for(Channel.WHATSAPP, database, settings, http)
-        async with UnitOfWork(database) as uow:
-            run = await messaging.deliver_due(uow=uow, sender=sender, now=now)
-            await uow.commit()
+    run = await deliver(database, settings, now, timeout=0.5)
     assert (run.sent, run.retrying) == (1, 1)
     [(error,)] = rows(db_url, "SELECT last_error FROM outbox_messages WHERE state = 'queued'")
     assert "Timeout" in error
@@ -675,14 +665,7 @@ async def test_a_reply_with_a_file_sends_the_text_then_the_uploaded_document(
     }  # fmt: skip
     posted = await client.post(f"/api/v1/tickets/{number}/entries", json=reply, headers=agent)
     assert posted.status_code == 201
-    store = AttachmentStore(settings.var_dir / "attachments")
-    async with httpx.AsyncClient(timeout=5) as http:
-        sender = registry.sender_for(Channel.WHATSAPP, database, settings, http)
-        async with UnitOfWork(database) as uow:
-            run = await messaging.deliver_due(
-                uow=uow, sender=sender, now=datetime.now(UTC), read_file=store.read
-            )
-            await uow.commit()
+    run = await deliver(database, settings, datetime.now(UTC))
     assert run.sent == 1
     assert [s.body["type"] for s in whatsapp.fake.sent] == ["text", "document"]
     assert whatsapp.fake.uploads == [("refund.pdf", "application/pdf", pdf)]
