@@ -53,7 +53,9 @@ def seed_demo(
     key_file = settings.var_dir / "demo-exotel.key"
     whatsapp_file = settings.var_dir / demo.WHATSAPP_FILE
     sandbox = f"http://{settings.host}:{settings.port}{demo.WHATSAPP_SANDBOX_PATH}"
-    Result = tuple[list[demo.DemoLogin], str | None, dict[str, str] | None]
+    sms_file = settings.var_dir / demo.SMS_FILE
+    public = f"http://{settings.host}:{settings.port}"
+    Result = tuple[list[demo.DemoLogin], str | None, dict[str, str] | None, dict[str, str] | None]
 
     async def work(uow: UnitOfWork) -> Result:
         tenant_id = await default_tenant_id(uow, settings)
@@ -75,13 +77,22 @@ def seed_demo(
             api_base_url=sandbox,
             secret_key=settings.secret_key.get_secret_value(),
         )
-        return logins, key, whatsapp
+        sms = await demo.ensure_sms_account(
+            uow=uow,
+            tenant_id=tenant_id,
+            file=sms_file,
+            public_base=public,
+            secret_key=settings.secret_key.get_secret_value(),
+        )
+        return logins, key, whatsapp, sms
 
-    logins, key, whatsapp = run(with_uow(url, work))
+    logins, key, whatsapp, sms = run(with_uow(url, work))
     if key is not None:  # committed: now the file may name it
         demo.save_key(key_file, key)
     if whatsapp is not None:
         demo.save_credentials(whatsapp_file, whatsapp)
+    if sms is not None:
+        demo.save_credentials(sms_file, sms)
     return logins
 
 
@@ -144,6 +155,7 @@ def run_all() -> None:
             typer.echo(
                 'WhatsApp sandbox: sahaya simulate message --from 09847012345 "my order is late"'
             )
+            typer.echo(f"SMS sandbox (app sign-in codes): {base}{demo.SMS_SANDBOX_PATH}/messages")
             typer.echo("Press Ctrl-C to stop; data stays in var/ for the next run.")
         else:
             typer.echo(f"the web server did not answer on {base}; see the log above", err=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 from sahaya.access import Principal, Role, UserRow
 from sahaya.access import services as access
 from sahaya.access.repository import AccessRepository
+from sahaya.channels.textlocal import api as textlocal_api
 from sahaya.channels.whatsapp_cloud import api as whatsapp_api
 from sahaya.customers import CustomerRepository
 from sahaya.customers import services as customers
@@ -262,6 +263,36 @@ async def ensure_whatsapp_account(
         secret_key=secret_key,
     )
     return credentials | {"account_id": str(row.id)}
+
+
+SMS_FILE = "demo-sms.json"
+SMS_SANDBOX_PATH = "/sandbox/textlocal"
+
+
+async def ensure_sms_account(
+    *, uow: UnitOfWork, tenant_id: uuid.UUID, file: Path, public_base: str, secret_key: str
+) -> dict[str, str] | None:
+    """The demo's SMS sender (sign-in codes, replies), sending through the in-process
+    Textlocal sandbox whose delivery receipts come back to our webhook. Returns fresh
+    credentials to keep in `file` once committed, or None when the file names a live one."""
+    if file.exists():
+        saved = json.loads(file.read_text())
+        if await accounts.by_id_in(uow=uow, account_id=uuid.UUID(saved["account_id"])):
+            return None
+    apikey, key = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
+    row = await accounts.create(
+        uow=uow,
+        tenant_id=tenant_id,
+        channel=Channel.SMS,
+        provider=textlocal_api.PROVIDER,
+        name="demo sms",
+        address="APNAFD",
+        api_base_url=f"{public_base}{SMS_SANDBOX_PATH}",
+        secrets={"apikey": apikey, "webhook_key": key},
+        secret_key=secret_key,
+    )
+    row.settings = {"receipt_url": f"{public_base}/webhooks/sms/{row.id}/receipt?key={key}"}
+    return {"account_id": str(row.id), "apikey": apikey}
 
 
 def save_credentials(file: Path, credentials: dict[str, str]) -> None:

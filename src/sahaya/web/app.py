@@ -9,8 +9,13 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
 
 import sahaya
+from sahaya.channels.textlocal.fake import FakeTextlocal
 from sahaya.channels.whatsapp_cloud.fake import FakeGraphApi
 from sahaya.demo import seed as demo
 from sahaya.network import domain as network_domain
@@ -37,6 +42,21 @@ def whatsapp_sandbox(config: Settings) -> FakeGraphApi | None:
         app_secret=saved["app_secret"],
         webhook_url=f"http://{config.host}:{config.port}/webhooks/whatsapp/{saved['account_id']}",
     )
+
+
+def sms_sandbox(config: Settings) -> Starlette | None:
+    """Outside production, the demo's SMS account sends through a Textlocal sandbox in this
+    process; `GET …/messages` lists what it "sent" (the demo's way to read a sign-in code)."""
+    path = config.var_dir / demo.SMS_FILE
+    if config.environment == "production" or not path.exists():
+        return None
+    fake = FakeTextlocal(apikey=json.loads(path.read_text())["apikey"])
+
+    async def messages(request: Request) -> JSONResponse:
+        recent = fake.sent[-20:]
+        return JSONResponse([{"to": m.numbers, "message": m.message} for m in reversed(recent)])
+
+    return Starlette(routes=[Route("/messages", messages), Mount("/", fake.app)])
 
 
 def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
@@ -93,6 +113,9 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     sandbox = whatsapp_sandbox(config)
     if sandbox is not None:
         app.mount(demo.WHATSAPP_SANDBOX_PATH, sandbox.app)
+    sms = sms_sandbox(config)
+    if sms is not None:
+        app.mount(demo.SMS_SANDBOX_PATH, sms)
     app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
     app.add_middleware(metrics.MetricsMiddleware)
     return app
