@@ -63,6 +63,36 @@ def logins(lines: list[str]) -> dict[str, str]:
     return {m.group(1): m.group(2) for line in lines if (m := pattern.match(line))}
 
 
+def demo_channels_work(var: Path, port: int) -> None:
+    """The demo's sandboxes: a simulated WhatsApp message opens a ticket, and the app's SMS
+    sign-in code is sent by the worker through the Textlocal sandbox."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAHAYA_")}
+    env |= {"SAHAYA_VAR_DIR": str(var), "SAHAYA_PORT": str(port)}
+    simulated = subprocess.run(
+        [sys.executable, "-m", "sahaya", "simulate", "message", "--from", "09847012345", "late"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert simulated.returncode == 0, simulated.stdout + simulated.stderr
+    assert re.search(r"ticket_opened — ticket AF-\d{6}", simulated.stdout)
+    base = f"http://127.0.0.1:{port}"
+    asked = httpx.post(f"{base}/api/v1/app/sign-in/code", json={"phone": "09847012345"})
+    assert asked.status_code == 202
+    deadline = time.monotonic() + 20
+    code = None
+    while code is None and time.monotonic() < deadline:
+        sent = httpx.get(f"{base}/sandbox/textlocal/messages").json()
+        found = re.search(r"\b(\d{6})\b", sent[0]["message"]) if sent else None
+        code = found.group(1) if found else None
+        time.sleep(0.2)
+    assert code is not None, "the worker sent no sign-in code"
+    signed = httpx.post(f"{base}/api/v1/app/sign-in", json={"phone": "9847012345", "code": code})
+    assert signed.status_code == 200, signed.text
+
+
 def test_run_serves_the_demo_and_keeps_data_across_restarts(tmp_path: Path) -> None:
     var, port = tmp_path / "var", free_port()
     process, lines = start(var, port)
@@ -83,6 +113,7 @@ def test_run_serves_the_demo_and_keeps_data_across_restarts(tmp_path: Path) -> N
         assert found.status_code == 200
         assert found.json()["name"] == "Anjali K"
         assert httpx.get(f"{base}/metrics").text.count("sahaya_http_requests_total") > 0
+        demo_channels_work(var, port)
     finally:
         code = stop(process)
     assert code == 0
