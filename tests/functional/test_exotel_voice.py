@@ -589,3 +589,59 @@ async def test_presence_shows_who_is_on_a_call_from_the_call_records(
     assert not ringing[PHONES["kochi3"]]  # beyond the chain's depth: not offered
     await end(client, key, sid, "completed", PHONES["kochi1"], CallType="completed")
     assert not any((await on_call()).values())
+
+
+async def test_an_executive_held_by_a_simultaneous_plan_is_not_offered_twice(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    db_url: str,
+    database: Database,
+    admin: Principal,
+    now: datetime,
+) -> None:
+    """Another dial plan that has chosen Kochi #1 but not yet committed its offer holds
+    that executive's row: this call's list skips them instead of ringing them twice."""
+    with psycopg.connect(db_url) as other:
+        other.execute(
+            "SELECT id FROM executives WHERE phone_e164 = %s FOR UPDATE", (PHONES["kochi1"],)
+        )
+        sid = uuid.uuid4().hex
+        await gate(client, key, params(sid))
+        ringing = await dial(client, key, params(sid))
+        other.rollback()
+    assert PHONES["kochi1"] not in ringing
+    assert ringing[0] == PHONES["kochi2"]
+
+
+async def test_simultaneous_calls_are_offered_to_different_executives(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    database: Database,
+    admin: Principal,
+    now: datetime,
+) -> None:
+    async with UnitOfWork(database) as uow:
+        for i, phone in enumerate(("9847099901", "9847099902", "9847099903")):
+            await customers.register(
+                uow=uow,
+                actor=admin,
+                name=f"Caller {i}",
+                phone=phone,
+                home_node_ref=KOCHI,
+                email=None,
+                language="en",
+                now=now,
+            )
+        await uow.commit()
+    callers = ["9847099901", "9847099902", "9847099903"]
+    sids = [uuid.uuid4().hex for _ in callers]
+    for sid, caller in zip(sids, callers, strict=True):
+        await gate(client, key, params(sid, caller=caller))
+    lists = await asyncio.gather(
+        *(dial(client, key, params(sid, caller=c)) for sid, c in zip(sids, callers, strict=True))
+    )
+    offered = [number for numbers in lists for number in numbers]
+    assert len(offered) == len(set(offered))  # nobody is offered two calls at once
+    assert sorted(len(numbers) for numbers in lists)[-1] == len(CHAIN)

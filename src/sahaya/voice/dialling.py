@@ -20,6 +20,7 @@ from sahaya.voice.domain import CallReport, GateDecision
 from sahaya.voice.repository import (
     active_services,
     call_for_dial,
+    claim_executives,
     node_timings,
     offer,
     path_executives,
@@ -88,14 +89,26 @@ async def _plan(
         ("voice_timings", account.tenant_id), load_timings
     )
     timing = domain.timing_for(path, overrides, config.timing)
-    found = await path_executives(
-        connection, account.tenant_id, ancestor_paths(path), now - config.on_call_horizon
-    )
+    since = now - config.on_call_horizon
+    found = await path_executives(connection, account.tenant_id, ancestor_paths(path), since)
     nodes, on_call = _node_views(found)
-    chain = network_domain.escalation_chain(
-        path=nodes, service=service, now=now, depth=config.depth, on_call=on_call
-    )
-    kept = chain.kept[: timing.max_numbers]
+    for _ in range(_CLAIM_ROUNDS):
+        chain = network_domain.escalation_chain(
+            path=nodes, service=service, now=now, depth=config.depth, on_call=on_call
+        )
+        kept = chain.kept[: timing.max_numbers]
+        # Simultaneous calls must not be offered to the same person: claim the chosen ones;
+        # any another planner holds, or a call took since our read, count as on a call.
+        chosen = [s.executive.id for s in kept]
+        taken = set(chosen) - await claim_executives(connection, chosen, since)
+        if not taken:
+            break
+        on_call = on_call | taken
+    else:
+        chain = network_domain.escalation_chain(
+            path=nodes, service=service, now=now, depth=config.depth, on_call=on_call
+        )
+        kept = ()  # still contended after several rounds: nobody, rather than a double offer
     if kept:
         plan = DialPlan(
             tuple(s.executive.phone_e164 for s in kept),
@@ -123,6 +136,9 @@ async def _plan(
         },
     )
     return plan
+
+
+_CLAIM_ROUNDS = 4
 
 
 @lru_cache(maxsize=4096)

@@ -323,6 +323,30 @@ async def path_executives(
     return await cursor.fetchall()
 
 
+# Claim the executives a plan chose: rows another planner holds (its offer not yet
+# committed) are skipped, not waited for; of the claimed ones, those a call committed since
+# the plan's read are busy after all (this statement sees a fresh snapshot).
+_CLAIM = "SELECT id FROM executives WHERE id = ANY(%s) FOR UPDATE SKIP LOCKED"
+_STILL_FREE = """
+SELECT e FROM unnest(%s::uuid[]) AS e
+WHERE NOT EXISTS (SELECT 1 FROM call_legs l JOIN calls c ON c.id = l.call_id
+                  WHERE l.executive_id = e AND l.outcome IS NULL AND c.started_at >= %s)"""
+
+
+async def claim_executives(
+    connection: AsyncConnection, ids: list[uuid.UUID], since: datetime
+) -> set[uuid.UUID]:
+    """Which of `ids` this transaction may offer the call to (locked until it commits)."""
+    if not ids:
+        return set()
+    cursor = await connection.execute(_CLAIM, (ids,), prepare=True)
+    claimed = [row[0] for row in await cursor.fetchall()]
+    if not claimed:
+        return set()
+    cursor = await connection.execute(_STILL_FREE, (claimed, since), prepare=True)
+    return {row[0] for row in await cursor.fetchall()}
+
+
 async def offer(connection: AsyncConnection, values: dict[str, Any]) -> None:
     await connection.execute(_OFFER, values, prepare=True)
 
