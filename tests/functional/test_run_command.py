@@ -78,6 +78,17 @@ def demo_channels_work(var: Path, port: int) -> None:
     )
     assert simulated.returncode == 0, simulated.stdout + simulated.stderr
     assert re.search(r"ticket_opened — ticket AF-\d{6}", simulated.stdout)
+    by_sms = subprocess.run(
+        [sys.executable, "-m", "sahaya", "simulate", "message", "--channel", "sms",
+         "--from", "9847012345", "still late"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert by_sms.returncode == 0, by_sms.stdout + by_sms.stderr
+    assert re.search(r"threaded — ticket AF-\d{6}", by_sms.stdout)
     base = f"http://127.0.0.1:{port}"
     asked = httpx.post(f"{base}/api/v1/app/sign-in/code", json={"phone": "09847012345"})
     assert asked.status_code == 202

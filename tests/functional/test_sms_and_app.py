@@ -177,7 +177,7 @@ async def test_an_inbound_sms_opens_a_ticket_and_a_repeat_is_a_no_op(
     headers = {"content-type": "application/x-www-form-urlencoded"}
     first = await client.post(sms.url("inbound"), content=form, headers=headers)
     again = await client.post(sms.url("inbound"), content=form, headers=headers)
-    assert first.json()["outcomes"] == ["ticket_opened"]
+    assert first.json()["outcomes"] == [{"outcome": "ticket_opened", "ticket": "AF-000001"}]
     assert again.json()["new"] == 0
     assert rows(db_url, "SELECT channel, subject FROM tickets") == [
         ("sms", "my order 4512 is late")
@@ -227,7 +227,7 @@ async def test_exotel_sms_status_callbacks_mark_messages_delivered_or_failed(
     }
     assert (await client.post(url, json=failed)).status_code == 200
     interim = await client.post(url, json={"SmsSid": "x", "Status": "submitted"})
-    assert interim.json()["outcomes"] == ["interim"]
+    assert interim.json()["outcomes"] == [{"outcome": "interim", "ticket": None}]
     states = dict(rows(db_url, "SELECT provider_message_id, state FROM outbox_messages"))
     assert states == {
         "0b6c6a98f32682862ce6edf1bdab3526": "delivered",

@@ -5,17 +5,18 @@ WhatsApp message as Meta would (signed envelope) and prints the ticket it made."
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
 
 from sahaya.channels.exotel.sandbox import Behaviour, Phone, Sandbox
+from sahaya.channels.textlocal.fake import inbound_form
 from sahaya.channels.whatsapp_cloud.fake import envelope, sign, text_message
 from sahaya.cli.common import run
 from sahaya.customers import InvalidPhone, to_e164
-from sahaya.demo.seed import WHATSAPP_FILE
-from sahaya.settings import get_settings
+from sahaya.demo.seed import SMS_FILE, WHATSAPP_FILE
+from sahaya.settings import Settings, get_settings
 
 app = typer.Typer(
     no_args_is_help=True, help="Simulated provider traffic (Exotel and WhatsApp sandboxes)"
@@ -81,28 +82,13 @@ def call(
         raise typer.Exit(1) from None
 
 
-@app.command("message")
-def message(
-    text: Annotated[str, typer.Argument(help="What the customer writes")],
-    sender: Annotated[str, typer.Option("--from", help="Customer's number, any format")],
-    channel: Annotated[str, typer.Option(help="Only whatsapp for now")] = "whatsapp",
-    url: Annotated[str | None, typer.Option(help="Sahaya's base URL")] = None,
-) -> None:
-    """Send one customer message through the demo WhatsApp number's webhook, signed as Meta
-    signs it, and print what Sahaya made of it (the acknowledgement then goes out through
-    the Graph API sandbox, whose delivery statuses come back to the webhook)."""
-    if channel != "whatsapp":
-        raise typer.BadParameter("only whatsapp is simulated so far", param_hint="--channel")
-    settings = get_settings()
-    base = url or f"http://{settings.host}:{settings.port}"
-    path = settings.var_dir / WHATSAPP_FILE
-    if not path.exists():
-        raise typer.BadParameter(f"no demo WhatsApp account in {path}; run `make run` first")
-    saved = json.loads(path.read_text())
-    try:
-        wa_id = to_e164(sender).lstrip("+")
-    except InvalidPhone as exc:
-        raise typer.BadParameter(str(exc), param_hint="--from") from None
+async def _post(base: str, path: str, **request: Any) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        return await client.post(path, **request)
+
+
+def _whatsapp(settings: Settings, wa_id: str, text: str) -> tuple[str, dict[str, Any]]:
+    saved = _demo_file(settings, WHATSAPP_FILE)
     body = json.dumps(
         envelope(
             phone_number_id=saved["phone_number_id"],
@@ -112,20 +98,51 @@ def message(
             contacts=[{"profile": {"name": "Demo customer"}, "wa_id": wa_id}],
         )
     ).encode()
+    headers = {
+        "content-type": "application/json",
+        "x-hub-signature-256": sign(body, saved["app_secret"]),
+    }
+    return f"/webhooks/whatsapp/{saved['account_id']}", {"content": body, "headers": headers}
 
-    async def send() -> httpx.Response:
-        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-            return await client.post(
-                f"/webhooks/whatsapp/{saved['account_id']}",
-                content=body,
-                headers={
-                    "content-type": "application/json",
-                    "x-hub-signature-256": sign(body, saved["app_secret"]),
-                },
-            )
 
+def _sms(settings: Settings, number: str, text: str) -> tuple[str, dict[str, Any]]:
+    saved = _demo_file(settings, SMS_FILE)
+    path = f"/webhooks/sms/{saved['account_id']}/inbound?key={saved.get('webhook_key', '')}"
+    return path, {"data": inbound_form(number, text)}
+
+
+def _demo_file(settings: Settings, name: str) -> dict[str, str]:
+    path = settings.var_dir / name
+    if not path.exists():
+        raise typer.BadParameter(f"no demo account in {path}; run `make run` first")
+    loaded: dict[str, str] = json.loads(path.read_text())
+    return loaded
+
+
+@app.command("message")
+def message(
+    text: Annotated[str, typer.Argument(help="What the customer writes")],
+    sender: Annotated[str, typer.Option("--from", help="Customer's number, any format")],
+    channel: Annotated[str, typer.Option(help="whatsapp or sms")] = "whatsapp",
+    url: Annotated[str | None, typer.Option(help="Sahaya's base URL")] = None,
+) -> None:
+    """Send one customer message to the demo's WhatsApp number (signed as Meta signs it) or
+    SMS inbox (posted as Textlocal posts it) and print what Sahaya made of it. The
+    acknowledgement then goes out through the sandbox, whose receipts come back."""
+    settings = get_settings()
+    base = url or f"http://{settings.host}:{settings.port}"
     try:
-        response = run(send())
+        number = to_e164(sender).lstrip("+")
+    except InvalidPhone as exc:
+        raise typer.BadParameter(str(exc), param_hint="--from") from None
+    if channel == "whatsapp":
+        path, request = _whatsapp(settings, number, text)
+    elif channel == "sms":
+        path, request = _sms(settings, number, text)
+    else:
+        raise typer.BadParameter("whatsapp or sms", param_hint="--channel")
+    try:
+        response = run(_post(base, path, **request))
     except httpx.HTTPError as exc:
         typer.echo(f"could not reach Sahaya at {base}: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -292,7 +292,7 @@ async def ensure_sms_account(
         secret_key=secret_key,
     )
     row.settings = {"receipt_url": f"{public_base}/webhooks/sms/{row.id}/receipt?key={key}"}
-    return {"account_id": str(row.id), "apikey": apikey}
+    return {"account_id": str(row.id), "apikey": apikey, "webhook_key": key}
 
 
 def save_credentials(file: Path, credentials: dict[str, str]) -> None:

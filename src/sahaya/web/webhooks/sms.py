@@ -81,7 +81,7 @@ async def _accept(
     except UNREACHABLE as exc:
         log.warning("SMS callback not accepted, database unreachable: %s", exc)
         return plain(503, "temporarily unable to accept; retry")
-    outcomes = [r.outcome for r in accepted.outcomes]
+    outcomes = [{"outcome": r.outcome, "ticket": r.number} for r in accepted.outcomes]
     return JSONResponse({"status": "ok", "new": accepted.new, "outcomes": outcomes})
 
 
@@ -96,7 +96,8 @@ async def receipt(account_id: str, request: Request) -> Response:
     except registry.WireError as exc:
         return plain(400, str(exc))
     if found is None:
-        return JSONResponse({"status": "ok", "new": 0, "outcomes": ["interim"]})
+        interim = [{"outcome": "interim", "ticket": None}]
+        return JSONResponse({"status": "ok", "new": 0, "outcomes": interim})
     return await _accept(request, account, found)
 
 
