@@ -14,26 +14,19 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from psycopg import Error as PsycopgError
-from psycopg_pool import PoolTimeout
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolExhausted
-
 from sahaya.channels.email import repository
 from sahaya.channels.email.inbound import parse
 from sahaya.channels.email.spool import Spool, spool_dir
 from sahaya.messaging.accounts import ChannelAccount
 from sahaya.messaging.domain import InboundKind
 from sahaya.persistence import Database
+from sahaya.persistence.unreachable import UNREACHABLE
 from sahaya.settings import Settings
 from sahaya.tickets import channel_events
 from sahaya.tickets.attachments import AttachmentStore, Limits
 from sahaya.tickets.inbound import InboundConfig
 
 log = logging.getLogger(__name__)
-
-# What "the database cannot answer" looks like (as for the webhooks): try again later.
-UNREACHABLE = (PsycopgError, PoolTimeout, DBAPIError, PoolExhausted, TimeoutError, OSError)
 
 
 @dataclass(frozen=True, slots=True)

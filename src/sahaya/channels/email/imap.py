@@ -36,6 +36,7 @@ from sahaya.channels.email import IMAP_PROVIDER, handoff, repository
 from sahaya.channels.email.handoff import Inbox
 from sahaya.messaging import accounts
 from sahaya.messaging.accounts import ChannelAccount
+from sahaya.persistence.unreachable import UNREACHABLE
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ async def poll(
                 accepted = await handoff.take(
                     inbox=inbox, account=account, raw=raw, now=now, oversize=oversize
                 )
-            except handoff.UNREACHABLE as exc:
+            except UNREACHABLE as exc:
                 result.error = f"not accepted, left unseen: {type(exc).__name__}: {exc}"
                 log.warning("email account %s: UID %s %s", account.id, uid, result.error)
                 break

@@ -32,6 +32,7 @@ from sahaya.channels.email import LISTENER_PROVIDER, handoff, repository
 from sahaya.channels.email.handoff import Inbox
 from sahaya.messaging import accounts
 from sahaya.messaging.accounts import ChannelAccount
+from sahaya.persistence.unreachable import UNREACHABLE
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class MailHandler:
     ) -> str:
         try:
             account = await self.account_for(address)
-        except handoff.UNREACHABLE as exc:
+        except UNREACHABLE as exc:
             log.warning("SMTP RCPT %s deferred, database unreachable: %s", address, exc)
             return TRY_LATER
         if account is None:
@@ -101,7 +102,7 @@ class MailHandler:
                     continue
                 seen.add(account.id)
                 await handoff.take(inbox=self.inbox, account=account, raw=stamped, now=self.clock())
-        except handoff.UNREACHABLE as exc:
+        except UNREACHABLE as exc:
             log.warning("SMTP mail from %s deferred (451): %s", envelope.mail_from, exc)
             return TRY_LATER
         return "250 2.0.0 OK: queued as a ticket event"

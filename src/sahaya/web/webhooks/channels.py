@@ -15,12 +15,12 @@ from sahaya.messaging import accounts
 from sahaya.messaging.accounts import ChannelAccount
 from sahaya.messaging.domain import Channel
 from sahaya.persistence import Database
+from sahaya.persistence.unreachable import UNREACHABLE
 from sahaya.settings import Settings
 from sahaya.tickets import channel_events
 from sahaya.tickets.attachments import Limits
 from sahaya.tickets.inbound import InboundConfig
 from sahaya.web.deps import clock
-from sahaya.web.webhooks.exotel import UNREACHABLE
 
 
 def plain(status: int, message: str) -> PlainTextResponse:

@@ -18,13 +18,10 @@ from typing import TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from psycopg import Error as PsycopgError
-from psycopg_pool import PoolTimeout
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolExhausted
 
 from sahaya.channels.exotel import wire
 from sahaya.persistence import Database, UnitOfWork
+from sahaya.persistence.unreachable import UNREACHABLE
 from sahaya.settings import Settings
 from sahaya.voice import callbacks, dialling, domain, outcomes
 from sahaya.voice import services as voice
@@ -35,9 +32,6 @@ from sahaya.web.deps import clock
 router = APIRouter(prefix="/webhooks/exotel", tags=["exotel"])
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-# What "the database cannot answer" looks like from here.
-UNREACHABLE = (PsycopgError, PoolTimeout, DBAPIError, PoolExhausted, TimeoutError, OSError)
 
 
 def _text(status: int, message: str) -> PlainTextResponse:

@@ -23,10 +23,10 @@ from fastapi.responses import JSONResponse, Response
 from sahaya.channels import registry
 from sahaya.messaging.accounts import ChannelAccount
 from sahaya.messaging.domain import Channel
+from sahaya.persistence.unreachable import UNREACHABLE
 from sahaya.tickets import channel_events
 from sahaya.web.deps import clock
 from sahaya.web.webhooks.channels import accept, account_for, plain
-from sahaya.web.webhooks.exotel import UNREACHABLE
 
 router = APIRouter(prefix="/webhooks/sms", tags=["sms"])
 log = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from starlette.background import BackgroundTask
 from sahaya.channels.telegram import api as telegram_api
 from sahaya.channels.telegram import wire
 from sahaya.messaging.domain import Channel, InboundKind
+from sahaya.persistence.unreachable import UNREACHABLE
 from sahaya.web.webhooks.channels import accept, account_for, plain
-from sahaya.web.webhooks.exotel import UNREACHABLE
 
 router = APIRouter(prefix="/webhooks/telegram", tags=["telegram"])
 log = logging.getLogger(__name__)

@@ -19,9 +19,9 @@ from fastapi.responses import JSONResponse, Response
 
 from sahaya.channels.whatsapp_cloud import wire
 from sahaya.messaging.domain import Channel
+from sahaya.persistence.unreachable import UNREACHABLE
 from sahaya.tickets import channel_events
 from sahaya.web.webhooks.channels import accept, account_for, plain
-from sahaya.web.webhooks.exotel import UNREACHABLE
 
 router = APIRouter(prefix="/webhooks/whatsapp", tags=["whatsapp"])
 log = logging.getLogger(__name__)
