@@ -726,3 +726,16 @@ async def test_a_copy_waiting_on_a_failed_first_attempt_does_the_work_itself(
     # And a later copy is answered from memory, with the same result as the database's.
     third = await attempt(working)
     assert (third.new, third.repeated) == (0, 1)
+
+
+async def test_a_file_we_do_not_keep_is_named_and_the_message_still_opens_a_ticket(
+    client: httpx.AsyncClient, whatsapp: WhatsApp, customer: uuid.UUID, db_url: str
+) -> None:
+    document = json.loads((FIXTURES / "document.json").read_bytes())
+    media_id = document["entry"][0]["changes"][0]["value"]["messages"][0]["document"]["id"]
+    whatsapp.fake.media[media_id] = Media(b"MZ\x90\x00", "application/x-msdownload")
+    response = await whatsapp.replay(client, "document.json")
+    assert response.json()["outcomes"][0]["outcome"] == "ticket_opened"
+    assert rows(db_url, "SELECT count(*) FROM ticket_attachments") == [(0,)]
+    [(body,)] = rows(db_url, "SELECT body FROM ticket_entries WHERE kind = 'customer_message'")
+    assert "[file not kept: invoice.pdf: files of type application/x-msdownload" in body

@@ -259,6 +259,26 @@ async def apply_receipt(*, uow: UnitOfWork, account: ChannelAccount, receipt: Re
     return changed is not None
 
 
+async def receipt_target_exists(
+    *, uow: UnitOfWork, account: ChannelAccount, receipt: Receipt
+) -> bool:
+    """Whether a message this report could be about exists (in any state)."""
+    found = await uow.session.scalar(
+        select(OutboxMessageRow.id)
+        .where(
+            OutboxMessageRow.tenant_id == account.tenant_id,
+            OutboxMessageRow.channel == account.channel.value,
+            or_(
+                OutboxMessageRow.account_id == account.id,
+                OutboxMessageRow.account_id.is_(None),
+            ),
+            OutboxMessageRow.provider_message_id == receipt.provider_message_id,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 async def latest_conversation(
     *, uow: UnitOfWork, customer_id: uuid.UUID, account_ids: list[uuid.UUID]
 ) -> ConversationRow | None:

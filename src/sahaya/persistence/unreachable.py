@@ -1,18 +1,29 @@
-"""What "the database cannot answer" looks like from a request: the provider (or the
-sending mail server) must retry later — nothing was accepted, so nothing is lost."""
+"""What "the database cannot answer" looks like from a request.
+
+`UNREACHABLE`: the connection or the pool failed (also a deadlock or serialisation failure,
+which PostgreSQL reports as operational errors): nothing was accepted, and the provider —
+or the sending mail server — must retry later. Other database errors (a value PostgreSQL
+refuses, a bug) are not retried by the provider: callers keep the event for the retry sweep
+instead, where someone can see it.
+
+`DATABASE_FAILURES`: any database error at all, for the call gate, whose fallback policy
+must answer Exotel whatever went wrong.
+"""
 
 from __future__ import annotations
 
-from psycopg import Error as PsycopgError
+import psycopg
 from psycopg_pool import PoolTimeout
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolExhausted
+from sqlalchemy import exc as sa
 
 UNREACHABLE: tuple[type[BaseException], ...] = (
-    PsycopgError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
     PoolTimeout,
-    DBAPIError,
-    PoolExhausted,
+    sa.OperationalError,
+    sa.InterfaceError,
+    sa.TimeoutError,  # the SQLAlchemy pool had no connection to give
     TimeoutError,
     OSError,
 )
+DATABASE_FAILURES: tuple[type[BaseException], ...] = (*UNREACHABLE, psycopg.Error, sa.DBAPIError)

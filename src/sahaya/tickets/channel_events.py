@@ -65,31 +65,36 @@ async def _process(
     now: datetime,
     config: InboundConfig,
     fetch_media: MediaFetcher | None,
+    attempts: int = 0,
 ) -> Received:
     if isinstance(event, Receipt):
-        changed = await events.apply_receipt(uow=uow, account=account, receipt=event)
-        received = Received("receipt_applied" if changed else "receipt_unchanged")
-    elif fast_thread.eligible(event) and (
-        threaded := await fast_thread.thread(
+        return await _receipt(uow, account, event_id, event, now, attempts)
+    # The conversation row first, on every path: the same lock order (conversation, then
+    # ticket) for the quick and the full path, so simultaneous messages cannot deadlock.
+    conversation = await events.touch_conversation(uow=uow, account=account, message=event, now=now)
+    threaded = None
+    if fast_thread.eligible(event):
+        threaded = await fast_thread.thread(
             await uow.driver(),
             account=account,
+            conversation=conversation,
             event_id=event_id,
             message=event,
             service_code=await service_code_for(uow, account),
             window=config.thread_window,
             now=now,
         )
-    ):
+    if threaded is not None:
         return Received("threaded", threaded.customer_id, threaded.ticket_id, threaded.number)
-    else:
-        received = await receive(
-            uow=uow,
-            account=account,
-            message=event,
-            now=now,
-            config=config,
-            fetch_media=fetch_media,
-        )
+    received = await receive(
+        uow=uow,
+        account=account,
+        message=event,
+        now=now,
+        config=config,
+        fetch_media=fetch_media,
+        conversation=conversation,
+    )
     await events.finish_event(
         uow=uow,
         event_id=event_id,
@@ -99,6 +104,35 @@ async def _process(
         ticket_id=received.ticket_id,
     )
     return received
+
+
+async def _receipt(
+    uow: UnitOfWork,
+    account: ChannelAccount,
+    event_id: uuid.UUID,
+    receipt: Receipt,
+    now: datetime,
+    attempts: int,
+) -> Received:
+    """Apply a delivery report. One that names no message yet is kept for later: the
+    provider can report a send before the sender's transaction has committed its id."""
+    if await events.apply_receipt(uow=uow, account=account, receipt=receipt):
+        outcome = "receipt_applied"
+    elif await events.receipt_target_exists(uow=uow, account=account, receipt=receipt):
+        outcome = "receipt_unchanged"  # late or repeated: the message has moved on
+    elif attempts < len(events.RETRY):
+        await events.postpone_event(
+            uow=uow,
+            event_id=event_id,
+            attempts=attempts + 1,
+            error="no message with this id yet (its send may not be committed)",
+            now=now,
+        )
+        return Received("receipt_pending")
+    else:
+        outcome = "receipt_unmatched"
+    await events.finish_event(uow=uow, event_id=event_id, outcome=outcome, now=now)
+    return Received(outcome)
 
 
 async def _keep(
@@ -250,14 +284,26 @@ async def retry_pending(
                     now=now,
                 )
                 continue
-            event: Event = (
-                events.message_from_payload(row.payload)
-                if row.kind == "message"
-                else events.receipt_from_payload(row.payload)
-            )
+            payload, kind = row.payload, row.kind
             try:
+                # Rebuilt inside the try: an event that cannot be read is postponed like
+                # any other failure, and the sweep goes on to the next.
+                event: Event = (
+                    events.message_from_payload(payload)
+                    if kind == "message"
+                    else events.receipt_from_payload(payload)
+                )
                 async with uow.session.begin_nested():
-                    await _process(uow, account, row_id, event, now, config, fetcher_for(account))
+                    await _process(
+                        uow,
+                        account,
+                        row_id,
+                        event,
+                        now,
+                        config,
+                        fetcher_for(account),
+                        attempts - 1,
+                    )
             except Exception as exc:
                 log.warning("event %s failed again: %s", row_id, exc)
                 await events.postpone_event(

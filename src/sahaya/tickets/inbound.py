@@ -31,8 +31,9 @@ from sahaya.messaging.accounts import ChannelAccount
 from sahaya.messaging.domain import InboundKind, InboundMessage
 from sahaya.network import NetworkRepository, NodeRow
 from sahaya.persistence import UnitOfWork
-from sahaya.tickets.attachments import AttachmentStore, Limits, NewAttachment
+from sahaya.tickets.attachments import AttachmentStore, Limits, NewAttachment, check
 from sahaya.tickets.domain import Channel
+from sahaya.tickets.errors import InvalidTicket
 from sahaya.tickets.intake import Intake, open_ticket
 from sahaya.tickets.services import DEFAULT_LIMITS
 
@@ -127,15 +128,25 @@ async def service_code_for(uow: UnitOfWork, account: ChannelAccount) -> str:
 
 
 async def _attachments(
-    message: InboundMessage, fetch: MediaFetcher | None
-) -> tuple[NewAttachment, ...]:
+    message: InboundMessage, fetch: MediaFetcher | None, limits: Limits
+) -> tuple[tuple[NewAttachment, ...], list[str]]:
+    """The message's files, and a note for each one the ticket store refuses (a type we do
+    not keep, too big, a strange name): those are named in the thread instead, so one bad
+    file neither loses the message nor keeps it retrying for ever."""
     if not message.media or fetch is None:
-        return ()
-    files = []
+        return (), []
+    files: list[NewAttachment] = []
+    refused: list[str] = []
     for media in message.media:
         data, mime = await fetch(media.provider_id)  # a failure retries the whole event
-        files.append(NewAttachment(media.filename, mime or media.mime_type, data))
-    return tuple(files)
+        item = NewAttachment(media.filename, mime or media.mime_type, data)
+        try:
+            check((*files, item), limits)
+        except InvalidTicket as exc:
+            refused.append(f"[file not kept: {exc.detail}]")
+            continue
+        files.append(item)
+    return tuple(files), refused
 
 
 def _notice(
@@ -220,11 +231,14 @@ async def receive(
     now: datetime,
     config: InboundConfig,
     fetch_media: MediaFetcher | None = None,
+    conversation: events.Conversation | None = None,
 ) -> Received:
-    """Turn one inbound message into its effect, in the caller's transaction."""
-    conversation = await events.touch_conversation(
-        uow=uow, account=account, message=message, now=now
-    )
+    """Turn one inbound message into its effect, in the caller's transaction.
+    `conversation`: the sender's conversation when the caller has already touched it."""
+    if conversation is None:
+        conversation = await events.touch_conversation(
+            uow=uow, account=account, message=message, now=now
+        )
     if message.kind == InboundKind.UNSUPPORTED:
         return Received("ignored", conversation.customer_id)
     route = messaging.Route(account.channel, account.id, message.address)
@@ -256,6 +270,7 @@ async def receive(
     if message.kind == InboundKind.START:
         return Received("started", customer.id)
     actor = await system_actor(uow, account.tenant_id, home)
+    files, refused = await _attachments(message, fetch_media, config.limits)
     opened = await open_ticket(
         uow=uow,
         actor=actor,
@@ -265,8 +280,8 @@ async def receive(
             channel=Channel(account.channel.value),
             subject=" ".join((message.subject or "").split())[:300]
             or subject_for(message, account.channel.value),
-            message=message.describe(),
-            attachments=await _attachments(message, fetch_media),
+            message="\n".join([message.describe(), *refused]),
+            attachments=files,
             # Email acknowledges by email anyway (to the address it came from).
             route=route if account.channel != messaging_domain.Channel.EMAIL else None,
             thread_into=message.ticket_hint,

@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, Rollback
 
 from sahaya.network import domain as network_domain
 from sahaya.network.repository import ancestor_paths
@@ -100,7 +100,10 @@ async def _plan(
         # Simultaneous calls must not be offered to the same person: claim the chosen ones;
         # any another planner holds, or a call took since our read, count as on a call.
         chosen = [s.executive.id for s in kept]
-        taken = set(chosen) - await claim_executives(connection, chosen, since)
+        async with connection.transaction():  # a savepoint per round
+            taken = set(chosen) - await claim_executives(connection, chosen, since)
+            if taken:  # release this round's claims: the next plan may not want them
+                raise Rollback()
         if not taken:
             break
         on_call = on_call | taken

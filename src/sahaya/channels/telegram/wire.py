@@ -18,12 +18,13 @@ Nothing here raises on odd input except `WireError`, which the webhook turns int
 from __future__ import annotations
 
 import hmac
-import json
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from sahaya.channels import jsonbody
 from sahaya.messaging.domain import InboundKind, InboundMedia, InboundMessage
 
 _START = re.compile(r"^/start(?:@\w+)?(?:\s+(\S+))?\s*$")
@@ -72,9 +73,9 @@ def _when(value: Any) -> datetime:
 def parse(raw: bytes) -> InboundMessage:
     """The one message an update carries (kind UNSUPPORTED for what we do not handle)."""
     try:
-        update = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WireError(f"body is not JSON: {exc}") from None
+        update = jsonbody.loads(raw)
+    except jsonbody.BodyError as exc:
+        raise WireError(str(exc)) from None
     update = _object(update, "update")
     update_id = _int(update.get("update_id"), "update_id")
     if isinstance(update.get("message"), dict):
@@ -163,6 +164,8 @@ def _message(update_id: int, message: Mapping[str, Any], raw: dict[str, Any]) ->
             at = (float(location["latitude"]), float(location["longitude"]))
         except (KeyError, TypeError, ValueError):
             raise WireError("message.location: latitude and longitude required") from None
+        if not all(math.isfinite(v) for v in at):
+            raise WireError("message.location: latitude and longitude must be numbers")
         return InboundMessage(kind=InboundKind.LOCATION, text=caption, location=at, **common)
     kinds = [k for k in message if k not in ("message_id", "from", "chat", "date")]
     return InboundMessage(

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sahaya.channels import jsonbody
 from sahaya.messaging.domain import (
     InboundKind,
     InboundMedia,
@@ -53,6 +54,13 @@ _EXTENSIONS = {
 
 class WireError(ValueError):
     """The request is not something Meta sends; the message says what is wrong."""
+
+
+def loads(raw: bytes) -> Any:
+    try:
+        return jsonbody.loads(raw)
+    except jsonbody.BodyError as exc:
+        raise WireError(str(exc)) from None
 
 
 def signature_valid(raw: bytes, header: str | None, app_secret: str) -> bool:
@@ -113,10 +121,7 @@ def _time(value: Any, where: str) -> datetime:
 
 def parse(raw: bytes) -> Events:
     """Every message and receipt of a webhook body."""
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WireError(f"body is not JSON: {exc}") from None
+    body = loads(raw)
     body = _object(body, "body")
     if body.get("object") != "whatsapp_business_account":
         raise WireError("object: expected 'whatsapp_business_account'")
@@ -214,6 +219,8 @@ def _message(item: Mapping[str, Any], where: str) -> InboundMessage:
             where_at = (float(body["latitude"]), float(body["longitude"]))
         except (KeyError, TypeError, ValueError):
             raise WireError(f"{where}.location: latitude and longitude required") from None
+        if not all(math.isfinite(v) for v in where_at):
+            raise WireError(f"{where}.location: latitude and longitude must be numbers")
         label = ", ".join(str(body[k]) for k in ("name", "address") if body.get(k))
         return InboundMessage(kind=InboundKind.LOCATION, text=label, location=where_at, **common)
     if kind_name == "interactive":
@@ -237,7 +244,12 @@ def _message(item: Mapping[str, Any], where: str) -> InboundMessage:
         for card in _list(item.get("contacts"), f"{where}.contacts"):
             if isinstance(card, dict):
                 name = card.get("name", {})
-                phones = [p.get("phone") for p in card.get("phones", []) if isinstance(p, dict)]
+                listed = card.get("phones")
+                phones = [
+                    p.get("phone")
+                    for p in (listed if isinstance(listed, list) else [])
+                    if isinstance(p, dict)
+                ]
                 label = name.get("formatted_name", "") if isinstance(name, dict) else ""
                 cards.append(" ".join(str(x) for x in (label, *phones) if x))
         return InboundMessage(kind=InboundKind.CONTACT, text="\n".join(cards), **common)

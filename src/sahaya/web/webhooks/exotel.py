@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from sahaya.channels.exotel import wire
 from sahaya.persistence import Database, UnitOfWork
-from sahaya.persistence.unreachable import UNREACHABLE
+from sahaya.persistence.unreachable import DATABASE_FAILURES
 from sahaya.settings import Settings
 from sahaya.voice import callbacks, dialling, domain, outcomes
 from sahaya.voice import services as voice
@@ -76,7 +76,7 @@ async def gate(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     try:
         account = await _within(settings, _account(request))
-    except UNREACHABLE as exc:
+    except DATABASE_FAILURES as exc:
         return _gate_fallback(settings, request, f"account lookup failed: {exc!r}")
     if isinstance(account, Response):
         return account
@@ -93,7 +93,7 @@ async def gate(request: Request) -> Response:
                 now=await clock(),
             ),
         )
-    except UNREACHABLE as exc:
+    except DATABASE_FAILURES as exc:
         return _gate_fallback(settings, request, f"gate could not decide: {exc!r}")
     except Exception as exc:  # a bug must not leave a caller in silence: the policy decides
         log.exception("exotel gate failed")
@@ -119,7 +119,7 @@ async def dial(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     try:
         account = await _within(settings, _account(request))
-    except UNREACHABLE as exc:
+    except DATABASE_FAILURES as exc:
         return _dial_fallback(settings, request, None, f"account lookup failed: {exc!r}")
     if isinstance(account, Response):
         return account
@@ -128,7 +128,7 @@ async def dial(request: Request) -> Response:
         return call
     try:
         plan = await _within(settings, _plan(request, account, call))
-    except UNREACHABLE as exc:
+    except DATABASE_FAILURES as exc:
         return _dial_fallback(settings, request, account, f"dial plan failed: {exc!r}")
     except Exception as exc:  # a bug must not leave a caller in silence: the policy decides
         log.exception("exotel dial failed")
