@@ -11,7 +11,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sahaya.persistence.base import Base, TenantMixin, utcnow_column
+from sahaya.persistence.base import Base, HotTenantMixin, TenantMixin, utcnow_column
 
 _STATES = "'queued', 'sent', 'delivered', 'read', 'failed'"
 _CHANNELS = "'email', 'app', 'whatsapp', 'telegram', 'sms'"
@@ -40,7 +40,7 @@ class ChannelAccountRow(TenantMixin, Base):
     created_at: Mapped[datetime] = utcnow_column()
 
 
-class InboundEventRow(TenantMixin, Base):
+class InboundEventRow(HotTenantMixin, Base):
     """A provider event we accepted (a message or a delivery receipt), keyed by the
     provider's id so a retried webhook is a no-op. It is committed before the provider
     gets its 2xx; `processed_at` stays NULL until its effect (a ticket entry, a receipt)
@@ -79,7 +79,7 @@ class InboundEventRow(TenantMixin, Base):
     )
 
 
-class ConversationRow(TenantMixin, Base):
+class ConversationRow(HotTenantMixin, Base):
     """A customer's address on one channel account: when they last wrote (WhatsApp's
     24-hour window), who they are once matched, and when an unknown sender was last told
     how to register (at most once a day)."""
@@ -103,7 +103,7 @@ class ConversationRow(TenantMixin, Base):
     last_hint_at: Mapped[datetime | None]
 
 
-class OutboxMessageRow(TenantMixin, Base):
+class OutboxMessageRow(HotTenantMixin, Base):
     """One outbound message, written in the transaction of whatever caused it, so a message
     exists exactly when its cause committed. `next_attempt_at` is the sweep's due column."""
 
@@ -156,7 +156,7 @@ class OutboxMessageRow(TenantMixin, Base):
     failed_at: Mapped[datetime | None]
 
 
-class AppInboxRow(TenantMixin, Base):
+class AppInboxRow(HotTenantMixin, Base):
     """An item in the customer app's inbox; the app reads and marks items read."""
 
     __tablename__ = "app_inbox"

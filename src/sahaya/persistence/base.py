@@ -34,3 +34,15 @@ class TenantMixin:
     tenant_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("tenants.id", ondelete="CASCADE"), index=True, nullable=False
     )
+
+
+class HotTenantMixin:
+    """The tenant column without its own index, for the tables every ticket and message
+    writes (tickets, thread entries, audit events, SLA clocks, outbox, inbox, inbound
+    events, conversations): none is queried by tenant alone — tickets' composite indexes
+    start with the tenant — so a tenant-only index would only be paid for on every insert
+    (bench/README.md, issue 3 intake)."""
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+    )

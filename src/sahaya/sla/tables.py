@@ -10,7 +10,7 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sahaya.persistence.base import Base, TenantMixin, utcnow_column
+from sahaya.persistence.base import Base, HotTenantMixin, TenantMixin, utcnow_column
 
 
 class CalendarRow(TenantMixin, Base):
@@ -40,7 +40,7 @@ class NodeCalendarRow(TenantMixin, Base):
     )
 
 
-class TicketClockRow(TenantMixin, Base):
+class TicketClockRow(HotTenantMixin, Base):
     """A ticket's SLA state. Deadlines are columns, `next_fire_at` (the earliest unfired
     warning or breach) is indexed for the sweep, and each `*_at` fired column is set once:
     firing is a guarded update, so two workers never act twice."""

@@ -20,14 +20,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sahaya.persistence.base import Base, TenantMixin, utcnow_column
+from sahaya.persistence.base import Base, HotTenantMixin, TenantMixin, utcnow_column
 
 _STATUSES = "'new', 'open', 'assigned', 'pending_customer', 'on_hold', 'resolved', 'closed'"
 _CHANNELS = "'voice', 'sms', 'whatsapp', 'telegram', 'email', 'app', 'web', 'api'"
 _APPROVALS = "'not_needed', 'pending', 'approved', 'declined'"
 
 
-class TicketRow(TenantMixin, Base):
+class TicketRow(HotTenantMixin, Base):
     __tablename__ = "tickets"
     __table_args__ = (
         UniqueConstraint("tenant_id", "number"),
@@ -80,7 +80,7 @@ class TicketRow(TenantMixin, Base):
     closed_at: Mapped[datetime | None]
 
 
-class TicketEntryRow(TenantMixin, Base):
+class TicketEntryRow(HotTenantMixin, Base):
     """One item of a ticket's thread: customer message, agent reply, internal note, event."""
 
     __tablename__ = "ticket_entries"
@@ -101,7 +101,7 @@ class TicketEntryRow(TenantMixin, Base):
     created_at: Mapped[datetime] = utcnow_column()
 
 
-class TicketEventRow(TenantMixin, Base):
+class TicketEventRow(HotTenantMixin, Base):
     """Audit trail: who changed what, when, before → after."""
 
     __tablename__ = "ticket_events"
