@@ -10,7 +10,7 @@ Only for pure inserts: the objects leave the session, so later changes to them a
 written (callers use them read-only afterwards). Column defaults are applied as the ORM
 would (scalars and callables without arguments); columns with a server default and no
 value are left to the server. A SQL expression as a value (a ticket's search vector) is
-inlined with SQLAlchemy's literal rendering.
+compiled in place with its parameters bound, so every statement stays preparable.
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
 from sahaya.persistence.base import Base
 from sahaya.persistence.uow import UnitOfWork
 
-_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
+_DIALECT = postgresql.dialect(paramstyle="format")  # type: ignore[no-untyped-call]
 _ORDER: dict[Table, int] = {}
 
 
@@ -95,9 +96,11 @@ def _statement(obj: object) -> tuple[str, list[Any]]:
             elif column.server_fills:
                 continue  # the server fills it
         names.append(column.name)
-        if isinstance(value, ClauseElement):
-            compiled = value.compile(dialect=_DIALECT, compile_kwargs={"literal_binds": True})
-            holders.append(str(compiled).replace("%", "%%"))
+        if isinstance(value, ClauseElement):  # e.g. to_tsvector(…, %s): its binds become ours
+            compiled = value.compile(dialect=_DIALECT)
+            assert isinstance(compiled, SQLCompiler)  # noqa: S101 - a SQL expression
+            holders.append(str(compiled))
+            values.extend(compiled.params[name] for name in compiled.positiontup or ())
             continue
         holders.append("%s")
         values.append(Jsonb(value) if column.json and value is not None else value)
@@ -118,5 +121,4 @@ async def insert_new(uow: UnitOfWork) -> None:
     driver = await uow.driver()
     async with driver.pipeline():
         for sql, values in statements:
-            # Statements with an inlined expression are one-offs: not worth preparing.
-            await driver.execute(sql, values, prepare="to_tsvector" not in sql)
+            await driver.execute(sql, values, prepare=True)

@@ -106,9 +106,9 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     # (matching past the ~100 API routes was 5 % of a WhatsApp webhook's CPU).
     for router in webhooks.ROUTERS:
         app.include_router(router)
+    app.include_router(osticket.router)  # intake is hot too
     for router in api.ROUTERS:
         app.include_router(router)
-    app.include_router(osticket.router)
     app.include_router(health.router)
     sandbox = whatsapp_sandbox(config)
     if sandbox is not None:
