@@ -53,12 +53,8 @@ async def announce(uow: UnitOfWork, item: AppInboxRow) -> None:
         "body": item.body[:_NOTIFY_BODY],
         "created_at": item.created_at.isoformat(),
     }
-    driver = await uow.driver()  # every new ticket announces: skip the ORM's overhead
-    await driver.execute(
-        "SELECT pg_notify(%s, %s)",
-        (APP_CHANNEL, json.dumps(payload, ensure_ascii=False)),
-        prepare=True,
-    )
+    # Every new ticket announces: sent with the ticket's inserts, not on its own.
+    uow.defer("SELECT pg_notify(%s, %s)", (APP_CHANNEL, json.dumps(payload, ensure_ascii=False)))
 
 
 class TicketRef(Protocol):

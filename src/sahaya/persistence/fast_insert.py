@@ -113,7 +113,8 @@ async def insert_new(uow: UnitOfWork) -> None:
     """Insert every object added to the session since the last flush, in one pipeline."""
     session = uow.session
     pending = sorted(session.new, key=lambda o: _order(o.__table__))
-    if not pending:
+    deferred = uow.take_deferred()
+    if not pending and not deferred:
         return
     statements = [_statement(obj) for obj in pending]
     for obj in pending:
@@ -122,3 +123,5 @@ async def insert_new(uow: UnitOfWork) -> None:
     async with driver.pipeline():
         for sql, values in statements:
             await driver.execute(sql, values, prepare=True)
+        for sql, params in deferred:  # NOTIFYs and the like ride along
+            await driver.execute(sql, params, prepare=True)

@@ -21,6 +21,7 @@ class UnitOfWork:
         self._database = database
         self._session: AsyncSession | None = None
         self._driver: tuple[object, AsyncConnection] | None = None
+        self._deferred: list[tuple[str, tuple[object, ...]]] = []
 
     @property
     def session(self) -> AsyncSession:
@@ -70,7 +71,20 @@ class UnitOfWork:
         self._driver = (self.session.get_transaction(), driver)
         return driver
 
+    def defer(self, sql: str, params: tuple[object, ...]) -> None:
+        """A statement whose only effect is at commit (a NOTIFY): sent with the next batch
+        of inserts (persistence.fast_insert) or just before the commit, not on its own."""
+        self._deferred.append((sql, params))
+
+    def take_deferred(self) -> list[tuple[str, tuple[object, ...]]]:
+        taken, self._deferred = self._deferred, []
+        return taken
+
     async def commit(self) -> None:
+        if self._deferred:
+            driver = await self.driver()
+            for sql, params in self.take_deferred():
+                await driver.execute(sql, params, prepare=True)
         self._driver = None
         await self.session.commit()
 
