@@ -1,21 +1,103 @@
-"""What the messaging-channel tests share: reading rows back and running the outbox for one
-channel the way the worker does (its sender from channels.registry, replies' files read
-from the attachment store)."""
+"""What the messaging-channel tests share: a WhatsApp number and a Telegram bot whose
+provider is the local fake (the `whatsapp` and `telegram` fixtures in conftest.py), reading
+rows back, and running the outbox for one channel the way the worker does (its sender from
+channels.registry, replies' files read from the attachment store)."""
 
 from __future__ import annotations
 
+import json
+import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 
 from sahaya.channels import registry
+from sahaya.channels.telegram.fake import FakeBotApi
+from sahaya.channels.whatsapp_cloud.fake import FakeGraphApi, sign, text_message
+from sahaya.messaging import accounts
 from sahaya.messaging import services as messaging
 from sahaya.messaging.domain import Channel
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.settings import Settings
 from sahaya.tickets.attachments import AttachmentStore
+
+PROVIDERS = Path(__file__).parent.parent / "fixtures" / "providers"
+NUMBER_ID, WA_TOKEN, APP_SECRET, VERIFY = "1065403522", "graph-token-1", "app-secret-1", "verify-1"
+BOT_TOKEN, BOT_SECRET = "7012345678:AAE-test-token", "hook-secret_1"
+
+
+@dataclass
+class WhatsApp:
+    account_id: uuid.UUID
+    fake: FakeGraphApi
+    url: str
+
+    async def post(self, client: httpx.AsyncClient, body: bytes) -> httpx.Response:
+        return await client.post(
+            self.url,
+            content=body,
+            headers={
+                "content-type": "application/json",
+                "x-hub-signature-256": sign(body, APP_SECRET),
+            },
+        )
+
+    async def replay(self, client: httpx.AsyncClient, name: str) -> httpx.Response:
+        return await self.post(client, (PROVIDERS / "whatsapp" / name).read_bytes())
+
+    async def text(self, client: httpx.AsyncClient, frm: str, body: str) -> httpx.Response:
+        envelope = self.fake._envelope(messages=[text_message(frm, body)])
+        return await self.post(client, json.dumps(envelope).encode())
+
+
+@dataclass
+class Telegram:
+    account_id: uuid.UUID
+    fake: FakeBotApi
+    url: str
+
+    async def post(
+        self, client: httpx.AsyncClient, update: dict[str, Any] | bytes, secret: str = BOT_SECRET
+    ) -> httpx.Response:
+        body = update if isinstance(update, bytes) else json.dumps(update).encode()
+        return await client.post(
+            self.url,
+            content=body,
+            headers={"content-type": "application/json", "x-telegram-bot-api-secret-token": secret},
+        )
+
+    async def replay(self, client: httpx.AsyncClient, name: str) -> httpx.Response:
+        return await self.post(client, (PROVIDERS / "telegram" / name).read_bytes())
+
+
+async def add_account(
+    database: Database,
+    settings: Settings,
+    tenant_id: uuid.UUID,
+    channel: Channel,
+    provider: str,
+    address: str,
+    api_base_url: str,
+    secrets: dict[str, str],
+) -> uuid.UUID:
+    async with UnitOfWork(database) as uow:
+        row = await accounts.create(
+            uow=uow,
+            tenant_id=tenant_id,
+            channel=channel,
+            provider=provider,
+            name=f"test {channel.value}",
+            address=address,
+            api_base_url=api_base_url,
+            secrets=secrets,
+            secret_key=settings.secret_key.get_secret_value(),
+        )
+        await uow.commit()
+    return row.id
 
 
 def rows(db_url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:

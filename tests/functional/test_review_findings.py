@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,10 +13,7 @@ import psycopg
 import pytest
 
 from sahaya.channels import registry
-from sahaya.channels.telegram import api as telegram_api
-from sahaya.channels.telegram.fake import FakeBotApi
-from sahaya.channels.whatsapp_cloud import api as whatsapp_api
-from sahaya.channels.whatsapp_cloud.fake import FakeGraphApi, text_message
+from sahaya.channels.whatsapp_cloud.fake import text_message
 from sahaya.messaging import accounts
 from sahaya.messaging import services as messaging
 from sahaya.messaging.domain import Channel
@@ -26,61 +22,8 @@ from sahaya.settings import Settings
 from sahaya.tickets import channel_events
 from sahaya.tickets.attachments import AttachmentStore
 from sahaya.tickets.inbound import InboundConfig
-from tests.conftest import serving
-from tests.functional.channel_support import rows
-from tests.functional.test_telegram import SECRET, TOKEN, Telegram
-from tests.functional.test_whatsapp import APP_SECRET, NUMBER_ID, VERIFY, WA_ID, WhatsApp
-from tests.functional.test_whatsapp import TOKEN as WA_TOKEN
-
-
-@pytest.fixture
-async def whatsapp(
-    client: httpx.AsyncClient, database: Database, tenant_id: uuid.UUID, settings: Settings
-) -> AsyncIterator[WhatsApp]:
-    fake = FakeGraphApi(NUMBER_ID, WA_TOKEN, APP_SECRET, webhook_client=client)
-    async with serving(fake.app) as base:
-        async with UnitOfWork(database) as uow:
-            row = await accounts.create(
-                uow=uow,
-                tenant_id=tenant_id,
-                channel=Channel.WHATSAPP,
-                provider=whatsapp_api.PROVIDER,
-                name="Apnafood WhatsApp",
-                address=NUMBER_ID,
-                api_base_url=base,
-                secrets={
-                    "access_token": WA_TOKEN,
-                    "app_secret": APP_SECRET,
-                    "verify_token": VERIFY,
-                },
-                secret_key=settings.secret_key.get_secret_value(),
-            )
-            await uow.commit()
-        fake.webhook_url = f"http://sahaya.test/webhooks/whatsapp/{row.id}"
-        yield WhatsApp(row.id, fake, f"/webhooks/whatsapp/{row.id}")
-
-
-@pytest.fixture
-async def telegram(
-    client: httpx.AsyncClient, database: Database, tenant_id: uuid.UUID, settings: Settings
-) -> AsyncIterator[Telegram]:
-    fake = FakeBotApi(TOKEN, secret_token=SECRET, webhook_client=client)
-    async with serving(fake.app) as base:
-        async with UnitOfWork(database) as uow:
-            row = await accounts.create(
-                uow=uow,
-                tenant_id=tenant_id,
-                channel=Channel.TELEGRAM,
-                provider=telegram_api.PROVIDER,
-                name="Apnafood bot",
-                address=fake.bot_username,
-                api_base_url=base,
-                secrets={"bot_token": TOKEN, "webhook_secret": SECRET},
-                secret_key=settings.secret_key.get_secret_value(),
-            )
-            await uow.commit()
-        fake.webhook_url = f"http://sahaya.test/webhooks/telegram/{row.id}"
-        yield Telegram(row.id, fake, f"/webhooks/telegram/{row.id}")
+from tests.functional.channel_support import Telegram, WhatsApp, rows
+from tests.functional.test_whatsapp import WA_ID
 
 
 def _signed_items(whatsapp: WhatsApp, *items: dict[str, Any]) -> bytes:

@@ -6,81 +6,30 @@ API fake on a real port — with its refusals retried or failed."""
 from __future__ import annotations
 
 import base64
-import json
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psycopg
 import pytest
 
-from sahaya.channels.telegram import api as telegram_api
 from sahaya.channels.telegram.fake import (
-    FakeBotApi,
     callback_update,
     document_update,
     start_update,
     text_update,
 )
-from sahaya.messaging import accounts
 from sahaya.messaging import services as messaging
 from sahaya.messaging.domain import Channel
-from sahaya.persistence import Database, UnitOfWork
+from sahaya.persistence import Database
 from sahaya.settings import Settings
-from tests.conftest import TokenFactory, bearer, serving
+from tests.conftest import TokenFactory, bearer
+from tests.functional.channel_support import Telegram, rows
 from tests.functional.channel_support import deliver as deliver_channel
-from tests.functional.channel_support import rows
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "providers" / "telegram"
-TOKEN, SECRET = "7012345678:AAE-test-token", "hook-secret_1"
 CHAT = 55512345  # Anjali's private chat in the fixtures
-
-
-@dataclass
-class Telegram:
-    account_id: uuid.UUID
-    fake: FakeBotApi
-    url: str
-
-    async def post(
-        self, client: httpx.AsyncClient, update: dict[str, Any] | bytes, secret: str = SECRET
-    ) -> httpx.Response:
-        body = update if isinstance(update, bytes) else json.dumps(update).encode()
-        return await client.post(
-            self.url,
-            content=body,
-            headers={"content-type": "application/json", "x-telegram-bot-api-secret-token": secret},
-        )
-
-    async def replay(self, client: httpx.AsyncClient, name: str) -> httpx.Response:
-        return await self.post(client, (FIXTURES / name).read_bytes())
-
-
-@pytest.fixture
-async def telegram(
-    client: httpx.AsyncClient, database: Database, tenant_id: uuid.UUID, settings: Settings
-) -> AsyncIterator[Telegram]:
-    fake = FakeBotApi(TOKEN, secret_token=SECRET, webhook_client=client)
-    async with serving(fake.app) as base:
-        async with UnitOfWork(database) as uow:
-            row = await accounts.create(
-                uow=uow,
-                tenant_id=tenant_id,
-                channel=Channel.TELEGRAM,
-                provider=telegram_api.PROVIDER,
-                name="Apnafood bot",
-                address=fake.bot_username,
-                api_base_url=base,
-                secrets={"bot_token": TOKEN, "webhook_secret": SECRET},
-                secret_key=settings.secret_key.get_secret_value(),
-            )
-            await uow.commit()
-        fake.webhook_url = f"http://sahaya.test/webhooks/telegram/{row.id}"
-        yield Telegram(row.id, fake, f"/webhooks/telegram/{row.id}")
 
 
 async def deliver(

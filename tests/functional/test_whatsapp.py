@@ -10,8 +10,6 @@ import asyncio
 import base64
 import json
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,10 +19,9 @@ import psycopg
 import pytest
 
 from sahaya.channels import registry
-from sahaya.channels.whatsapp_cloud import api as whatsapp_api
 from sahaya.channels.whatsapp_cloud import fake as fake_module
 from sahaya.channels.whatsapp_cloud import wire as whatsapp_wire
-from sahaya.channels.whatsapp_cloud.fake import FakeGraphApi, Media, sign, text_message
+from sahaya.channels.whatsapp_cloud.fake import Media, sign
 from sahaya.messaging import accounts
 from sahaya.messaging import services as messaging
 from sahaya.messaging.domain import Channel, OutboundKind
@@ -33,62 +30,13 @@ from sahaya.settings import Settings
 from sahaya.tickets import channel_events
 from sahaya.tickets.attachments import AttachmentStore
 from sahaya.tickets.inbound import InboundConfig
-from tests.conftest import TokenFactory, bearer, serving
+from tests.conftest import TokenFactory, bearer
+from tests.functional.channel_support import APP_SECRET, VERIFY, WhatsApp, rows
 from tests.functional.channel_support import deliver as deliver_channel
-from tests.functional.channel_support import rows
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "providers" / "whatsapp"
-NUMBER_ID, TOKEN, APP_SECRET, VERIFY = "1065403522", "graph-token-1", "app-secret-1", "verify-1"
 WA_ID = "919847012345"  # the `customer` fixture's number as WhatsApp writes it
 STRANGER = "919846055501"
-
-
-@dataclass
-class WhatsApp:
-    account_id: uuid.UUID
-    fake: FakeGraphApi
-    url: str
-
-    async def post(self, client: httpx.AsyncClient, body: bytes) -> httpx.Response:
-        return await client.post(
-            self.url,
-            content=body,
-            headers={
-                "content-type": "application/json",
-                "x-hub-signature-256": sign(body, APP_SECRET),
-            },
-        )
-
-    async def replay(self, client: httpx.AsyncClient, name: str) -> httpx.Response:
-        return await self.post(client, (FIXTURES / name).read_bytes())
-
-    async def text(self, client: httpx.AsyncClient, frm: str, body: str) -> httpx.Response:
-        envelope = self.fake._envelope(messages=[text_message(frm, body)])
-        return await self.post(client, json.dumps(envelope).encode())
-
-
-@pytest.fixture
-async def whatsapp(
-    client: httpx.AsyncClient, database: Database, tenant_id: uuid.UUID, settings: Settings
-) -> AsyncIterator[WhatsApp]:
-    """A WhatsApp account whose Graph API is the local fake; its callbacks go to the app."""
-    fake = FakeGraphApi(NUMBER_ID, TOKEN, APP_SECRET, webhook_client=client)
-    async with serving(fake.app) as base:
-        async with UnitOfWork(database) as uow:
-            row = await accounts.create(
-                uow=uow,
-                tenant_id=tenant_id,
-                channel=Channel.WHATSAPP,
-                provider=whatsapp_api.PROVIDER,
-                name="Apnafood WhatsApp",
-                address=NUMBER_ID,
-                api_base_url=base,
-                secrets={"access_token": TOKEN, "app_secret": APP_SECRET, "verify_token": VERIFY},
-                secret_key=settings.secret_key.get_secret_value(),
-            )
-            await uow.commit()
-        fake.webhook_url = f"http://sahaya.test/webhooks/whatsapp/{row.id}"
-        yield WhatsApp(row.id, fake, f"/webhooks/whatsapp/{row.id}")
 
 
 async def deliver(

@@ -277,20 +277,3 @@ async def receipt_target_exists(
         .limit(1)
     )
     return found is not None
-
-
-async def latest_conversation(
-    *, uow: UnitOfWork, customer_id: uuid.UUID, account_ids: list[uuid.UUID]
-) -> ConversationRow | None:
-    """The customer's most recent conversation on any of these accounts."""
-    if not account_ids:
-        return None
-    return await uow.session.scalar(
-        select(ConversationRow)
-        .where(
-            ConversationRow.customer_id == customer_id,
-            ConversationRow.account_id.in_(account_ids),
-        )
-        .order_by(ConversationRow.last_inbound_at.desc())
-        .limit(1)
-    )
