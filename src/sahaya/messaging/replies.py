@@ -116,12 +116,10 @@ async def queue_reply(
     if wanted == domain.Channel.EMAIL:
         if not customer.email:
             raise NoReplyRoute(f"{customer.name} has no email address")
-        row = OutboxMessageRow(
-            id=uuid.uuid4(),
+        row = channel_message(
             tenant_id=ticket.tenant_id,
-            channel=domain.Channel.EMAIL.value,
-            recipient=customer.email,
-            subject=f"Re: {ticket.subject} [{ticket.number}]"[:500],
+            route=Route(domain.Channel.EMAIL, None, customer.email),
+            subject=f"Re: {ticket.subject} [{ticket.number}]",
             body=body,
             template=REPLY,
             language=domain.language_or_default(customer.language),
@@ -129,10 +127,7 @@ async def queue_reply(
             payload={"attachments": listed} if listed else None,
             ticket_id=ticket.id,
             customer_id=customer.id,
-            state=domain.OutboundState.QUEUED.value,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
+            now=now,
         )
         uow.session.add(row)
         return Queued(domain.Channel.EMAIL, row)

@@ -72,10 +72,11 @@ class TicketRef(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """Where a reply goes on a provider channel: the account and the customer's address."""
+    """Where a message goes: the channel, the account it leaves from (None: the channel's
+    default sender, SMTP for email) and the recipient's address on that channel."""
 
     channel: domain.Channel
-    account_id: uuid.UUID
+    account_id: uuid.UUID | None
     address: str
 
 
@@ -101,7 +102,7 @@ def channel_message(
     ticket_id: uuid.UUID | None = None,
     customer_id: uuid.UUID | None = None,
 ) -> OutboxMessageRow:
-    """An outbox row for a provider channel (WhatsApp, Telegram, SMS), due now."""
+    """An outbox row, due now."""
     return OutboxMessageRow(
         id=uuid.uuid4(),
         tenant_id=tenant_id,
@@ -146,11 +147,9 @@ async def queue_acknowledgement(
     repo = MessagingRepository(uow.session)
     email = None
     if customer.email:
-        email = OutboxMessageRow(
-            id=uuid.uuid4(),
+        email = channel_message(
             tenant_id=ticket.tenant_id,
-            channel=domain.Channel.EMAIL.value,
-            recipient=customer.email,
+            route=Route(domain.Channel.EMAIL, None, customer.email),
             subject=text.subject,
             body=text.body,
             template=domain.ACKNOWLEDGEMENT,
@@ -158,10 +157,7 @@ async def queue_acknowledgement(
             reference=ticket.number,
             ticket_id=ticket.id,
             customer_id=customer.id,
-            state=domain.OutboundState.QUEUED.value,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
+            now=now,
         )
         repo.add(email)
     inbox = AppInboxRow(

@@ -31,6 +31,7 @@ from sahaya.messaging.accounts import ChannelAccount
 from sahaya.messaging.domain import InboundKind, InboundMessage
 from sahaya.network import NetworkRepository, NodeRow
 from sahaya.persistence import UnitOfWork
+from sahaya.settings import Settings
 from sahaya.tickets.attachments import AttachmentStore, Limits, NewAttachment, check
 from sahaya.tickets.domain import Channel
 from sahaya.tickets.errors import InvalidTicket
@@ -58,6 +59,14 @@ class InboundConfig:
     thread_window: timedelta
     store: AttachmentStore | None = None
     limits: Limits = DEFAULT_LIMITS
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> InboundConfig:
+        return cls(
+            thread_window=timedelta(hours=settings.ticket_thread_hours),
+            store=AttachmentStore(settings.var_dir / "attachments"),
+            limits=Limits(max_bytes=settings.attachment_max_bytes),
+        )
 
 
 def subject_for(message: InboundMessage, channel: str) -> str:

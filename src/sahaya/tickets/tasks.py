@@ -11,7 +11,6 @@ import procrastinate
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.settings import get_settings
 from sahaya.tickets import channel_events, escalation, rca, routing, sla
-from sahaya.tickets.attachments import AttachmentStore, Limits
 from sahaya.tickets.inbound import InboundConfig
 
 log = logging.getLogger(__name__)
@@ -88,11 +87,7 @@ async def retry_channel_events(context: procrastinate.JobContext, timestamp: int
     if accounts is None or fetcher_for is None:
         return  # a worker without channel adapters (tests of other jobs)
     settings = extra.get("settings") or get_settings()
-    config = InboundConfig(
-        thread_window=timedelta(hours=settings.ticket_thread_hours),
-        store=AttachmentStore(settings.var_dir / "attachments"),
-        limits=Limits(max_bytes=settings.attachment_max_bytes),
-    )
+    config = InboundConfig.from_settings(settings)
     while (
         await channel_events.retry_pending(
             database=extra["database"],

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sahaya.channels.email import repository
 from sahaya.channels.email.inbound import parse
@@ -23,7 +23,6 @@ from sahaya.persistence import Database
 from sahaya.persistence.unreachable import UNREACHABLE
 from sahaya.settings import Settings
 from sahaya.tickets import channel_events
-from sahaya.tickets.attachments import AttachmentStore, Limits
 from sahaya.tickets.inbound import InboundConfig
 
 log = logging.getLogger(__name__)
@@ -41,11 +40,7 @@ class Inbox:
     def from_settings(cls, database: Database, settings: Settings) -> Inbox:
         return cls(
             database=database,
-            config=InboundConfig(
-                thread_window=timedelta(hours=settings.ticket_thread_hours),
-                store=AttachmentStore(settings.var_dir / "attachments"),
-                limits=Limits(max_bytes=settings.attachment_max_bytes),
-            ),
+            config=InboundConfig.from_settings(settings),
             spool=Spool(spool_dir(settings)),
         )
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
 
 from fastapi import Request
 from fastapi.responses import PlainTextResponse
@@ -18,7 +17,6 @@ from sahaya.persistence import Database
 from sahaya.persistence.unreachable import UNREACHABLE
 from sahaya.settings import Settings
 from sahaya.tickets import channel_events
-from sahaya.tickets.attachments import Limits
 from sahaya.tickets.inbound import InboundConfig
 from sahaya.web.deps import clock
 
@@ -42,14 +40,6 @@ async def account_for(request: Request, raw_id: str, channel: Channel) -> Channe
     return account if account is not None and account.channel == channel else None
 
 
-def inbound_config(settings: Settings, request: Request) -> InboundConfig:
-    return InboundConfig(
-        thread_window=timedelta(hours=settings.ticket_thread_hours),
-        store=request.app.state.attachments,
-        limits=Limits(max_bytes=settings.attachment_max_bytes),
-    )
-
-
 async def accept(
     request: Request, account: ChannelAccount, batch: Sequence[channel_events.Event]
 ) -> channel_events.Accepted:
@@ -60,7 +50,7 @@ async def accept(
         account=account,
         batch=batch,
         now=await clock(),
-        config=inbound_config(settings, request),
+        config=InboundConfig.from_settings(settings),
         fetch_media=registry.media_fetcher(account, request.app.state.http),
         unreachable=UNREACHABLE,
     )
