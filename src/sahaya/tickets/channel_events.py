@@ -182,30 +182,29 @@ async def accept(
     unreachable: Unreachable = (),
 ) -> Accepted:
     """Keep and process a webhook's events; see the module docstring for the guarantees."""
-    work = _accept(
-        database=database,
-        account=account,
-        batch=batch,
-        now=now,
-        config=config,
-        fetch_media=fetch_media,
-        unreachable=unreachable,
-    )
+
+    async def work() -> Accepted:
+        return await _accept(
+            database=database,
+            account=account,
+            batch=batch,
+            now=now,
+            config=config,
+            fetch_media=fetch_media,
+            unreachable=unreachable,
+        )
+
     if len(batch) != 1:
-        return await work
+        return await work()
     key = (account.id, batch[0].dedupe_key)
-    if key in _SEEN.done:
-        work.close()
-        return Accepted(repeated=1)
     first = _SEEN.running.get(key)
-    if first is not None and await asyncio.shield(first):
-        work.close()
+    if key in _SEEN.done or (first is not None and await asyncio.shield(first)):
         return Accepted(repeated=1)
     mine: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
     _SEEN.running[key] = mine
     kept = False
     try:
-        result = await work
+        result = await work()
         kept = result.new + result.repeated + result.deferred > 0
         return result
     finally:
