@@ -116,7 +116,8 @@ async def record_event(
     return None if row is None else row[0]
 
 
-_FINISH = """
+# Also sent in tickets.fast_thread's pipeline, as is LINK_SQL.
+FINISH_SQL = """
 UPDATE inbound_events
 SET processed_at = %s, outcome = %s, customer_id = %s, ticket_id = %s, next_attempt_at = NULL,
     last_error = NULL
@@ -133,7 +134,7 @@ async def finish_event(
     ticket_id: uuid.UUID | None = None,
 ) -> None:
     driver = await uow.driver()
-    await driver.execute(_FINISH, (now, outcome, customer_id, ticket_id, event_id), prepare=True)
+    await driver.execute(FINISH_SQL, (now, outcome, customer_id, ticket_id, event_id), prepare=True)
 
 
 async def postpone_event(
@@ -174,7 +175,7 @@ ON CONFLICT (account_id, address) DO UPDATE
 SET last_inbound_at = GREATEST(conversations.last_inbound_at, EXCLUDED.last_inbound_at),
     messages = conversations.messages + 1
 RETURNING id, customer_id"""
-_LINK = "UPDATE conversations SET customer_id = %s WHERE id = %s"
+LINK_SQL = "UPDATE conversations SET customer_id = %s WHERE id = %s"
 
 
 async def touch_conversation(
@@ -197,7 +198,7 @@ async def link_customer(
     *, uow: UnitOfWork, conversation: Conversation, customer_id: uuid.UUID
 ) -> None:
     driver = await uow.driver()
-    await driver.execute(_LINK, (customer_id, conversation.id), prepare=True)
+    await driver.execute(LINK_SQL, (customer_id, conversation.id), prepare=True)
 
 
 async def claim_hint(*, uow: UnitOfWork, conversation_id: uuid.UUID, now: datetime) -> bool:

@@ -22,7 +22,7 @@ from psycopg.types.json import Jsonb
 
 from sahaya.messaging.accounts import ChannelAccount
 from sahaya.messaging.domain import InboundKind, InboundMessage
-from sahaya.messaging.inbound import Conversation
+from sahaya.messaging.inbound import FINISH_SQL, LINK_SQL, Conversation
 from sahaya.tickets.domain import PAUSED, EntryKind
 
 ACTOR = "admin:00000000-0000-0000-0000-000000000000:system:messaging"
@@ -49,7 +49,6 @@ FROM sender LEFT JOIN LATERAL (
     AND status NOT IN ('resolved', 'closed') AND updated_at >= %(since)s
   ORDER BY updated_at DESC LIMIT 1
   FOR UPDATE) open ON true"""
-_LINK = "UPDATE conversations SET customer_id = %s WHERE id = %s"
 _ENTRY = """
 INSERT INTO ticket_entries (id, tenant_id, ticket_id, kind, author, body, created_at)
 VALUES (%s, %s, %s, %s, %s, %s, %s)"""
@@ -59,11 +58,6 @@ WHERE id = %s"""
 _AUDIT = """
 INSERT INTO ticket_events (id, tenant_id, ticket_id, actor, action, changes, created_at)
 VALUES (%s, %s, %s, %s, 'customer_message', %s, %s)"""
-_FINISH = """
-UPDATE inbound_events
-SET processed_at = %s, outcome = 'threaded', customer_id = %s, ticket_id = %s,
-    next_attempt_at = NULL, last_error = NULL
-WHERE id = %s"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +114,7 @@ async def thread(
     body = message.describe()
     statements: list[tuple[str, tuple[object, ...]]] = []
     if conversation.customer_id != customer_id:
-        statements.append((_LINK, (customer_id, conversation.id)))
+        statements.append((LINK_SQL, (customer_id, conversation.id)))
     statements += [
         (
             _ENTRY,
@@ -146,7 +140,7 @@ async def thread(
                 now,
             ),
         ),
-        (_FINISH, (now, customer_id, ticket_id, event_id)),
+        (FINISH_SQL, (now, "threaded", customer_id, ticket_id, event_id)),
     ]
     async with driver.pipeline():
         for sql, args in statements:
