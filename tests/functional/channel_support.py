@@ -23,7 +23,9 @@ from sahaya.messaging import services as messaging
 from sahaya.messaging.domain import Channel
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.settings import Settings
+from sahaya.tickets import channel_events
 from sahaya.tickets.attachments import AttachmentStore
+from sahaya.tickets.inbound import InboundConfig
 
 PROVIDERS = Path(__file__).parent.parent / "fixtures" / "providers"
 NUMBER_ID, WA_TOKEN, APP_SECRET, VERIFY = "1065403522", "graph-token-1", "app-secret-1", "verify-1"
@@ -121,3 +123,15 @@ async def deliver(
             run = await messaging.deliver_due(uow=uow, sender=sender, now=now, read_file=store.read)
             await uow.commit()
     return run
+
+
+async def retry(database: Database, settings: Settings, now: datetime) -> int:
+    """One pass of the worker's retry sweep over kept-but-unprocessed events."""
+    async with httpx.AsyncClient(timeout=5) as http:
+        return await channel_events.retry_pending(
+            database=database,
+            accounts=registry.account_source(database, settings),
+            fetcher_for=lambda account: registry.media_fetcher(account, http),
+            config=InboundConfig.from_settings(settings),
+            now=now,
+        )

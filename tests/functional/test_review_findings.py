@@ -22,7 +22,7 @@ from sahaya.settings import Settings
 from sahaya.tickets import channel_events
 from sahaya.tickets.attachments import AttachmentStore
 from sahaya.tickets.inbound import InboundConfig
-from tests.functional.channel_support import Telegram, WhatsApp, rows
+from tests.functional.channel_support import Telegram, WhatsApp, retry, rows
 from tests.functional.test_whatsapp import WA_ID
 
 
@@ -158,17 +158,7 @@ async def test_one_event_whose_payload_cannot_be_read_does_not_stop_the_retry_sw
         assert event_id is not None
         await uow.commit()
 
-    async with httpx.AsyncClient(timeout=5) as http:
-        handled = await channel_events.retry_pending(
-            database=database,
-            accounts=registry.account_source(database, settings),
-            fetcher_for=lambda a: registry.media_fetcher(a, http),
-            config=InboundConfig(
-                thread_window=timedelta(hours=24),
-                store=AttachmentStore(settings.var_dir / "attachments"),
-            ),
-            now=now,
-        )
+    handled = await retry(database, settings, now)
     assert handled == 1
     assert rows(
         db_url, "SELECT outcome FROM inbound_events WHERE dedupe_key = 'msg:wamid.good'"
@@ -207,14 +197,7 @@ async def test_a_status_that_arrives_before_the_send_is_committed_is_not_lost(
             await uow.commit()
     outcomes = rows(db_url, "SELECT outcome FROM inbound_events WHERE kind = 'receipt'")
     assert outcomes == [(None,), (None,)]  # kept, waiting for their message
-    async with httpx.AsyncClient(timeout=5) as http:
-        await channel_events.retry_pending(
-            database=database,
-            accounts=registry.account_source(database, settings),
-            fetcher_for=lambda account: registry.media_fetcher(account, http),
-            config=InboundConfig(thread_window=timedelta(hours=24)),
-            now=now + timedelta(seconds=31),
-        )
+    await retry(database, settings, now + timedelta(seconds=31))
     [(state, delivered)] = rows(
         db_url,
         "SELECT state, delivered_at IS NOT NULL FROM outbox_messages WHERE channel = 'whatsapp'",

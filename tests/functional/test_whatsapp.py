@@ -18,7 +18,6 @@ import httpx
 import psycopg
 import pytest
 
-from sahaya.channels import registry
 from sahaya.channels.whatsapp_cloud import fake as fake_module
 from sahaya.channels.whatsapp_cloud import wire as whatsapp_wire
 from sahaya.channels.whatsapp_cloud.fake import Media, sign
@@ -31,7 +30,7 @@ from sahaya.tickets import channel_events
 from sahaya.tickets.attachments import AttachmentStore
 from sahaya.tickets.inbound import InboundConfig
 from tests.conftest import TokenFactory, bearer
-from tests.functional.channel_support import APP_SECRET, VERIFY, WhatsApp, rows
+from tests.functional.channel_support import APP_SECRET, VERIFY, WhatsApp, retry, rows
 from tests.functional.channel_support import deliver as deliver_channel
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "providers" / "whatsapp"
@@ -272,17 +271,7 @@ async def test_a_medium_that_cannot_be_fetched_is_kept_and_processed_by_the_retr
     document = json.loads((FIXTURES / "document.json").read_bytes())
     media_id = document["entry"][0]["changes"][0]["value"]["messages"][0]["document"]["id"]
     whatsapp.fake.media[media_id] = Media(b"%PDF-1.7 invoice", "application/pdf")
-    async with httpx.AsyncClient(timeout=5) as http:
-        handled = await channel_events.retry_pending(
-            database=database,
-            accounts=registry.account_source(database, settings),
-            fetcher_for=lambda account: registry.media_fetcher(account, http),
-            config=InboundConfig(
-                thread_window=timedelta(hours=24),
-                store=AttachmentStore(settings.var_dir / "attachments"),
-            ),
-            now=datetime.now(UTC) + timedelta(minutes=1),
-        )
+    handled = await retry(database, settings, datetime.now(UTC) + timedelta(minutes=1))
     assert handled == 1
     assert rows(db_url, "SELECT filename FROM ticket_attachments") == [("invoice.pdf",)]
     assert rows(db_url, "SELECT outcome FROM inbound_events") == [("ticket_opened",)]
