@@ -6,7 +6,8 @@ path gets a smoke test too; `--load copy` writes them with a plain COPY instead)
 VACUUM ANALYZE, then starts `sahaya serve` as a child process and drives it with `wrk`
 (32 connections, 1 thread by default) for a warm-up and a measured run per scenario:
 
-  * GET /bare-404                          — the same app's router, no auth, no database
+  * GET /livez                             — the bare endpoint: same server and middleware, no
+                                              auth, no database
   * GET /api/v1/me                         — bearer auth only (principal cached in process)
   * GET /api/v1/customers/lookup?phone=…   — agent at `kerala` (every customer visible)
   * GET /api/v1/customers/lookup?phone=…   — agent at one taluk, numbers of that taluk
@@ -378,7 +379,7 @@ def sanity(base: str, tokens: dict[str, str], samples: dict[str, list[str]], tal
         outsider = next(n for n in samples["outside"])
         response = http.get(LOOKUP + quote(outsider, safe=""), headers=local)
         assert response.status_code == 404, f"taluk agent sees {outsider}: {response.text}"
-        assert http.get("/bare-404").status_code == 404
+        assert http.get("/livez").status_code == 200
         assert http.get("/api/v1/me", headers=state).status_code == 200
 
 
@@ -567,7 +568,7 @@ def main() -> int:
             taluk_lines = write_lines(work / "taluk.txt", taluk_numbers)
             info["taluk_customers"] = len(taluk_numbers)
             scenarios = [
-                Scenario("GET /bare-404 (router, no DB)", "/bare-404", None, None, 404),
+                Scenario("GET /livez (bare, no DB)", "/livez", None, None, 200),
                 Scenario("GET /api/v1/me (auth only)", "/api/v1/me", None, tokens["state"], 200),
                 Scenario("lookup, agent at kerala", LOOKUP, state_lines, tokens["state"], 200),
                 Scenario(

@@ -9,7 +9,7 @@ asyncio HTTP/1.1 keep-alive client written for the job (a few dozen µs of CPU p
 wrk cannot time the steps of a call separately), `--connections` virtual callers in a
 closed loop, each on its own connection. Runs, each after a warm-up:
 
-  * bare     — `GET /bare-404`: the same server's router and middleware, no database;
+  * bare     — `GET /livez`: the same server and middleware, no database;
   * gate     — `GET /webhooks/exotel/gate` alone, a new CallSid each time (writes a call row);
   * call     — whole calls: gate → dial → outcome (answered by the first number offered, or
                not connected when nobody is free), timed per step.
@@ -184,7 +184,7 @@ async def drive(
             while time.perf_counter() < deadline:
                 if mode == "bare":
                     t = time.perf_counter()
-                    status, _ = await conn.get("/bare-404")
+                    status, _ = await conn.get("/livez")
                     timings.add("bare", time.perf_counter() - t, status)
                     continue
                 sid = uuid.uuid4().hex

@@ -26,6 +26,7 @@ from sahaya.tickets.attachments import AttachmentStore
 from sahaya.web import api, health, metrics, problems, webhooks
 from sahaya.web.api import osticket
 from sahaya.web.deps import PrincipalCache
+from sahaya.web.hotlane import HOT, HotLane
 from sahaya.web.live import app_replies, screen_pops
 
 
@@ -92,6 +93,9 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
         version=sahaya.__version__,
         summary="Omnichannel support and contact centre for franchise networks",
         lifespan=lifespan,
+        # Sahaya reports through Prometheus (/metrics); FastAPI's own OpenTelemetry hooks
+        # would otherwise look up the global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = config
     app.state.principals = PrincipalCache()
@@ -117,5 +121,6 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     if sms is not None:
         app.mount(demo.SMS_SANDBOX_PATH, sms)
     app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
+    app.add_middleware(HotLane, owner=app, routes=HOT.routes)
     app.add_middleware(metrics.MetricsMiddleware)
     return app

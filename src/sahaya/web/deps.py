@@ -75,6 +75,18 @@ async def principal(
     authorization: Annotated[str | None, Header()] = None,
 ) -> Principal:
     """The caller, from a cached token when possible; only a miss touches the database."""
+    return await bearer(request, db, now, authorization)
+
+
+async def caller_of(request: Request) -> Principal:
+    """`principal` for the hot lane's plain handlers, which have no dependencies."""
+    database: Database = request.app.state.database
+    return await bearer(request, database, datetime.now(UTC), request.headers.get("authorization"))
+
+
+async def bearer(
+    request: Request, db: Database, now: datetime, authorization: str | None
+) -> Principal:
     if not authorization or not authorization.lower().startswith("bearer "):
         raise BadToken("send `Authorization: Bearer <token>`")
     return await resolve_token(request, db, now, authorization[7:].strip())

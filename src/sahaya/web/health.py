@@ -1,18 +1,26 @@
-"""`/healthz`: is the database reachable, and when did a worker last run a job."""
+"""`/healthz`: is the database reachable, and when did a worker last run a job.
+`/livez`: is this process answering at all (no database; a load balancer's probe)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from sahaya.persistence import Database, UnitOfWork
+from sahaya.web.hotlane import HOT
 from sahaya.worker import services as worker
 
 router = APIRouter(tags=["operations"])
+
+
+@HOT.route(router, "GET", "/livez")
+async def livez(request: Request) -> Response:
+    """The process is up and its event loop turns. The benchmarks' bare endpoint too."""
+    return Response(b'{"status":"ok"}', media_type="application/json")
 
 
 @router.get("/healthz")

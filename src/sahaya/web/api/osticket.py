@@ -27,6 +27,7 @@ from sahaya.tickets import intake as ticket_intake
 from sahaya.tickets.attachments import Limits, NewAttachment
 from sahaya.tickets.domain import Channel
 from sahaya.web.deps import clock, resolve_token
+from sahaya.web.hotlane import HOT
 
 router = APIRouter(tags=["osticket"])
 log = logging.getLogger(__name__)
@@ -57,8 +58,8 @@ async def _customer(
     return None
 
 
-@router.post("/api/tickets.{fmt}", include_in_schema=True, status_code=201)
-@router.post("/api/http.php/tickets.{fmt}", include_in_schema=False, status_code=201)
+@HOT.route(router, "POST", "/api/tickets.{fmt}", status_code=201)
+@HOT.route(router, "POST", "/api/http.php/tickets.{fmt}", include_in_schema=False, status_code=201)
 async def create_ticket(fmt: str, request: Request) -> PlainTextResponse:
     """Create a ticket from an osTicket API request; `201` with the ticket number."""
     if fmt != "json":

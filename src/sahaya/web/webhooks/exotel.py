@@ -28,6 +28,7 @@ from sahaya.voice import services as voice
 from sahaya.voice.config import callback_policy, voice_config
 from sahaya.voice.domain import CallReport
 from sahaya.web.deps import clock
+from sahaya.web.hotlane import HOT
 
 router = APIRouter(prefix="/webhooks/exotel", tags=["exotel"])
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def _fallback_allows(settings: Settings) -> bool:
     return settings.voice_gate_fallback == "allow"
 
 
-@router.get("/gate")
+@HOT.route(router, "GET", "/gate")
 async def gate(request: Request) -> Response:
     """Passthru at the start of the flow: `200` registered caller, `302` anyone else."""
     settings: Settings = request.app.state.settings
@@ -113,7 +114,7 @@ def _gate_fallback(settings: Settings, request: Request, why: str) -> Response:
     return _hang_up()
 
 
-@router.get("/dial")
+@HOT.route(router, "GET", "/dial")
 async def dial(request: Request) -> Response:
     """Connect applet's dynamic URL: the numbers to ring, in order, as Exotel's JSON."""
     settings: Settings = request.app.state.settings
@@ -177,7 +178,7 @@ def _dial_fallback(
     return _connect(settings, caller_id, numbers)
 
 
-@router.get("/outcome")
+@HOT.route(router, "GET", "/outcome")
 async def outcome(request: Request) -> Response:
     """Passthru after the Connect applet: how the call ended; frees the executives."""
     account = await _account(request)
@@ -207,7 +208,7 @@ async def outcome(request: Request) -> Response:
     return _text(200, recorded.outcome.value)
 
 
-@router.post("/status")
+@HOT.route(router, "POST", "/status")
 async def status(request: Request) -> Response:
     """Status callback of a call Sahaya placed (`Calls/connect`), form or JSON; repeats of
     the same `CallSid` and event are no-ops. Authenticated by the account's key, or by the

@@ -26,6 +26,7 @@ from sahaya.messaging.domain import Channel
 from sahaya.persistence.unreachable import UNREACHABLE
 from sahaya.tickets import channel_events
 from sahaya.web.deps import clock
+from sahaya.web.hotlane import HOT
 from sahaya.web.webhooks.channels import accept, account_for, plain
 
 router = APIRouter(prefix="/webhooks/sms", tags=["sms"])
@@ -85,7 +86,7 @@ async def _accept(
     return JSONResponse({"status": "ok", "new": accepted.new, "outcomes": outcomes})
 
 
-@router.post("/{account_id}/receipt")
+@HOT.route(router, "POST", "/{account_id}/receipt")
 async def receipt(account_id: str, request: Request) -> Response:
     read = await _read(request, account_id)
     if isinstance(read, Response):
@@ -101,7 +102,7 @@ async def receipt(account_id: str, request: Request) -> Response:
     return await _accept(request, account, found)
 
 
-@router.post("/{account_id}/inbound")
+@HOT.route(router, "POST", "/{account_id}/inbound")
 async def inbound(account_id: str, request: Request) -> Response:
     read = await _read(request, account_id)
     if isinstance(read, Response):

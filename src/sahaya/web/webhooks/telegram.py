@@ -20,6 +20,7 @@ from sahaya.channels.telegram import api as telegram_api
 from sahaya.channels.telegram import wire
 from sahaya.messaging.domain import Channel, InboundKind
 from sahaya.persistence.unreachable import UNREACHABLE
+from sahaya.web.hotlane import HOT
 from sahaya.web.webhooks.channels import accept, account_for, plain
 
 router = APIRouter(prefix="/webhooks/telegram", tags=["telegram"])
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
 
 
-@router.post("/{account_id}")
+@HOT.route(router, "POST", "/{account_id}")
 async def update(account_id: str, request: Request) -> Response:
     account = await account_for(request, account_id, Channel.TELEGRAM)
     if account is None:

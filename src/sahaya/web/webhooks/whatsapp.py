@@ -21,6 +21,7 @@ from sahaya.channels.whatsapp_cloud import wire
 from sahaya.messaging.domain import Channel
 from sahaya.persistence.unreachable import UNREACHABLE
 from sahaya.tickets import channel_events
+from sahaya.web.hotlane import HOT
 from sahaya.web.webhooks.channels import accept, account_for, plain
 
 router = APIRouter(prefix="/webhooks/whatsapp", tags=["whatsapp"])
@@ -39,7 +40,7 @@ async def handshake(account_id: str, request: Request) -> Response:
     return plain(200, answer)
 
 
-@router.post("/{account_id}")
+@HOT.route(router, "POST", "/{account_id}")
 async def events(account_id: str, request: Request) -> Response:
     account = await account_for(request, account_id, Channel.WHATSAPP)
     if account is None:
