@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 
@@ -14,28 +15,43 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sahaya.customers.domain import CustomerCard
 from sahaya.customers.tables import CustomerIdentityRow, CustomerRow, LinkTokenRow
 from sahaya.network import NodeRow
+from sahaya.persistence import Database
 
 
 def _in_subtree(root_path: str) -> ColumnElement[bool]:
     return or_(NodeRow.path == root_path, NodeRow.path.startswith(root_path + "/"))
 
 
-_CARD_BY_PHONE = """
+_CARDS_BY_PHONE = """
 SELECT c.id, c.name, c.phone_e164, c.email, c.language, c.home_node_id, n.path AS home_node,
        c.verification, c.verified_at, c.verified_via, c.blocked, c.source, c.created_at,
        c.updated_at
 FROM customers c JOIN nodes n ON n.id = c.home_node_id
-WHERE c.tenant_id = %s AND c.phone_e164 = %s"""
+WHERE c.tenant_id = %s AND c.phone_e164 = ANY(%s::text[])"""
+
+PhoneKey = tuple[uuid.UUID, str]
 
 
-async def card_by_phone(
-    connection: AsyncConnection, tenant_id: uuid.UUID, e164: str
-) -> CustomerCard | None:
-    """The hot read of the call gate: one probe of the unique (tenant, phone) index, on a
-    plain autocommit psycopg connection (see persistence.database)."""
-    cursor = connection.cursor(row_factory=class_row(CustomerCard))
-    await cursor.execute(_CARD_BY_PHONE, (tenant_id, e164), prepare=True)
-    return await cursor.fetchone()
+async def card_by_phone(database: Database, tenant_id: uuid.UUID, e164: str) -> CustomerCard | None:
+    """The hot read of the call gate and the lookup API: probes of the unique (tenant,
+    phone) index on an autocommit psycopg connection (ADR 0005), with the lookups that
+    arrive while one is in flight sharing the next query (persistence.batching)."""
+    cards = database.batcher("customer-cards", functools.partial(_cards_by_phone, database))
+    return await cards.get((tenant_id, e164))
+
+
+async def _cards_by_phone(database: Database, keys: list[PhoneKey]) -> dict[PhoneKey, CustomerCard]:
+    phones: dict[uuid.UUID, list[str]] = {}
+    for tenant_id, e164 in keys:
+        phones.setdefault(tenant_id, []).append(e164)
+    found: dict[PhoneKey, CustomerCard] = {}
+    async with database.reading() as connection:
+        cursor = connection.cursor(row_factory=class_row(CustomerCard))
+        for tenant_id, numbers in phones.items():
+            await cursor.execute(_CARDS_BY_PHONE, (tenant_id, numbers), prepare=True)
+            for card in await cursor.fetchall():
+                found[(tenant_id, card.phone_e164)] = card
+    return found
 
 
 _WITH_HOME = """

@@ -107,8 +107,7 @@ async def get(
 async def lookup_by_phone(*, database: Database, actor: Principal, phone: str) -> CustomerCard:
     """The customer who owns `phone`, written any common way, if the actor may see them."""
     e164 = normalise_phone(phone)
-    async with database.reading() as connection:
-        card = await card_by_phone(connection, actor.tenant_id, e164)
+    card = await card_by_phone(database, actor.tenant_id, e164)
     if card is None or not actor.sees(card.home_node):
         raise UnknownCustomer(f"no customer with phone {e164}")
     return card

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from sahaya.persistence.batching import Batcher, Fetch, K, V
 from sahaya.persistence.refcache import SESSION_KEY, ReferenceCache
 
 
@@ -57,6 +59,14 @@ class Database:
         self.reference_cache = ReferenceCache()
         self._reads: AsyncConnectionPool[AsyncConnection] | None = None
         self._reads_lock = asyncio.Lock()
+        self._batchers: dict[str, Batcher[Any, Any]] = {}
+
+    def batcher(self, name: str, fetch: Fetch[K, V]) -> Batcher[K, V]:
+        """This process's coalescing reader called `name` (made with `fetch` the first time)."""
+        found = self._batchers.get(name)
+        if found is None:
+            found = self._batchers[name] = Batcher(fetch)
+        return found
 
     def session(self) -> AsyncSession:
         return self.sessions(info={SESSION_KEY: self.reference_cache})

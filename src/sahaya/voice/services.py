@@ -154,37 +154,37 @@ async def gate(
     verification): the call row and the customer's `verified_via`/`verified_at` record it."""
     verifying = account.is_verification_call(report.called)
     e164 = report.caller_e164
-    async with database.reading() as connection:
-        card = None
-        if e164 is None:
-            decision, reason = GateDecision.DENY, f"caller number {report.caller!r} cannot be read"
+    card = None
+    if e164 is None:
+        decision, reason = GateDecision.DENY, f"caller number {report.caller!r} cannot be read"
+    else:
+        card = await card_by_phone(database, account.tenant_id, e164)
+        if card is None:
+            decision, reason = GateDecision.DENY, f"{e164} is not a registered customer"
+        elif card.blocked:
+            decision, reason = GateDecision.DENY, f"{e164} is blocked"
+        elif verifying:
+            decision = GateDecision.ALLOW
+            reason = f"missed-call verification of {e164} ({card.name})"
         else:
-            card = await card_by_phone(connection, account.tenant_id, e164)
-            if card is None:
-                decision, reason = GateDecision.DENY, f"{e164} is not a registered customer"
-            elif card.blocked:
-                decision, reason = GateDecision.DENY, f"{e164} is blocked"
-            elif verifying:
-                decision = GateDecision.ALLOW
-                reason = f"missed-call verification of {e164} ({card.name})"
-            else:
-                decision = GateDecision.ALLOW
-                reason = f"registered customer {card.name} of {card.home_node}"
-        values = (
-            uuid.uuid4(),
-            account.tenant_id,
-            account.id,
-            report.call_sid,
-            report.caller,
-            e164,
-            report.called,
-            card.id if card else None,
-            card.home_node_id if card else None,
-            decision.value,
-            reason,
-            now,
-            now,
-        )
+            decision = GateDecision.ALLOW
+            reason = f"registered customer {card.name} of {card.home_node}"
+    values = (
+        uuid.uuid4(),
+        account.tenant_id,
+        account.id,
+        report.call_sid,
+        report.caller,
+        e164,
+        report.called,
+        card.id if card else None,
+        card.home_node_id if card else None,
+        decision.value,
+        reason,
+        now,
+        now,
+    )
+    async with database.reading() as connection:
         if not verifying:  # the hot path: one autocommit statement
             stored, stored_reason, inserted = await record_gate(connection, values)
         else:
