@@ -11,12 +11,13 @@ from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
-from sqlalchemy import func, literal_column, or_, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sahaya.customers import InvalidPhone, to_e164
 from sahaya.network import NodeRow
+from sahaya.persistence.fast_insert import Expression
 from sahaya.sla import TicketClockRow
 from sahaya.tickets.tables import TicketAttachmentRow, TicketEntryRow, TicketEventRow, TicketRow
 
@@ -215,9 +216,10 @@ class TicketRepository:
         return [(r[0], r[1]) for r in (await self.session.execute(query)).all()]
 
     @staticmethod
-    def search_vector(content: str) -> Any:
-        """The search vector of a new ticket, computed by PostgreSQL in its INSERT."""
-        return func.to_tsvector(literal_column(_SEARCH_CONFIG), content)
+    def search_vector(content: str) -> Expression:
+        """The search vector of a new ticket, computed by PostgreSQL in its INSERT (which
+        `persistence.fast_insert.insert_new` writes)."""
+        return Expression(f"to_tsvector({_SEARCH_CONFIG}, %s)", (content,))
 
     async def index_text(self, ticket_id: uuid.UUID, content: str) -> None:
         """Add words to a ticket's search vector (after the row is flushed)."""
