@@ -662,6 +662,7 @@ def report(results: list[Result], info: dict[str, object], args: argparse.Namesp
                 "wrk CPU µs/req",
                 "CPU busy %",
                 "new PG conns /1k req",
+                "PG statements /req",
                 "other procs CPU %",
                 "server CPU split %",
             ],
@@ -682,6 +683,7 @@ def report(results: list[Result], info: dict[str, object], args: argparse.Namesp
                     round(r.loadgen_cpu_us),
                     round(r.cpu_busy_pct),
                     round(r.pg_sessions_per_1k, 1),
+                    round(r.pg_xacts_per_req, 2),
                     round(r.other_cpu_pct),
                     r.worker_split,
                 )

@@ -18,6 +18,7 @@ from sahaya.access import Principal
 from sahaya.customers import services as customers
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.voice import services as voice
+from sahaya.voice.repository import record_gates
 from tests.conftest import TokenFactory, bearer
 from tests.functional.voice_support import (
     CHAIN,
@@ -645,3 +646,30 @@ async def test_simultaneous_calls_are_offered_to_different_executives(
     offered = [number for numbers in lists for number in numbers]
     assert len(offered) == len(set(offered))  # nobody is offered two calls at once
     assert sorted(len(numbers) for numbers in lists)[-1] == len(CHAIN)
+
+
+async def test_gate_rows_written_in_one_batch_keep_each_request_apart(
+    database: Database, key: str, customer: uuid.UUID, db_url: str, now: datetime
+) -> None:
+    """The batched gate write (persistence.batching): a CallSid twice in one batch is one
+    row and one repeat; a row PostgreSQL refuses fails that request alone."""
+    account = await voice.account_for_key(database=database, key=key)
+    assert account is not None
+
+    def row(sid: str, from_raw: str = "09847012345") -> tuple[object, ...]:
+        return (
+            uuid.uuid4(), account.tenant_id, account.id, sid, from_raw, "+919847012345",
+            "04842000000", customer, None, "allow", "registered", now, now,
+        )  # fmt: skip
+
+    first, again, other, too_long = row("b-1"), row("b-1"), row("b-2"), row("b-3", "9" * 41)
+    recorded = await record_gates(database, [first, again, other, too_long])
+    assert recorded[first] == ("allow", "registered", True)
+    assert recorded[again] == ("allow", "registered", False)
+    assert recorded[other] == ("allow", "registered", True)
+    assert isinstance(recorded[too_long], psycopg.errors.StringDataRightTruncation)
+    stored = rows(db_url, "SELECT call_sid FROM calls WHERE call_sid LIKE 'b-_' ORDER BY 1")
+    assert stored == [("b-1",), ("b-2",)]
+    # Exotel retrying a call already written: the first decision comes back, not inserted.
+    retry = row("b-2")
+    assert (await record_gates(database, [retry]))[retry] == ("allow", "registered", False)

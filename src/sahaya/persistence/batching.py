@@ -1,9 +1,10 @@
 """Coalesced reads: keys asked for while a fetch is in flight share the next one.
 
-The DataLoader pattern, for the hot single-row reads (a caller's customer card). Alone, a
-request costs the one query it always did; under load a worker sends one query for every
-request that arrived during the previous round trip, instead of one each. The answer is
-read from PostgreSQL for every batch: nothing is cached between batches.
+The DataLoader pattern, for the hot single-row statements (a caller's customer card, the
+gate's call row). Alone, a request costs the one statement it always did; under load a
+worker sends one statement for every request that arrived during the previous round trip,
+instead of one each — and a batch of writes is one commit. Every batch goes to PostgreSQL:
+nothing is cached between batches, and a request is answered only after its batch is done.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-Fetch = Callable[[list[K]], Awaitable[Mapping[K, V]]]
+# What a fetch found per key; an exception fails that key's requests alone.
+Fetch = Callable[[list[K]], Awaitable[Mapping[K, V | Exception]]]
 
 
 class Batcher(Generic[K, V]):
@@ -60,7 +62,11 @@ class Batcher(Generic[K, V]):
                 for key, futures in batch.items():
                     value = found.get(key)
                     for future in futures:
-                        if not future.done():
+                        if future.done():
+                            continue
+                        if isinstance(value, Exception):
+                            future.set_exception(value)
+                        else:
                             future.set_result(value)
         finally:
             self._draining = False

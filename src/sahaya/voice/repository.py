@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sahaya.customers import CustomerRow
 from sahaya.network import NodeRow
+from sahaya.persistence import Database
 from sahaya.voice.domain import UNANSWERED
 from sahaya.voice.tables import (
     CallbackRequestRow,
@@ -45,12 +47,69 @@ UPDATE customers SET verification = 'verified', verified_via = 'missed_call',
 WHERE id = %s AND NOT (verification = 'verified' AND verified_via = 'missed_call')"""
 
 
-async def record_gate(connection: AsyncConnection, values: Sequence[Any]) -> tuple[str, str, bool]:
-    """The gate's hot write, on a plain autocommit psycopg connection (ADR 0005)."""
+# The same for a batch of calls (persistence.batching): one statement and one commit for
+# every gate request that queued behind the previous batch. Rows are locked in key order, so
+# two workers' batches that share a CallSid (Exotel retrying) cannot deadlock.
+_RECORD_GATES = """
+INSERT INTO calls (id, tenant_id, account_id, call_sid, direction, from_raw, from_e164, to_raw,
+                   customer_id, node_id, decision, reason, started_at, updated_at)
+SELECT v.id, v.tenant_id, v.account_id, v.call_sid, 'inbound', v.from_raw, v.from_e164,
+       v.to_raw, v.customer_id, v.node_id, v.decision, v.reason, v.started_at, v.updated_at
+FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[],
+            %s::uuid[], %s::uuid[], %s::text[], %s::text[], %s::timestamptz[],
+            %s::timestamptz[])
+     AS v(id, tenant_id, account_id, call_sid, from_raw, from_e164, to_raw, customer_id,
+          node_id, decision, reason, started_at, updated_at)
+ORDER BY v.tenant_id, v.call_sid
+ON CONFLICT (tenant_id, call_sid) DO UPDATE SET updated_at = calls.updated_at
+RETURNING tenant_id, call_sid, decision, reason, (xmax = 0) AS inserted"""
+
+# (id, tenant, account, CallSid, from, from E.164, to, customer, node, decision, reason,
+#  started, updated): one gate request's row.
+GateValues = tuple[Any, ...]
+Recorded = tuple[str, str, bool]  # the decision kept, its reason, whether this request made it
+
+
+async def record_gate(connection: AsyncConnection, values: Sequence[Any]) -> Recorded:
+    """The gate's write for one call, on a plain autocommit psycopg connection (ADR 0005)."""
     cursor = await connection.execute(_RECORD_GATE, values, prepare=True)
     row = await cursor.fetchone()
     assert row is not None  # noqa: S101 - INSERT … ON CONFLICT DO UPDATE always returns
     return str(row[0]), str(row[1]), bool(row[2])
+
+
+async def record_gates(
+    database: Database, batch: list[GateValues]
+) -> dict[GateValues, Recorded | Exception]:
+    """Many gate requests' rows in one statement. A CallSid twice in the batch is written
+    once (the later copy is a repeat); a row PostgreSQL refuses sends the batch row by row,
+    so only that request fails."""
+    firsts: dict[tuple[Any, Any], GateValues] = {}
+    for values in batch:
+        firsts.setdefault((values[1], values[3]), values)
+    unique = list(firsts.values())
+    stored: dict[tuple[Any, Any], Recorded | Exception] = {}
+    async with database.reading() as connection:
+        try:
+            cursor = await connection.execute(
+                _RECORD_GATES, [list(column) for column in zip(*unique, strict=True)], prepare=True
+            )
+            for tenant_id, sid, decision, reason, inserted in await cursor.fetchall():
+                stored[(tenant_id, sid)] = (str(decision), str(reason), bool(inserted))
+        except (psycopg.DataError, psycopg.IntegrityError):
+            for values in unique:
+                try:
+                    stored[(values[1], values[3])] = await record_gate(connection, values)
+                except (psycopg.DataError, psycopg.IntegrityError) as exc:
+                    stored[(values[1], values[3])] = exc
+    out: dict[GateValues, Recorded | Exception] = {}
+    for values in batch:
+        key = (values[1], values[3])
+        result = stored[key]
+        if firsts[key] is not values and not isinstance(result, Exception):
+            result = (result[0], result[1], False)  # the same CallSid twice: a repeat
+        out[values] = result
+    return out
 
 
 async def account_by_key(

@@ -7,6 +7,7 @@ connection (ADR 0005). The rest goes through the unit of work.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from sahaya.voice.repository import (
     account_row_by_id,
     mark_verified_by_call,
     record_gate,
+    record_gates,
 )
 from sahaya.voice.tables import CallbackRequestRow, VoiceAccountRow, VoiceNodeTimingRow
 
@@ -184,14 +186,16 @@ async def gate(
         now,
         now,
     )
-    async with database.reading() as connection:
-        if not verifying:  # the hot path: one autocommit statement
+    if not verifying:  # the hot path: one autocommit statement, shared by a batch of calls
+        calls = database.batcher("call-gate", functools.partial(record_gates, database))
+        recorded = await calls.get(values)
+        assert recorded is not None  # noqa: S101 - every row of a batch gets an answer
+        stored, stored_reason, inserted = recorded
+    else:
+        async with database.reading() as connection, connection.transaction():
             stored, stored_reason, inserted = await record_gate(connection, values)
-        else:
-            async with connection.transaction():
-                stored, stored_reason, inserted = await record_gate(connection, values)
-                if inserted and card is not None and decision == GateDecision.ALLOW:
-                    await mark_verified_by_call(connection, card.id, now)
+            if inserted and card is not None and decision == GateDecision.ALLOW:
+                await mark_verified_by_call(connection, card.id, now)
     return GateResult(GateDecision(stored), stored_reason, repeated=not inserted)
 
 
