@@ -8,6 +8,8 @@ from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sahaya.network.domain import (
     OFFICE_HOURS,
@@ -465,3 +467,46 @@ def test_presets_and_describe() -> None:
         f"Mon 09:00{DASH}13:00, 14:00{DASH}18:00; Tue{DASH}Wed 09:00{DASH}18:00; "
         f"Sat 22:00{DASH}06:00"
     )
+
+
+@given(
+    sizes=st.tuples(*(st.integers(min_value=0, max_value=4) for _ in range(3))),
+    depth=st.tuples(*(st.integers(min_value=1, max_value=3) for _ in range(3))),
+    away=st.sets(st.integers(min_value=0, max_value=11)),
+    taken_picks=st.lists(st.integers(min_value=0, max_value=20), max_size=4),
+    max_numbers=st.integers(min_value=1, max_value=9),
+)
+def test_leaving_out_offered_executives_never_drops_another_offered_one(
+    sizes: tuple[int, int, int],
+    depth: tuple[int, int, int],
+    away: set[int],
+    taken_picks: list[int],
+    max_numbers: int,
+) -> None:
+    """What the dial plan's claim rounds rely on (voice.dialling): when executives a plan
+    chose turn out to be taken and the chain is worked out again without them, everyone
+    else it chose is still chosen, so claims only ever grow."""
+    levels = (Level.SUB_DISTRICT, Level.DISTRICT, Level.STATE)
+    numbers = iter(range(12))
+    path = []
+    for i, (level, size) in enumerate(zip(levels, sizes, strict=True)):
+        staff = []
+        for rank in range(1, size + 1):
+            n = next(numbers)
+            state = Availability.AWAY if n in away else Availability.AVAILABLE
+            staff.append(exe(f"e{n}", rank, availability=state))
+        path.append(node(f"n{i}", level, *staff))
+    chain_depth = ChainDepth(sub_district=depth[0], district=depth[1], state=depth[2])
+
+    def chosen(on_call: frozenset[uuid.UUID]) -> list[uuid.UUID]:
+        chain = escalation_chain(
+            path=path, service=SERVICE, now=MON_10, depth=chain_depth, on_call=on_call
+        )
+        return [s.executive.id for s in chain.kept[:max_numbers]]
+
+    first = chosen(frozenset())
+    if not first:
+        return
+    taken = frozenset(first[p % len(first)] for p in taken_picks)
+    again = chosen(taken)
+    assert set(first) - taken <= set(again)

@@ -4,13 +4,14 @@ connection (ADR 0008). The escalation chain itself is `network.domain`'s pure fu
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from psycopg import AsyncConnection, Rollback
+from psycopg import AsyncConnection
 
 from sahaya.network import domain as network_domain
 from sahaya.network.repository import ancestor_paths
@@ -28,6 +29,8 @@ from sahaya.voice.repository import (
 
 # --------------------------------------------------------------------------------- dial
 from sahaya.voice.services import Account, VoiceConfig, gate
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,26 +95,35 @@ async def _plan(
     since = now - config.on_call_horizon
     found = await path_executives(connection, account.tenant_id, ancestor_paths(path), since)
     nodes, on_call = _node_views(found)
+    # Simultaneous calls must not be offered to the same person: claim the chosen ones; any
+    # another planner holds, or a call took since our read, count as on a call, and the
+    # chain is worked out again without them. Leaving people out of a chain only moves
+    # later ones up, so what an earlier round claimed is still wanted: claims only grow,
+    # and nobody is held who is not offered (no savepoint to roll back — psycopg drops every
+    # prepared statement of the connection on any rollback).
+    claimed: set[uuid.UUID] = set()
     for _ in range(_CLAIM_ROUNDS):
         chain = network_domain.escalation_chain(
             path=nodes, service=service, now=now, depth=config.depth, on_call=on_call
         )
         kept = chain.kept[: timing.max_numbers]
-        # Simultaneous calls must not be offered to the same person: claim the chosen ones;
-        # any another planner holds, or a call took since our read, count as on a call.
         chosen = [s.executive.id for s in kept]
-        async with connection.transaction():  # a savepoint per round
-            taken = set(chosen) - await claim_executives(connection, chosen, since)
-            if taken:  # release this round's claims: the next plan may not want them
-                raise Rollback()
+        if claimed - set(chosen):  # cannot happen (tests/unit/test_escalation_chain.py)
+            log.error("dial plan for %s dropped claimed executives", report.call_sid)
+        wanted = [e for e in chosen if e not in claimed]
+        got = await claim_executives(connection, wanted, since)
+        claimed |= got
+        taken = set(wanted) - got
         if not taken:
             break
         on_call = on_call | taken
     else:
+        # Still contended after several rounds: nobody rather than a double offer. The
+        # claims end with this transaction, a moment from now.
         chain = network_domain.escalation_chain(
             path=nodes, service=service, now=now, depth=config.depth, on_call=on_call
         )
-        kept = ()  # still contended after several rounds: nobody, rather than a double offer
+        kept = ()
     if kept:
         plan = DialPlan(
             tuple(s.executive.phone_e164 for s in kept),
