@@ -94,12 +94,15 @@ def _statement(obj: object) -> tuple[str, list[Any]]:
     names: list[str] = []
     holders: list[str] = []
     values: list[Any] = []
+    # Straight from and into the instance's __dict__: the object leaves the session right
+    # after, so the ORM's attribute instrumentation (events, history) has nothing to do.
+    state = obj.__dict__
     for column in plan:
-        value = getattr(obj, column.attr, None)
+        value = state.get(column.attr)
         if value is None:
             value = _default(column.source)
             if value is not None:
-                setattr(obj, column.attr, value)
+                state[column.attr] = value
             elif column.server_fills:
                 continue  # the server fills it
         names.append(column.name)
