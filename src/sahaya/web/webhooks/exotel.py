@@ -76,24 +76,20 @@ async def gate(request: Request) -> Response:
     """Passthru at the start of the flow: `200` registered caller, `302` anyone else."""
     settings: Settings = request.app.state.settings
     try:
-        account = await _within(settings, _account(request))
-    except DATABASE_FAILURES as exc:
-        return _gate_fallback(settings, request, f"account lookup failed: {exc!r}")
-    if isinstance(account, Response):
-        return account
-    call = _passthru(request)
-    if isinstance(call, Response):
-        return call
-    try:
-        result = await _within(
-            settings,
-            voice.gate(
+        # One time budget for the whole decision (a timer per stage was measurable).
+        async with asyncio.timeout(settings.voice_gate_timeout_ms / 1000):
+            account = await _account(request)
+            if isinstance(account, Response):
+                return account
+            call = _passthru(request)
+            if isinstance(call, Response):
+                return call
+            result = await voice.gate(
                 database=request.app.state.database,
                 account=account,
                 report=call,
                 now=await clock(),
-            ),
-        )
+            )
     except DATABASE_FAILURES as exc:
         return _gate_fallback(settings, request, f"gate could not decide: {exc!r}")
     except Exception as exc:  # a bug must not leave a caller in silence: the policy decides
