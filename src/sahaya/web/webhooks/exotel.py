@@ -62,6 +62,17 @@ def _passthru(request: Request) -> CallReport | Response:
         return _text(400, str(exc))
 
 
+async def _account_and_call(request: Request) -> tuple[voice.Account, CallReport] | Response:
+    """The account the key names and the call Exotel reports, or the 403/400 to answer."""
+    account = await _account(request)
+    if isinstance(account, Response):
+        return account
+    call = _passthru(request)
+    if isinstance(call, Response):
+        return call
+    return account, call
+
+
 def _hang_up() -> Response:
     """`302`: the Passthru's second branch, which the flow wires to a hang-up."""
     return Response(status_code=302, headers={"Location": "/"})
@@ -78,12 +89,10 @@ async def gate(request: Request) -> Response:
     try:
         # One time budget for the whole decision (a timer per stage was measurable).
         async with asyncio.timeout(settings.voice_gate_timeout_ms / 1000):
-            account = await _account(request)
-            if isinstance(account, Response):
-                return account
-            call = _passthru(request)
-            if isinstance(call, Response):
-                return call
+            asked = await _account_and_call(request)
+            if isinstance(asked, Response):
+                return asked
+            account, call = asked
             result = await voice.gate(
                 database=request.app.state.database,
                 account=account,
@@ -177,12 +186,10 @@ def _dial_fallback(
 @HOT.route(router, "GET", "/outcome")
 async def outcome(request: Request) -> Response:
     """Passthru after the Connect applet: how the call ended; frees the executives."""
-    account = await _account(request)
-    if isinstance(account, Response):
-        return account
-    call = _passthru(request)
-    if isinstance(call, Response):
-        return call
+    asked = await _account_and_call(request)
+    if isinstance(asked, Response):
+        return asked
+    account, call = asked
     settings: Settings = request.app.state.settings
     recorded = await outcomes.record_outcome_fast(
         database=request.app.state.database,
