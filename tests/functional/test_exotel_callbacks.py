@@ -20,6 +20,7 @@ from sahaya.persistence import Database, UnitOfWork
 from sahaya.persistence.sealed import seal
 from sahaya.settings import Settings
 from sahaya.voice import callbacks, domain
+from sahaya.voice import services as voice
 from sahaya.voice.config import voice_config
 from tests.conftest import TokenFactory, bearer, serving
 from tests.functional.voice_support import CUSTOMER, PHONES, call, rows
@@ -232,3 +233,34 @@ async def test_a_changed_secret_key_stops_callbacks_with_a_clear_reason(
     assert state[:2] == ("pending", 0)  # not counted as a try
     assert "SAHAYA_SECRET_KEY" in str(state[2])
     assert exotel.placed == []
+
+
+async def test_a_callback_goes_out_on_the_account_the_customer_called_in_on(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    exotel: FakeExotelApi,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+    tenant_id: uuid.UUID,
+) -> None:
+    """A tenant with two Exotel numbers: the customer who rang the second one is called
+    back from it (the number they know), not from the tenant's first account."""
+    async with UnitOfWork(database) as uow:
+        _, second = await voice.create_account(
+            uow=uow, tenant_id=tenant_id, name="second", caller_id="04712000000"
+        )
+        await uow.commit()
+    with psycopg.connect(db_url) as conn:  # the same (fake) Exotel API as the first account
+        conn.execute(
+            "UPDATE voice_accounts a SET api_base_url = b.api_base_url,"
+            " account_sid = b.account_sid, api_key = b.api_key, api_token = b.api_token"
+            " FROM voice_accounts b WHERE a.name = 'second' AND b.name <> 'second'"
+        )
+    await automatic_callback_due(client, second, db_url)
+    assert (await sweep(database, settings, datetime.now(UTC))).placed == 1
+    await exotel.flush()
+    (placed,) = exotel.placed
+    assert placed.form["CallerId"] == "04712000000"
+    assert placed.form["To"] == "+919847012345"

@@ -114,7 +114,7 @@ async def _place(
     secret: str,
 ) -> str:
     repo = VoiceRepository(uow.session)
-    account = await repo.first_account(row.tenant_id)
+    account = await repo.callback_account(row)
     node = await uow.session.get(NodeRow, row.node_id)
     customer = await uow.session.get(CustomerRow, row.customer_id)
     if account is None or node is None or customer is None:

@@ -272,6 +272,19 @@ class VoiceRepository:
             query = query.with_for_update()
         return await self.session.scalar(query)
 
+    async def callback_account(self, row: CallbackRequestRow) -> VoiceAccountRow | None:
+        """The account a callback goes out on: the one the customer called in on (its
+        ExoPhone is the number they know), else the tenant's first."""
+        if row.call_id is not None:
+            found = await self.session.scalar(
+                select(VoiceAccountRow)
+                .join(CallRow, CallRow.account_id == VoiceAccountRow.id)
+                .where(CallRow.id == row.call_id, VoiceAccountRow.tenant_id == row.tenant_id)
+            )
+            if found is not None:
+                return found
+        return await self.first_account(row.tenant_id)
+
     async def first_account(self, tenant_id: uuid.UUID) -> VoiceAccountRow | None:
         return await self.session.scalar(
             select(VoiceAccountRow)
