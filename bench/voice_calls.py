@@ -47,6 +47,7 @@ from _common import (
     code_line,
     code_version,
     log,
+    median,
     prepare_database,
     private_postgres,
     restore_sigint,
@@ -228,6 +229,7 @@ class Run:
     client_cpu: float
     other_pct: float = 0.0  # CPU used by anything but server, PostgreSQL and this client
     steal_pct: float = 0.0  # CPU the hypervisor took from this VM
+    repeat: int = 1  # which of `--repeat` measured runs of this mode and size
 
 
 def measure(
@@ -304,8 +306,11 @@ def one_size(size: int, args: argparse.Namespace) -> list[Run]:
             }
             phones = phone_list(size)
             for mode in ("bare", "gate", "call"):
-                wait_for_turn(args.wait_others, args.quiet_wait)
-                runs.append(measure(base, mode, key, phones, args, roots, size))
+                for repeat in range(1, args.repeat + 1):
+                    wait_for_turn(args.wait_others, args.quiet_wait)
+                    run = measure(base, mode, key, phones, args, roots, size)
+                    run.repeat = repeat
+                    runs.append(run)
         finally:
             code = stop_process_tree(server)
             log(f"server stopped, exit code {code}")
@@ -319,10 +324,12 @@ def report(runs: list[Run], args: argparse.Namespace) -> None:
     print(code_line(args.code))
     print()
     rows = []
-    bare_rate = {}
+    bare_rates: dict[int, list[float]] = {}
     for run in runs:
         if run.mode == "bare":
-            bare_rate[run.size] = len(run.timings.latencies["bare"]) / run.seconds
+            rate = len(run.timings.latencies["bare"]) / run.seconds
+            bare_rates.setdefault(run.size, []).append(rate)
+    bare_rate = {size: median(rates) for size, rates in bare_rates.items()}
     for run in runs:
         total = sum(len(v) for v in run.timings.latencies.values())
         for kind, values in run.timings.latencies.items():
@@ -334,7 +341,7 @@ def report(runs: list[Run], args: argparse.Namespace) -> None:
             rows.append(
                 (
                     f"{run.size:,}",
-                    run.mode,
+                    run.mode + (f" {run.repeat}" if args.repeat > 1 else ""),
                     kind,
                     f"{rate:,.0f}",
                     share,
@@ -382,19 +389,26 @@ def report(runs: list[Run], args: argparse.Namespace) -> None:
     if len(sizes) == 2:
         small, large = sizes
         for kind, mode in (("gate", "gate"), ("gate", "call"), ("dial", "call")):
-            p = {
-                r.size: pct(r.timings.latencies[kind], 99)
-                for r in runs
-                if r.mode == mode and kind in r.timings.latencies
-            }
+            each: dict[int, list[float]] = {}
+            for r in runs:
+                if r.mode == mode and kind in r.timings.latencies:
+                    each.setdefault(r.size, []).append(pct(r.timings.latencies[kind], 99))
+            p = {size: median(values) for size, values in each.items()}
+            spread = "".join(
+                f"; runs at {size:,}: " + ", ".join(f"{1000 * v:.1f}" for v in values)
+                for size, values in each.items()
+                if len(values) > 1
+            )
             print(
-                f"p99 {kind} ({mode} run): {1000 * p[small]:.2f} ms at {small:,} → "
-                f"{1000 * p[large]:.2f} ms at {large:,} ({100 * (p[large] / p[small] - 1):+.0f} %)"
+                f"p99 {kind} ({mode} run{', median' if args.repeat > 1 else ''}): "
+                f"{1000 * p[small]:.2f} ms at {small:,} → {1000 * p[large]:.2f} ms at {large:,} "
+                f"({100 * (p[large] / p[small] - 1):+.0f} %){spread}"
             )
     data = [
         {
             "size": r.size,
             "mode": r.mode,
+            "repeat": r.repeat,
             "seconds": r.seconds,
             "latencies": {k: sorted(v) for k, v in r.timings.latencies.items()},
             "statuses": r.timings.statuses,
@@ -414,6 +428,9 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="measured runs per mode and size; medians shown"
+    )
     parser.add_argument("--quiet-wait", type=float, default=60.0)
     parser.add_argument("--wait-others", type=float, default=1800.0)
     args = parser.parse_args()
