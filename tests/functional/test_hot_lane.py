@@ -61,6 +61,7 @@ async def test_lookup_answers_alike_on_the_lane_and_through_the_router(
         ({"phone": "9" * 41}, bearer(token)),  # too long: 422
         ({"phone": "9847012345"}, {}),  # no token: 401
         ({"phone": "9847012345"}, bearer("not-a-token")),  # unknown token: 401
+        ({}, {}),  # neither: 401 before any validation
     ]
     for params, headers in cases:
         lane = await client.get("/api/v1/customers/lookup", params=params, headers=headers)
@@ -70,6 +71,8 @@ async def test_lookup_answers_alike_on_the_lane_and_through_the_router(
         "/api/v1/customers/lookup", params={"phone": "09847012345"}, headers=bearer(token)
     )
     assert found.json()["id"] == created.json()["id"]
+    stranger = await client.get("/api/v1/customers/lookup")
+    assert stranger.status_code == 401
     missing = await client.get("/api/v1/customers/lookup", headers=bearer(token))
     assert missing.status_code == 422
     assert missing.headers["content-type"] == "application/problem+json"

@@ -71,6 +71,9 @@ class HotLane:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             method, path = scope["method"], scope["path"]
+            root = scope.get("root_path", "")
+            if root and path.startswith(root):  # served under a prefix: match as the router does
+                path = path[len(root) :]
             route = self.exact.get((method, path))
             if route is not None:
                 await self._run(route, {}, scope, receive, send)

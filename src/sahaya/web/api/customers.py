@@ -94,12 +94,12 @@ LOOKUP_PHONE = {
 async def lookup(request: Request) -> Response:
     """Find the customer who owns a phone number, written any common way. On the hot lane
     (the call gate's own lookup): a plain handler, no dependency solving."""
+    caller = await caller_of(request)  # first: a stranger learns nothing, not even a 422
     phone = request.query_params.get("phone")
     if phone is None or not 1 <= len(phone) <= 40:
         raise RequestValidationError(
             [{"loc": ("query", "phone"), "msg": "give 1 to 40 characters", "type": "phone"}]
         )
-    caller = await caller_of(request)
     card = await customers.lookup_by_phone(
         database=request.app.state.database, actor=caller, phone=phone
     )
