@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sahaya.persistence.base import Base, TenantMixin, utcnow_column
+from sahaya.persistence.base import Base, HotTenantMixin, TenantMixin, utcnow_column
 
 
-class CustomerRow(TenantMixin, Base):
+class CustomerRow(HotTenantMixin, Base):
     __tablename__ = "customers"
     __table_args__ = (
         UniqueConstraint("tenant_id", "phone_e164"),

@@ -37,11 +37,11 @@ class TenantMixin:
 
 
 class HotTenantMixin:
-    """The tenant column without its own index, for the tables every ticket and message
-    writes (tickets, thread entries, audit events, SLA clocks, outbox, inbox, inbound
-    events, conversations): none is queried by tenant alone — tickets' composite indexes
-    start with the tenant — so a tenant-only index would only be paid for on every insert
-    (bench/README.md, issue 3 intake)."""
+    """The tenant column without its own index, for the tables every ticket, message or
+    call writes (tickets, thread entries, audit events, SLA clocks, outbox, inbox, inbound
+    events, conversations, calls, call legs) and customers (a million-row import): none is
+    queried by tenant alone, or their composite indexes start with the tenant, so a
+    tenant-only index would only be paid for on every insert (bench/README.md)."""
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False

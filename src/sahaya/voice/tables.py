@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sahaya.persistence.base import Base, TenantMixin, utcnow_column
+from sahaya.persistence.base import Base, HotTenantMixin, TenantMixin, utcnow_column
 
 _OUTCOMES = (
     "'answered', 'no_answer', 'busy', 'rejected', 'failed', 'caller_hung_up', 'not_connected'"
@@ -38,7 +38,7 @@ class VoiceAccountRow(TenantMixin, Base):
     created_at: Mapped[datetime] = utcnow_column()
 
 
-class CallRow(TenantMixin, Base):
+class CallRow(HotTenantMixin, Base):
     """One call, keyed by Exotel's `CallSid`: written by the gate, completed by the outcome."""
 
     __tablename__ = "calls"
@@ -81,7 +81,7 @@ class CallRow(TenantMixin, Base):
     updated_at: Mapped[datetime]
 
 
-class CallLegRow(TenantMixin, Base):
+class CallLegRow(HotTenantMixin, Base):
     """An executive offered a call (one entry of the dial list). While its call has not
     ended, the executive counts as on a call and is skipped by other calls' dial plans."""
 
