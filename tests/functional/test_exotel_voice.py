@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -134,6 +135,41 @@ async def test_when_the_database_is_away_the_gate_lets_the_call_through_to_the_s
             monkeypatch.setattr(exotel.dialling, "dial", unreachable)
             assert (await gate(http, key, params("down-1"))).status_code == 200
             assert await dial(http, key, params("down-1")) == [PHONES["kerala1"]]
+
+
+async def test_gate_batches_that_lose_the_database_fall_back_and_recover(
+    db_url: str, key: str, customer: uuid.UUID, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The coalesced reads and writes under the gate (persistence.batching): when the
+    database goes away mid-flight every waiting caller gets the fallback answer (none hangs,
+    none gets a 5xx), and the next calls are decided normally once it is back."""
+    from contextlib import asynccontextmanager
+
+    from sahaya.settings import Settings
+    from sahaya.web.app import create_app
+
+    settings = Settings(environment="test", default_tenant="apna", var_dir=tmp_path)
+    app = create_app(db_url, settings)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://sahaya.test"
+        ) as http:
+            assert (await gate(http, key, params("warm"))).status_code == 200  # account cached
+            database = app.state.database
+
+            @asynccontextmanager
+            async def gone() -> AsyncIterator[None]:
+                raise psycopg.OperationalError("server closed the connection unexpectedly")
+                yield
+
+            monkeypatch.setattr(database, "reading", gone)
+            down = await asyncio.gather(*(gate(http, key, params(f"down-{i}")) for i in range(6)))
+            assert [(r.status_code, r.text) for r in down] == [(200, "fallback")] * 6
+            monkeypatch.undo()
+            back = await asyncio.gather(*(gate(http, key, params(f"back-{i}")) for i in range(6)))
+            assert [(r.status_code, r.text) for r in back] == [(200, "allow")] * 6
+    stored = rows(db_url, "SELECT call_sid FROM calls ORDER BY call_sid")
+    assert [s for (s,) in stored] == [f"back-{i}" for i in range(6)] + ["warm"]
 
 
 # ------------------------------------------------------------------------------- dial
