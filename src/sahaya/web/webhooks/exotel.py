@@ -13,8 +13,6 @@ import asyncio
 import hmac
 import logging
 import uuid
-from collections.abc import Awaitable
-from typing import TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -32,18 +30,10 @@ from sahaya.web.hotlane import HOT
 
 router = APIRouter(prefix="/webhooks/exotel", tags=["exotel"])
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 def _text(status: int, message: str) -> PlainTextResponse:
     return PlainTextResponse(message, status_code=status)
-
-
-async def _within(settings: Settings, work: Awaitable[T]) -> T:
-    # asyncio.timeout, not wait_for: no task per request on the hot path (measured: the
-    # wait_for machinery was 40 % of the gate handler's own time).
-    async with asyncio.timeout(settings.voice_gate_timeout_ms / 1000):
-        return await work
 
 
 async def _account(request: Request) -> voice.Account | Response:
@@ -123,17 +113,14 @@ def _gate_fallback(settings: Settings, request: Request, why: str) -> Response:
 async def dial(request: Request) -> Response:
     """Connect applet's dynamic URL: the numbers to ring, in order, as Exotel's JSON."""
     settings: Settings = request.app.state.settings
+    account: voice.Account | None = None
     try:
-        account = await _within(settings, _account(request))
-    except DATABASE_FAILURES as exc:
-        return _dial_fallback(settings, request, None, f"account lookup failed: {exc!r}")
-    if isinstance(account, Response):
-        return account
-    call = _passthru(request)
-    if isinstance(call, Response):
-        return call
-    try:
-        plan = await _within(settings, _plan(request, account, call))
+        async with asyncio.timeout(settings.voice_gate_timeout_ms / 1000):  # one budget
+            asked = await _account_and_call(request)
+            if isinstance(asked, Response):
+                return asked
+            account, call = asked
+            plan = await _plan(request, account, call)
     except DATABASE_FAILURES as exc:
         return _dial_fallback(settings, request, account, f"dial plan failed: {exc!r}")
     except Exception as exc:  # a bug must not leave a caller in silence: the policy decides
