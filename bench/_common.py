@@ -290,6 +290,32 @@ def wait_for_http(
     raise TimeoutError(f"{url} did not answer 200 within {timeout:.0f}s")
 
 
+def py_spy(
+    binary: str, pid: int, seconds: float, out: Path, *, rate: int = 200, children: bool = False
+) -> subprocess.Popen[bytes]:
+    """`py-spy record` of a running process, in the raw format `bench/pyspy_top.py` reads."""
+    return subprocess.Popen(
+        [
+            binary,
+            "record",
+            "--pid",
+            str(pid),
+            *(["--subprocesses"] if children else []),
+            "--duration",
+            str(round(seconds)),
+            "--rate",
+            str(rate),
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+
+
 def stop_process_tree(proc: subprocess.Popen[bytes], *, sig: int = signal.SIGINT) -> int:
     """Signal a process (and, if it leads one, its process group), wait, escalate."""
     if proc.poll() is not None:

@@ -60,6 +60,7 @@ from _common import (
     median,
     prepare_database,
     private_postgres,
+    py_spy,
     restore_sigint,
     stop_process_tree,
     table,
@@ -605,25 +606,7 @@ def profile(
 ) -> None:
     """Record the server under load with py-spy (separately: py-spy takes CPU too)."""
     out = OUT / f"lookup.{tag}.pyspy.txt"
-    spy = subprocess.Popen(
-        [
-            args.py_spy,
-            "record",
-            "--pid",
-            str(server.pid),
-            "--duration",
-            str(round(args.duration)),
-            "--rate",
-            "200",
-            "--format",
-            "raw",
-            "--nonblocking",
-            "--output",
-            str(out),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
+    spy = py_spy(args.py_spy, server.pid, args.duration, out)
     figures, _ = run_load(base, scenario, seconds=args.duration, args=args)
     spy.wait(timeout=60)
     log(

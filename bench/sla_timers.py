@@ -62,6 +62,7 @@ from _common import (
     log,
     prepare_database,
     private_postgres,
+    py_spy,
     restore_sigint,
     stop_process_tree,
     table,
@@ -323,27 +324,7 @@ def start_profiles(args: argparse.Namespace, workers: list[Any]) -> list[Any]:
     procs = []
     for k, proc in enumerate(workers):
         out = OUT / f"sla_timers.worker{k + 1}.pyspy.txt"
-        procs.append(
-            subprocess.Popen(
-                [
-                    args.py_spy,
-                    "record",
-                    "--pid",
-                    str(proc.pid),
-                    "--duration",
-                    str(args.profile_seconds),
-                    "--rate",
-                    "100",
-                    "--format",
-                    "raw",
-                    "--nonblocking",
-                    "--output",
-                    str(out),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.STDOUT,
-            )
-        )
+        procs.append(py_spy(args.py_spy, proc.pid, args.profile_seconds, out, rate=100))
     log(f"py-spy recording both workers for {args.profile_seconds}s")
     return procs
 

@@ -65,6 +65,7 @@ from _common import (
     log,
     prepare_database,
     private_postgres,
+    py_spy,
     restore_sigint,
     stop_process_tree,
     table,
@@ -983,26 +984,7 @@ def profile(
     """py-spy on the server's processes during a c8 run (separately: py-spy costs CPU)."""
     out = OUT / "tickets_intake.pyspy.txt"
     seconds = max(5, round(args.duration / 2))
-    spy = subprocess.Popen(
-        [
-            args.py_spy,
-            "record",
-            "--pid",
-            str(server.pid),
-            "--subprocesses",
-            "--duration",
-            str(seconds),
-            "--rate",
-            "200",
-            "--format",
-            "raw",
-            "--nonblocking",
-            "--output",
-            str(out),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
+    spy = py_spy(args.py_spy, server.pid, seconds, out, children=True)
     try:
         figures, _ = run_wrk(
             base,

@@ -52,7 +52,6 @@ import argparse
 import asyncio
 import json
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -76,6 +75,7 @@ from _common import (
     log,
     prepare_database,
     private_postgres,
+    py_spy,
     restore_sigint,
     stop_process_tree,
     table,
@@ -400,26 +400,7 @@ def profile(base: str, path: str, stream: Stream, args: argparse.Namespace, serv
     host, port = base.removeprefix("http://").split(":")
     out = OUT / "whatsapp_inbound.pyspy.txt"
     seconds = max(5, round(args.seconds / 2))
-    spy = subprocess.Popen(
-        [
-            args.py_spy,
-            "record",
-            "--pid",
-            str(server.pid),
-            "--subprocesses",
-            "--duration",
-            str(seconds),
-            "--rate",
-            "200",
-            "--format",
-            "raw",
-            "--nonblocking",
-            "--output",
-            str(out),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
+    spy = py_spy(args.py_spy, server.pid, seconds, out, children=True)
     try:
         timings = asyncio.run(
             drive(host, int(port), path, stream, args.connections, args.copies, seconds)
