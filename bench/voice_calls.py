@@ -42,6 +42,7 @@ import psycopg
 
 from _common import (
     OUT,
+    Connection,
     CpuMeter,
     Postgres,
     code_line,
@@ -115,33 +116,6 @@ def create_account(url: str, tenant_id: uuid.UUID) -> str:
 
 
 # ------------------------------------------------------------------------ load generator
-
-
-class Connection:
-    """One keep-alive HTTP/1.1 connection; GET only; reads Content-Length bodies."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def get(self, path: str) -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
-        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        body = await self.reader.readexactly(length) if length else b""
-        return status, body
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
 
 
 @dataclass

@@ -68,6 +68,7 @@ import psycopg
 
 from _common import (
     OUT,
+    Connection,
     CpuMeter,
     Postgres,
     code_line,
@@ -238,41 +239,6 @@ class Stream:
 # ------------------------------------------------------------------------ load generator
 
 
-class Connection:
-    """One keep-alive HTTP/1.1 connection (bench/voice_calls.py's, for POST)."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def connect(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-
-    async def post(self, path: str, body: bytes, signature: str) -> tuple[int, bytes]:
-        if self.writer is None:
-            await self.connect()
-        assert self.reader is not None
-        self.writer.write(
-            f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-            f"X-Hub-Signature-256: {signature}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-            + body
-        )
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        answer = await self.reader.readexactly(length) if length else b""
-        return status, answer
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
-
-
 @dataclass
 class Timings:
     latencies: list[float] = field(default_factory=list)  # every request
@@ -300,7 +266,8 @@ async def drive(
     async def one(conn: Connection, message: Message) -> tuple[int, dict[str, Any]]:
         t = time.perf_counter()
         try:
-            status, answer = await conn.post(path, message.raw, message.signature)
+            signed = f"X-Hub-Signature-256: {message.signature}\r\n"
+            status, answer = await conn.post(path, message.raw, signed)
         except (OSError, asyncio.IncompleteReadError, ValueError):
             conn.close()
             status, answer = 0, b""
