@@ -41,6 +41,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sahaya.channels.sms_parts import sms_parts
+
 TIMEOUT_SECONDS = 30.0  # longer than any client timeout Sahaya uses
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
 
@@ -57,12 +59,6 @@ CHOICES: dict[str, frozenset[str]] = {
 }
 
 _PLACEHOLDER = re.compile(r"\{#\w+#\}", re.IGNORECASE)
-# GSM 03.38 basic and extension sets (the same rule as the Textlocal fake's `sms_parts`).
-_GSM_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM_EXTENSION = frozenset("^{}\\[~]|€\f")
 
 
 @dataclass
@@ -101,15 +97,6 @@ def dlt_pattern(template: str) -> re.Pattern[str]:
 def matches_dlt_template(body: str, templates: Iterable[str]) -> bool:
     """Whether `body` fills one of the approved `templates` exactly."""
     return any(dlt_pattern(template).fullmatch(body) for template in templates)
-
-
-def sms_units(body: str, encoding: str = "plain") -> int:
-    """SMS parts `body` takes: GSM-7 160/153, or UCS-2 70/67 (unicode or non-GSM text)."""
-    if encoding != "unicode" and all(ch in _GSM_BASIC or ch in _GSM_EXTENSION for ch in body):
-        size, single, multi = sum(2 if ch in _GSM_EXTENSION else 1 for ch in body), 160, 153
-    else:
-        size, single, multi = len(body.encode("utf-16-le")) // 2, 70, 67
-    return 1 if size <= single else -(-size // multi)
 
 
 def status_form(
@@ -248,7 +235,7 @@ class FakeExotelSms:
         if problem := self._problem(form):
             return _error(request, 400, problem)
         sid, to, now = uuid.uuid4().hex, e164(form["To"]) or "", _stamp()
-        units = sms_units(form["Body"], form.get("EncodingType", "plain"))
+        units = sms_parts(form["Body"], unicode=form.get("EncodingType") == "unicode")
         self.sent.append(SentSms(self.account_sid, form, sid, to))
         if callback := form.get("StatusCallback"):
             status = status_form(

@@ -39,6 +39,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from sahaya.channels.sms_parts import sms_parts
+
 TIMEOUT_SECONDS = 30.0  # longer than any client timeout Sahaya uses
 MAX_MESSAGE_CHARS = 766  # providers.md §4.2
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
@@ -62,12 +64,6 @@ INVALID_NUMBER_WARNING = 3  # "Invalid number": that number is dropped, the rest
 
 _INDIAN_MOBILE = re.compile(r"91\d{10}")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# GSM 03.38: the basic set counts one septet, the extension set two; anything else → UCS-2.
-_GSM_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM_EXTENSION = frozenset("^{}\\[~]|€\f")
 
 
 @dataclass
@@ -87,16 +83,6 @@ class Posted:
     url: str
     form: dict[str, str]
     status: int  # what our endpoint answered
-
-
-def sms_parts(text: str) -> int:
-    """How many SMS parts `text` takes: GSM-7 160 (153 per part when concatenated), else
-    UCS-2 70 (67) — Malayalam is always UCS-2."""
-    if all(ch in _GSM_BASIC or ch in _GSM_EXTENSION for ch in text):
-        size, single, multi = sum(2 if ch in _GSM_EXTENSION else 1 for ch in text), 160, 153
-    else:
-        size, single, multi = len(text.encode("utf-16-le")) // 2, 70, 67
-    return 1 if size <= single else -(-size // multi)
 
 
 def receipt_form(
