@@ -1,4 +1,4 @@
-"""Coalesced reads: keys asked for while a fetch is in flight share the next one.
+"""Coalesced statements: keys asked for while a fetch is in flight share the next one.
 
 The DataLoader pattern, for the hot single-row statements (a caller's customer card, the
 gate's call row). Alone, a request costs the one statement it always did; under load a
@@ -32,7 +32,7 @@ class Batcher(Generic[K, V]):
         self.max_batch = max_batch
         self._waiting: dict[K, list[asyncio.Future[V | None]]] = {}
         self._draining = False
-        self._drainer: asyncio.Task[None] | None = None
+        self._drainer: asyncio.Task[None] | None = None  # held: the loop keeps only weak refs
 
     async def get(self, key: K) -> V | None:
         future: asyncio.Future[V | None] = asyncio.get_running_loop().create_future()
