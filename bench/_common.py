@@ -19,13 +19,14 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import psutil
+import psycopg
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = REPO / ".venv" / "bin"
@@ -191,6 +192,32 @@ def stop_postgres(pgdata: Path) -> None:
             master.wait(30)
 
 
+# Which statements cost the server most: `BENCH_PG_STATEMENTS=15 .venv/bin/python bench/….py`
+# loads pg_stat_statements into the benchmark's PostgreSQL and prints its top 15 at the end
+# (it found the fresh-table plans of 2026-12-02: bench/README.md).
+_TOP_STATEMENTS = """
+SELECT calls, round((total_exec_time / greatest(calls, 1) * 1000)::numeric, 1),
+       round(shared_blks_hit::numeric / greatest(calls, 1), 1),
+       left(regexp_replace(query, '\\s+', ' ', 'g'), 110)
+FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT %s"""
+
+
+def track_statements(pg: Postgres, restart: Callable[[], object]) -> None:
+    with psycopg.connect(pg.url, autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+    stop_postgres(pg.pgdata)
+    restart()
+    with psycopg.connect(pg.url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION pg_stat_statements")
+
+
+def print_statements(pg: Postgres, top: int) -> None:
+    with psycopg.connect(pg.url) as conn:
+        rows = conn.execute(_TOP_STATEMENTS, (top,)).fetchall()
+    print(f"\npg_stat_statements, top {top} by total time:")
+    print(table(["calls", "µs/call", "buffers/call", "statement"], rows))
+
+
 @contextlib.contextmanager
 def private_postgres(prefix: str, *, fast_and_unsafe: bool = False) -> Iterator[Postgres]:
     """Start a fresh embedded PostgreSQL in a new temporary folder; stop and delete it after."""
@@ -202,9 +229,14 @@ def private_postgres(prefix: str, *, fast_and_unsafe: bool = False) -> Iterator[
     url = start_embedded(root, fast_and_unsafe=fast_and_unsafe)
     log(f"embedded PostgreSQL up in {time.perf_counter() - started:.1f}s under {root}")
     pg = Postgres(root=root, url=url, pgdata=(root / "pgdata").resolve())
+    statements = int(os.environ.get("BENCH_PG_STATEMENTS", "0"))
+    if statements:
+        track_statements(pg, restart=lambda: start_embedded(root, fast_and_unsafe=fast_and_unsafe))
     try:
         yield pg
     finally:
+        if statements:
+            print_statements(pg, statements)
         stop_postgres(pg.pgdata)
         shutil.rmtree(root, ignore_errors=True)
         log(f"stopped PostgreSQL and removed {root}")

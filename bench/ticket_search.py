@@ -105,11 +105,11 @@ def _stage_lines(
     customer_ids: list[uuid.UUID],
     count: int,
     seed: int,
+    now: datetime,
 ) -> Any:
     """Stage rows as COPY text lines, oldest ticket first (numbers follow creation time)."""
     rng = random.Random(seed)
     words = Complaints(seed)
-    now = datetime.now(UTC)
     start = now - timedelta(days=730)
     step = (now - start) / max(1, count)
     statuses = _weighted(_STATUSES, rng, count)
@@ -165,9 +165,17 @@ MOVE = """INSERT INTO tickets (id, tenant_id, number, customer_id, service_code,
     FROM bench_stage WHERE (get_byte(uuid_send(id), 15) %% %(parts)s) = %(part)s"""
 
 
-def load_tickets(pg: Postgres, tenant_id: uuid.UUID, customers: list[Any], count: int) -> dict:
+def load_tickets(
+    pg: Postgres,
+    tenant_id: uuid.UUID,
+    customers: list[Any],
+    count: int,
+    *,
+    ending: datetime | None = None,
+) -> dict:
     """COPY into a stage table, then INSERT … SELECT with to_tsvector in two parallel
-    parts, without secondary indexes; recreate them; VACUUM ANALYZE."""
+    parts, without secondary indexes; recreate them; VACUUM ANALYZE. The tickets span the
+    two years before `ending` (default: now)."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     with psycopg.connect(pg.url) as conn:
@@ -186,7 +194,10 @@ def load_tickets(pg: Postgres, tenant_id: uuid.UUID, customers: list[Any], count
         conn.execute(STAGE)
         with conn.cursor().copy("COPY bench_stage FROM STDIN") as copy:
             chunk: list[str] = []
-            for line in _stage_lines(nodes, customers, customer_ids, count, seed=20261123):
+            lines = _stage_lines(
+                nodes, customers, customer_ids, count, 20261123, ending or datetime.now(UTC)
+            )
+            for line in lines:
                 chunk.append(line)
                 if len(chunk) >= 5_000:
                     copy.write("".join(chunk).encode())
