@@ -103,7 +103,7 @@ def channel_message(
     customer_id: uuid.UUID | None = None,
 ) -> OutboxMessageRow:
     """An outbox row, due now."""
-    return OutboxMessageRow(
+    return OutboxMessageRow.fresh(
         id=uuid.uuid4(),
         tenant_id=tenant_id,
         channel=route.channel.value,
@@ -160,7 +160,7 @@ async def queue_acknowledgement(
             now=now,
         )
         repo.add(email)
-    inbox = AppInboxRow(
+    inbox = AppInboxRow.fresh(
         id=uuid.uuid4(),
         tenant_id=ticket.tenant_id,
         customer_id=customer.id,

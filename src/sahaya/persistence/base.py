@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from sqlalchemy import DateTime, ForeignKey, MetaData, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -22,6 +22,25 @@ NAMING = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: DateTime(timezone=True)}
+
+    @classmethod
+    def fresh(cls, **values: Any) -> Self:
+        """A new row, like `cls(**values)` but without the ORM's event for each attribute
+        set: the rows every ticket writes (ticket, thread entry, audit events, SLA clock,
+        acknowledgements) took ~0.3 ms of intake's CPU to construct (bench/README.md).
+        Later changes to the row are tracked as usual; it is written like any new row."""
+        keys = _ATTRIBUTES.get(cls)
+        if keys is None:
+            keys = _ATTRIBUTES[cls] = frozenset(cls.__mapper__.attrs.keys())
+        unknown = values.keys() - keys
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no attribute {sorted(unknown)[0]!r}")
+        row: Self = cls.__mapper__.class_manager.new_instance()
+        row.__dict__.update(values)
+        return row
+
+
+_ATTRIBUTES: dict[type[Base], frozenset[str]] = {}
 
 
 def utcnow_column() -> Mapped[datetime]:

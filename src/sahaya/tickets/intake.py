@@ -155,7 +155,7 @@ async def open_ticket(
     number = domain.format_number(
         prefix, await repo.next_sequence(actor.tenant_id, prefix, driver=driver)
     )
-    ticket = TicketRow(
+    ticket = TicketRow.fresh(
         id=uuid.uuid4(),
         tenant_id=actor.tenant_id,
         number=number,

@@ -305,7 +305,7 @@ class TicketRepository:
     ) -> TicketEventRow:
         """Add one audit event (who, what, before → after) to the ticket's history."""
         e = new_event(ticket, actor, action, changes, now)
-        event = TicketEventRow(  # not asdict(): it would deep-copy `changes`
+        event = TicketEventRow.fresh(  # not asdict(): it would deep-copy `changes`
             id=e.id,
             tenant_id=e.tenant_id,
             ticket_id=e.ticket_id,

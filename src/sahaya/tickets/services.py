@@ -66,7 +66,7 @@ def _entry(
     body: str,
     now: datetime,
 ) -> TicketEntryRow:
-    entry = TicketEntryRow(
+    entry = TicketEntryRow.fresh(
         id=uuid.uuid4(),
         tenant_id=ticket.tenant_id,
         ticket_id=ticket.id,

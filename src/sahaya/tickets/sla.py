@@ -112,7 +112,7 @@ async def start(
     *, uow: UnitOfWork, ticket: TicketRow, node: NodeRow, now: datetime, config: SlaConfig = DEFAULT
 ) -> TicketClockRow:
     calendar_id, calendar = await _calendar(uow, node, now)
-    row = TicketClockRow(
+    row = TicketClockRow.fresh(
         ticket_id=ticket.id,
         tenant_id=ticket.tenant_id,
         calendar_id=calendar_id,
