@@ -159,3 +159,35 @@ async def test_priority_and_html_message(client: httpx.AsyncClient, api_key: str
     assert ticket["severity"] == "critical"
     entries = await client.get(f"/api/v1/tickets/{response.text}/entries", headers=bearer(api_key))
     assert entries.json()[0]["body"] == "<p>Order <b>4512</b> missing</p>"
+
+
+async def test_new_tickets_and_the_cases_that_need_the_full_unit_of_work(
+    client: httpx.AsyncClient, api_key: str, db_url: str
+) -> None:
+    """A new ticket for a caller found by phone is written by a lean unit of work; a repeat
+    (the duplicate guard threads it) and a match by email need the ORM and run again in a
+    full one — each still gives one ticket, with every message, and one acknowledgement."""
+    first = {"name": "Angry User", "email": "api@osticket.com", "phone": "9847000123"}
+    opened = await post(
+        client, api_key, json.dumps(first | {"subject": "Cold food", "message": "one"}).encode()
+    )
+    assert opened.status_code == 201, opened.text
+    again = await post(
+        client, api_key, json.dumps(first | {"subject": "Still cold", "message": "two"}).encode()
+    )
+    assert (again.status_code, again.text) == (201, opened.text)
+    by_email = dict(first, phone="not a phone", subject="Third time", message="three")
+    third = await post(client, api_key, json.dumps(by_email).encode())
+    assert (third.status_code, third.text) == (201, opened.text)
+
+    with psycopg.connect(db_url) as conn:
+        tickets = conn.execute("SELECT number FROM tickets").fetchall()
+        bodies = conn.execute(
+            "SELECT body FROM ticket_entries WHERE kind = 'customer_message' ORDER BY seq"
+        ).fetchall()
+        acks = conn.execute("SELECT count(*) FROM outbox_messages").fetchone()
+        clocks = conn.execute("SELECT count(*) FROM sla_ticket_clocks").fetchone()
+    assert tickets == [(opened.text,)]
+    assert bodies == [("one",), ("two",), ("three",)]
+    assert acks == (1,)
+    assert clocks == (1,)

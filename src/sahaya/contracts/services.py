@@ -115,11 +115,10 @@ async def check_at_intake(
     today: date,
 ) -> domain.EntitlementResult:
     """The entitlement a new ticket records (seed 004, step 5: AMC status validation)."""
-    repo = ContractRepository(uow.session)
     views = await contract_views(await uow.driver(), tenant_id, customer_id)
-    required = await uow.cache.get(
+    required = await uow.cached(
         ("contract_required", tenant_id, service_code),
-        lambda: repo.requires_contract(tenant_id, service_code),
+        lambda session: ContractRepository(session).requires_contract(tenant_id, service_code),
     )
     return domain.entitlement(views, service=service_code, on=today, requires_contract=required)
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from sahaya.network import domain
 from sahaya.network.errors import (
     DuplicateExecutive,
@@ -80,11 +82,11 @@ class ServiceInfo:
 async def active_service(*, uow: UnitOfWork, tenant_id: uuid.UUID, code: str) -> ServiceInfo:
     """A service tickets may be opened for, from the per-process reference cache."""
 
-    async def load() -> ServiceInfo | None:
-        row = await NetworkRepository(uow.session).service(tenant_id, code)
+    async def load(session: AsyncSession) -> ServiceInfo | None:
+        row = await NetworkRepository(session).service(tenant_id, code)
         return None if row is None else ServiceInfo(row.code, row.name, row.active)
 
-    found = await uow.cache.get(("service", tenant_id, code), load)
+    found = await uow.cached(("service", tenant_id, code), load)
     if found is None or not found.active:
         raise UnknownService(f"no active service {code!r}", field="service")
     return found

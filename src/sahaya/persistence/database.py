@@ -58,7 +58,8 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self.reference_cache = ReferenceCache()
         self._reads: AsyncConnectionPool[AsyncConnection] | None = None
-        self._reads_lock = asyncio.Lock()
+        self._writes: AsyncConnectionPool[AsyncConnection] | None = None
+        self._pools_lock = asyncio.Lock()
         self._batchers: dict[str, Batcher[Any, Any]] = {}
 
     def batcher(self, name: str, fetch: Fetch[K, V]) -> Batcher[K, V]:
@@ -74,27 +75,44 @@ class Database:
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:
         """An autocommit connection for single-statement reads (no BEGIN/ROLLBACK)."""
-        pool = self._reads or await self._open_reads()
+        pool = self._reads or await self._open("reads", autocommit=True)
         async with pool.connection() as connection:
             yield connection
 
-    async def _open_reads(self) -> AsyncConnectionPool[AsyncConnection]:
-        async with self._reads_lock:
-            if self._reads is None:
-                pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
-                    self.url,
-                    min_size=1,
-                    max_size=self.pool_size,
-                    kwargs={"autocommit": True},
-                    open=False,
-                    name="reads",
-                )
-                await pool.open()
+    async def lend(self) -> AsyncConnection:
+        """A connection for a lean unit of work's transaction (persistence.uow): from a
+        plain psycopg pool, without SQLAlchemy's checkout, ping and greenlet hops."""
+        pool = self._writes or await self._open("writes", autocommit=False)
+        return await pool.getconn()
+
+    async def give_back(self, connection: AsyncConnection) -> None:
+        """Return a lent connection, idle (the pool drops a broken one)."""
+        assert self._writes is not None  # noqa: S101 - lent from it
+        await self._writes.putconn(connection)
+
+    async def _open(self, name: str, *, autocommit: bool) -> AsyncConnectionPool[AsyncConnection]:
+        async with self._pools_lock:
+            found = self._reads if name == "reads" else self._writes
+            if found is not None:
+                return found
+            pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
+                self.url,
+                min_size=1,
+                max_size=self.pool_size,
+                kwargs={"autocommit": autocommit},
+                open=False,
+                name=name,
+            )
+            await pool.open()
+            if name == "reads":
                 self._reads = pool
-            return self._reads
+            else:
+                self._writes = pool
+            return pool
 
     async def dispose(self) -> None:
-        if self._reads is not None:
-            await self._reads.close()
-            self._reads = None
+        for pool in (self._reads, self._writes):
+            if pool is not None:
+                await pool.close()
+        self._reads = self._writes = None
         await self.engine.dispose()

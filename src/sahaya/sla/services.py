@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from types import MappingProxyType
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from sahaya.persistence import UnitOfWork
 from sahaya.sla import calendars
 from sahaya.sla.domain import BusinessCalendar, InvalidCalendar, Severity
@@ -102,8 +104,8 @@ async def set_severity_rule(
 async def severity_by_tag(*, uow: UnitOfWork, tenant_id: uuid.UUID) -> Mapping[str, Severity]:
     """The tenant's category rules (tag → severity), from the per-process reference cache."""
 
-    async def load() -> Mapping[str, Severity]:
-        rows = await SlaRepository(uow.session).severity_rules(tenant_id)
+    async def load(session: AsyncSession) -> Mapping[str, Severity]:
+        rows = await SlaRepository(session).severity_rules(tenant_id)
         return MappingProxyType({r.tag: Severity(r.severity) for r in rows})
 
-    return await uow.cache.get(("severity_rules", tenant_id), load)
+    return await uow.cached(("severity_rules", tenant_id), load)

@@ -19,6 +19,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from sahaya.access import Principal, Role
 from sahaya.customers import CustomerRepository, CustomerRow, e164_or_none
 from sahaya.customers import services as customers
@@ -81,11 +83,11 @@ async def system_actor(uow: UnitOfWork, tenant_id: uuid.UUID, home: NodeRow) -> 
     """The actor of work no person did (a channel's message), at the tree's root."""
     root_path = home.path.split("/")[0]
 
-    async def load() -> tuple[uuid.UUID, str] | None:
-        root = await NetworkRepository(uow.session).node(tenant_id, root_path)
+    async def load(session: AsyncSession) -> tuple[uuid.UUID, str] | None:
+        root = await NetworkRepository(session).node(tenant_id, root_path)
         return None if root is None else (root.id, root.path)
 
-    root = await uow.cache.get(("root_node", tenant_id, root_path), load)
+    root = await uow.cached(("root_node", tenant_id, root_path), load)
     assert root is not None  # noqa: S101 - every node has its root
     return Principal(
         tenant_id=tenant_id,
@@ -128,12 +130,12 @@ async def service_code_for(uow: UnitOfWork, account: ChannelAccount) -> str:
     if isinstance(configured, str) and configured:
         return configured
 
-    async def load() -> str:
-        services = await NetworkRepository(uow.session).services(account.tenant_id)
+    async def load(session: AsyncSession) -> str:
+        services = await NetworkRepository(session).services(account.tenant_id)
         active = [s.code for s in services if s.active]
         return active[0] if active else "apnafood"
 
-    return await uow.cache.get(("default_service", account.tenant_id), load)
+    return await uow.cached(("default_service", account.tenant_id), load)
 
 
 async def _attachments(

@@ -10,6 +10,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from sahaya.access import Principal, Role
 from sahaya.access.errors import NotAllowed
 from sahaya.customers import CustomerRepository
@@ -295,14 +297,14 @@ async def search(
     reference cache; scoping by id (not by path prefix) lets a taluk agent's search walk
     that taluk's own recency index."""
 
-    async def load() -> tuple[uuid.UUID, ...] | None:
-        network = NetworkRepository(uow.session)
+    async def load(session: AsyncSession) -> tuple[uuid.UUID, ...] | None:
+        network = NetworkRepository(session)
         inside = await network.subtree(actor.tenant_id, actor.node_path)
         if len(inside) == await network.node_count(actor.tenant_id):
             return None  # the whole tenant: no node filter at all
         return tuple(n.id for n in inside)
 
-    node_ids = await uow.cache.get(("subtree_ids", actor.tenant_id, actor.node_path), load)
+    node_ids = await uow.cached(("subtree_ids", actor.tenant_id, actor.node_path), load)
     return await TicketRepository(uow.session).search(
         tenant_id=actor.tenant_id, node_ids=node_ids, query=query, limit=limit
     )

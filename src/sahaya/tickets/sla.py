@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from sahaya.network import NodeRow
 from sahaya.network.repository import ancestor_paths
 from sahaya.persistence import UnitOfWork
@@ -56,11 +58,11 @@ async def _calendar(
     The tenant's attachments come from the per-process reference cache."""
     years = _years(now)
 
-    async def load() -> dict[str, tuple[uuid.UUID, sla.BusinessCalendar]]:
-        rows = await SlaRepository(uow.session).calendars_by_node_path(node.tenant_id)
+    async def load(session: AsyncSession) -> dict[str, tuple[uuid.UUID, sla.BusinessCalendar]]:
+        rows = await SlaRepository(session).calendars_by_node_path(node.tenant_id)
         return {path: (row.id, calendars.from_row(row, years)) for path, row in rows.items()}
 
-    attached = await uow.cache.get(("calendars", node.tenant_id, years.start), load)
+    attached = await uow.cached(("calendars", node.tenant_id, years.start), load)
     for path in reversed(ancestor_paths(node.path)):  # nearest first
         if path in attached:
             return attached[path]

@@ -10,7 +10,7 @@ service joins that ticket and its number is returned.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
@@ -22,6 +22,7 @@ from sahaya.customers.repository import with_home
 from sahaya.errors import SahayaError, Unauthenticated
 from sahaya.network import NodeRow
 from sahaya.persistence import Database, UnitOfWork
+from sahaya.persistence.uow import NeedsSession
 from sahaya.settings import Settings
 from sahaya.tickets import intake as ticket_intake
 from sahaya.tickets.attachments import Limits, NewAttachment
@@ -68,7 +69,6 @@ async def create_ticket(fmt: str, request: Request) -> PlainTextResponse:
     if not key:
         return _text(401, "Valid API key required")
     database: Database = request.app.state.database
-    settings: Settings = request.app.state.settings
     now = await clock()
     try:
         caller = await resolve_token(request, database, now, key)
@@ -78,37 +78,54 @@ async def create_ticket(fmt: str, request: Request) -> PlainTextResponse:
         parsed = intake.parse(await request.body())
     except intake.OsTicketError as exc:
         return _text(exc.status, exc.message)
-    async with UnitOfWork(database) as uow:
-        customer = await _customer(uow, caller, parsed)
-        if customer is None:
-            return _text(403, "Ticket denied: the submitter is not a registered customer")
-        try:
-            opened = await ticket_intake.open_ticket(
-                uow=uow,
-                actor=caller,
-                intake=ticket_intake.Intake(
-                    customer_id=customer[0].id,
-                    service_code=str(parsed.custom_fields.get("service", "apnafood")),
-                    channel=Channel(parsed.channel),
-                    subject=parsed.subject,
-                    message=parsed.message,
-                    severity=parsed.severity,
-                    tags=[f"topic:{parsed.topic_id}"] if parsed.topic_id is not None else [],
-                    attachments=tuple(
-                        NewAttachment(a.filename, a.content_type, a.data)
-                        for a in parsed.attachments
-                    ),
-                    custom_fields=parsed.custom_fields,
-                    contact_email=parsed.email.lower(),
-                    autorespond=parsed.autorespond,
+    # The common case — a new ticket for a customer found by phone — only inserts: a lean
+    # unit of work (ADR 0011). Anything else (threading into an open ticket, a match by
+    # email) needs the ORM and runs again in a full one, nothing having been written.
+    try:
+        async with UnitOfWork(database, lean=True) as uow:
+            return await _create(uow, request, caller, parsed, now)
+    except NeedsSession:
+        async with UnitOfWork(database) as uow:
+            return await _create(uow, request, caller, parsed, now)
+
+
+async def _create(
+    uow: UnitOfWork,
+    request: Request,
+    caller: Principal,
+    parsed: intake.OsTicketRequest,
+    now: datetime,
+) -> PlainTextResponse:
+    settings: Settings = request.app.state.settings
+    customer = await _customer(uow, caller, parsed)
+    if customer is None:
+        return _text(403, "Ticket denied: the submitter is not a registered customer")
+    try:
+        opened = await ticket_intake.open_ticket(
+            uow=uow,
+            actor=caller,
+            intake=ticket_intake.Intake(
+                customer_id=customer[0].id,
+                service_code=str(parsed.custom_fields.get("service", "apnafood")),
+                channel=Channel(parsed.channel),
+                subject=parsed.subject,
+                message=parsed.message,
+                severity=parsed.severity,
+                tags=[f"topic:{parsed.topic_id}"] if parsed.topic_id is not None else [],
+                attachments=tuple(
+                    NewAttachment(a.filename, a.content_type, a.data) for a in parsed.attachments
                 ),
-                now=now,
-                thread_window=timedelta(hours=settings.ticket_thread_hours),
-                store=request.app.state.attachments,
-                limits=Limits(max_bytes=settings.attachment_max_bytes),
-                known=customer,
-            )
-        except SahayaError as exc:
-            return _text(400, exc.detail)
-        await uow.commit()
+                custom_fields=parsed.custom_fields,
+                contact_email=parsed.email.lower(),
+                autorespond=parsed.autorespond,
+            ),
+            now=now,
+            thread_window=timedelta(hours=settings.ticket_thread_hours),
+            store=request.app.state.attachments,
+            limits=Limits(max_bytes=settings.attachment_max_bytes),
+            known=customer,
+        )
+    except SahayaError as exc:
+        return _text(400, exc.detail)
+    await uow.commit()
     return _text(201, opened.ticket.number)
