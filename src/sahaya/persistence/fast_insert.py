@@ -117,12 +117,15 @@ def _statement(obj: object) -> tuple[str, list[Any]]:
     return sql, values
 
 
-async def insert_new(uow: UnitOfWork) -> None:
-    """Insert every object added to the session since the last flush, in one pipeline."""
+async def insert_new(uow: UnitOfWork, *, commit: bool = False) -> None:
+    """Insert every object added to the session since the last flush, in one pipeline;
+    with `commit`, the COMMIT rides in the same round trip (a lean unit of work's commit)."""
     session = uow.session
     pending = sorted(session.new, key=lambda o: _order(o.__table__))
     deferred = uow.take_deferred()
     if not pending and not deferred:
+        if commit and uow.has_driver:
+            await (await uow.driver()).commit()
         return
     statements = [_statement(obj) for obj in pending]
     for obj in pending:
@@ -133,3 +136,5 @@ async def insert_new(uow: UnitOfWork) -> None:
             await driver.execute(sql, values, prepare=True)
         for sql, params in deferred:  # NOTIFYs and the like ride along
             await driver.execute(sql, params, prepare=True)
+        if commit:
+            await driver.commit()

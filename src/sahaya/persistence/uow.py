@@ -64,6 +64,11 @@ class UnitOfWork:
         return self._lean
 
     @property
+    def has_driver(self) -> bool:
+        """Whether this unit of work's connection has been taken (a transaction may be open)."""
+        return self._driver is not None
+
+    @property
     def session(self) -> AsyncSession:
         if self._lean and self._staging is not None:
             return self._staging  # type: ignore[return-value]  # stages rows, else NeedsSession
@@ -163,9 +168,8 @@ class UnitOfWork:
         if self._lean:
             from sahaya.persistence.fast_insert import insert_new  # it imports this module
 
-            await insert_new(self)  # rows staged since the last write, and the NOTIFYs
-            if self._driver is not None:
-                await self._driver[1].commit()
+            # The rows staged since the last write, the NOTIFYs and COMMIT: one round trip.
+            await insert_new(self, commit=True)
             return
         if self._deferred:
             driver = await self.driver()
