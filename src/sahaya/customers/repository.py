@@ -67,22 +67,29 @@ _CUSTOMER = (
     "created_at", "updated_at",
 )  # fmt: skip
 _NODE = ("id", "tenant_id", "parent_id", "level", "name", "path", "franchisee_id", "created_at")
-_BY = {"phone": "c.phone_e164 = %s", "id": "c.id = %s"}
+_BY = {
+    "phone": "c.phone_e164 = %s",
+    "id": "c.id = %s",
+    # value: (channel, external id) of a linked chat or WhatsApp number
+    "identity": """c.id = (SELECT customer_id FROM customer_identities
+                WHERE tenant_id = c.tenant_id AND channel = %s AND external_id = %s)""",
+}
 
 
 async def with_home(
     driver: AsyncConnection, tenant_id: uuid.UUID, *, by: str, value: object
 ) -> tuple[CustomerRow, NodeRow] | None:
-    """A customer and their home node `by` phone or id, read on the unit of work's psycopg
-    connection, as detached rows: for reading only (intake's hot path; ADR 0005). Changes
-    to them are not saved — use `CustomerRepository` for that."""
-    cursor = await driver.execute(_WITH_HOME + _BY[by], (tenant_id, value), prepare=True)
+    """A customer and their home node `by` phone, id or linked identity, read on the unit of
+    work's psycopg connection, as detached rows: for reading only (intake's hot path; ADR
+    0005). Changes to them are not saved — use `CustomerRepository` for that."""
+    params = (tenant_id, *value) if isinstance(value, tuple) else (tenant_id, value)
+    cursor = await driver.execute(_WITH_HOME + _BY[by], params, prepare=True)
     row = await cursor.fetchone()
     if row is None:
         return None
     split = len(_CUSTOMER)
-    customer = CustomerRow(**dict(zip(_CUSTOMER, row[:split], strict=True)))
-    node = NodeRow(**dict(zip(_NODE, row[split:], strict=True)))
+    customer = CustomerRow.fresh(**dict(zip(_CUSTOMER, row[:split], strict=True)))
+    node = NodeRow.fresh(**dict(zip(_NODE, row[split:], strict=True)))
     return customer, node
 
 
@@ -108,21 +115,6 @@ class CustomerRepository:
         result = await self.session.execute(
             self._with_node().where(
                 CustomerRow.tenant_id == tenant_id, CustomerRow.phone_e164 == e164
-            )
-        )
-        row = result.first()
-        return None if row is None else (row[0], row[1])
-
-    async def by_identity(
-        self, tenant_id: uuid.UUID, channel: str, external_id: str
-    ) -> tuple[CustomerRow, NodeRow] | None:
-        result = await self.session.execute(
-            self._with_node()
-            .join(CustomerIdentityRow, CustomerIdentityRow.customer_id == CustomerRow.id)
-            .where(
-                CustomerIdentityRow.tenant_id == tenant_id,
-                CustomerIdentityRow.channel == channel,
-                CustomerIdentityRow.external_id == external_id,
             )
         )
         row = result.first()

@@ -12,16 +12,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
+from sqlalchemy.engine.interfaces import PoolProxiedConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import greenlet_spawn
 
 from sahaya.persistence.batching import Batcher, Fetch, K, V
 from sahaya.persistence.refcache import SESSION_KEY, ReferenceCache
@@ -40,6 +43,14 @@ def libpq_url(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
+@dataclass(frozen=True, slots=True)
+class Lent:
+    """A connection lent to a lean unit of work: the pool's handle and its psycopg side."""
+
+    fairy: PoolProxiedConnection
+    connection: AsyncConnection
+
+
 class Database:
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         self.url = libpq_url(url)
@@ -56,10 +67,24 @@ class Database:
             echo=echo,
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # Reference data a lean unit of work misses in its cache (persistence.uow) is read
+        # on a pool of its own: a lean unit of work holds its connection while it waits for
+        # this one, so both from one pool could wait on each other.
+        self.reference_engine = create_async_engine(
+            sqlalchemy_url(url),
+            pool_size=2,
+            max_overflow=0,
+            pool_timeout=10,
+            pool_recycle=1800,
+            pool_pre_ping=True,
+            echo=echo,
+        )
+        self.reference_sessions = async_sessionmaker(
+            self.reference_engine, expire_on_commit=False, autoflush=False
+        )
         self.reference_cache = ReferenceCache()
         self._reads: AsyncConnectionPool[AsyncConnection] | None = None
-        self._writes: AsyncConnectionPool[AsyncConnection] | None = None
-        self._pools_lock = asyncio.Lock()
+        self._reads_lock = asyncio.Lock()
         self._batchers: dict[str, Batcher[Any, Any]] = {}
 
     def batcher(self, name: str, fetch: Fetch[K, V]) -> Batcher[K, V]:
@@ -72,47 +97,48 @@ class Database:
     def session(self) -> AsyncSession:
         return self.sessions(info={SESSION_KEY: self.reference_cache})
 
+    def reference_session(self) -> AsyncSession:
+        """A session for reading reference data outside any unit of work's transaction."""
+        return self.reference_sessions()
+
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:
         """An autocommit connection for single-statement reads (no BEGIN/ROLLBACK)."""
-        pool = self._reads or await self._open("reads", autocommit=True)
+        pool = self._reads or await self._open_reads()
         async with pool.connection() as connection:
             yield connection
 
-    async def lend(self) -> AsyncConnection:
-        """A connection for a lean unit of work's transaction (persistence.uow): from a
-        plain psycopg pool, without SQLAlchemy's checkout, ping and greenlet hops."""
-        pool = self._writes or await self._open("writes", autocommit=False)
-        return await pool.getconn()
+    async def lend(self) -> Lent:
+        """A pooled connection for a lean unit of work's transaction (persistence.uow),
+        straight from the engine's pool: checked as usual (a refused connection fails at
+        once), without an ORM session."""
+        fairy = await self.engine.raw_connection()
+        driver = fairy.driver_connection
+        assert isinstance(driver, AsyncConnection)  # noqa: S101 - the psycopg dialect
+        return Lent(fairy, driver)
 
-    async def give_back(self, connection: AsyncConnection) -> None:
-        """Return a lent connection, idle (the pool drops a broken one)."""
-        assert self._writes is not None  # noqa: S101 - lent from it
-        await self._writes.putconn(connection)
+    async def give_back(self, lent: Lent) -> None:
+        """Return a lent connection to the engine's pool (idle: its transaction ended)."""
+        await greenlet_spawn(lent.fairy.close)
 
-    async def _open(self, name: str, *, autocommit: bool) -> AsyncConnectionPool[AsyncConnection]:
-        async with self._pools_lock:
-            found = self._reads if name == "reads" else self._writes
-            if found is not None:
-                return found
-            pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
-                self.url,
-                min_size=1,
-                max_size=self.pool_size,
-                kwargs={"autocommit": autocommit},
-                open=False,
-                name=name,
-            )
-            await pool.open()
-            if name == "reads":
+    async def _open_reads(self) -> AsyncConnectionPool[AsyncConnection]:
+        async with self._reads_lock:
+            if self._reads is None:
+                pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
+                    self.url,
+                    min_size=1,
+                    max_size=self.pool_size,
+                    kwargs={"autocommit": True},
+                    open=False,
+                    name="reads",
+                )
+                await pool.open()
                 self._reads = pool
-            else:
-                self._writes = pool
-            return pool
+            return self._reads
 
     async def dispose(self) -> None:
-        for pool in (self._reads, self._writes):
-            if pool is not None:
-                await pool.close()
-        self._reads = self._writes = None
+        if self._reads is not None:
+            await self._reads.close()
+            self._reads = None
         await self.engine.dispose()
+        await self.reference_engine.dispose()

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from psycopg import AsyncConnection, pq
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sahaya.persistence.database import Database
+from sahaya.persistence.database import Database, Lent
 from sahaya.persistence.refcache import ReferenceCache
 
 T = TypeVar("T")
@@ -56,7 +56,7 @@ class UnitOfWork:
         self._session: AsyncSession | None = None
         self._staging: _Staging | None = None
         self._driver: tuple[object, AsyncConnection] | None = None
-        self._lent: AsyncConnection | None = None  # a lean unit of work's connection
+        self._lent: Lent | None = None  # a lean unit of work's connection
         self._deferred: list[tuple[str, tuple[object, ...]]] = []
 
     @property
@@ -95,7 +95,7 @@ class UnitOfWork:
             return await self.cache.get(key, lambda: load(self.session), keep_none=keep_none)
 
         async def separately() -> T:
-            async with self._database.session() as session:
+            async with self._database.reference_session() as session:
                 return await load(session)
 
         return await self.cache.get(key, separately, keep_none=keep_none)
@@ -138,7 +138,7 @@ class UnitOfWork:
                 if self._staging is None:
                     raise RuntimeError("UnitOfWork used outside `async with`")
                 self._lent = await self._database.lend()
-                self._driver = (None, self._lent)
+                self._driver = (None, self._lent.connection)
             return self._driver[1]
         transaction = self.session.get_transaction()
         if (
@@ -184,13 +184,13 @@ class UnitOfWork:
         await self.session.flush()
 
 
-async def _give_back(database: Database, connection: AsyncConnection) -> None:
+async def _give_back(database: Database, lent: Lent) -> None:
     """Return the lean connection to its pool, rolling back what was not committed."""
     try:
-        if connection.info.transaction_status in _OPEN:
-            await connection.rollback()
+        if lent.connection.info.transaction_status in _OPEN:
+            await lent.connection.rollback()
     finally:
-        await database.give_back(connection)
+        await database.give_back(lent)
 
 
 _OPEN = (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR)

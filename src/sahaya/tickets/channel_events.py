@@ -23,6 +23,7 @@ from sahaya.messaging import inbound as events
 from sahaya.messaging.accounts import ChannelAccount
 from sahaya.messaging.domain import InboundMessage, Receipt
 from sahaya.persistence import Database, UnitOfWork
+from sahaya.persistence.uow import NeedsSession
 from sahaya.tickets import fast_thread
 from sahaya.tickets.inbound import (
     InboundConfig,
@@ -214,6 +215,28 @@ async def accept(
         mine.set_result(kept)
 
 
+async def _keep_and_process(
+    unit: UnitOfWork,
+    account: ChannelAccount,
+    batch: Sequence[Event],
+    now: datetime,
+    config: InboundConfig,
+    fetch_media: MediaFetcher | None,
+) -> Accepted:
+    result = Accepted()
+    async with unit as uow:
+        for event_id, event in await _keep(uow, account, batch, now):
+            if event_id is None:
+                result.repeated += 1
+                continue
+            result.new += 1
+            result.outcomes.append(
+                await _process(uow, account, event_id, event, now, config, fetch_media)
+            )
+        await uow.commit()
+    return result
+
+
 async def _accept(
     *,
     database: Database,
@@ -225,19 +248,15 @@ async def _accept(
     unreachable: Unreachable = (),
 ) -> Accepted:
     """Keep and process a webhook's events; see the module docstring for the guarantees."""
-    result = Accepted()
     try:
-        async with UnitOfWork(database) as uow:
-            for event_id, event in await _keep(uow, account, batch, now):
-                if event_id is None:
-                    result.repeated += 1
-                    continue
-                result.new += 1
-                result.outcomes.append(
-                    await _process(uow, account, event_id, event, now, config, fetch_media)
-                )
-            await uow.commit()
-        return result
+        try:  # a lean unit of work first (ADR 0011): most messages only insert
+            return await _keep_and_process(
+                UnitOfWork(database, lean=True), account, batch, now, config, fetch_media
+            )
+        except NeedsSession:  # nothing was committed: all again, with the ORM
+            return await _keep_and_process(
+                UnitOfWork(database), account, batch, now, config, fetch_media
+            )
     except unreachable:
         raise
     except Exception as exc:  # keep the events; the sweep retries them

@@ -109,15 +109,17 @@ async def _recognise(
         found = await with_home(driver, account.tenant_id, by="id", value=linked)
         if found is not None:
             return found
-    repo = CustomerRepository(uow.session)
     if account.channel.value in ("whatsapp", "telegram"):
-        found = await repo.by_identity(account.tenant_id, account.channel.value, message.address)
+        identity = (account.channel.value, message.address)
+        found = await with_home(driver, account.tenant_id, by="identity", value=identity)
         if found is not None:
             return found
     if message.phone:
         return await with_home(driver, account.tenant_id, by="phone", value=message.phone)
     if message.email:
-        matches = await repo.by_email(account.tenant_id, message.email.lower())
+        matches = await CustomerRepository(uow.session).by_email(
+            account.tenant_id, message.email.lower()
+        )
         if len(matches) == 1:  # an address shared by two customers identifies neither
             return matches[0]
     return None
