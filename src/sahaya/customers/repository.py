@@ -70,9 +70,10 @@ _NODE = ("id", "tenant_id", "parent_id", "level", "name", "path", "franchisee_id
 _BY = {
     "phone": "c.phone_e164 = %s",
     "id": "c.id = %s",
-    # value: (channel, external id) of a linked chat or WhatsApp number
+    # value: (tenant, channel, external id) of a linked chat or WhatsApp number. Not
+    # correlated with `c`: PostgreSQL reads the identity once, then the customer by key.
     "identity": """c.id = (SELECT customer_id FROM customer_identities
-                WHERE tenant_id = c.tenant_id AND channel = %s AND external_id = %s)""",
+                WHERE tenant_id = %s AND channel = %s AND external_id = %s)""",
 }
 
 

@@ -110,7 +110,7 @@ async def _recognise(
         if found is not None:
             return found
     if account.channel.value in ("whatsapp", "telegram"):
-        identity = (account.channel.value, message.address)
+        identity = (account.tenant_id, account.channel.value, message.address)
         found = await with_home(driver, account.tenant_id, by="identity", value=identity)
         if found is not None:
             return found
