@@ -10,6 +10,7 @@ psycopg pool. The call gate answers in milliseconds, so its reads take the last 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,7 +18,9 @@ from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import event
 from sqlalchemy.engine.interfaces import PoolProxiedConnection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -43,6 +46,39 @@ def libpq_url(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
+# A pooled connection used this recently is handed out without a ping. SQLAlchemy's
+# `pool_pre_ping` pings on every checkout (a round trip, and with psycopg two autocommit
+# switches): ~6 % of a WhatsApp webhook's CPU (bench/README.md). A connection idle longer
+# — over a database restart, say — is pinged, and replaced if dead, as before.
+IDLE_PING_SECONDS = 5.0
+
+
+def ping_when_idle(engine: AsyncEngine, idle: float = IDLE_PING_SECONDS) -> None:
+    """SQLAlchemy's pessimistic disconnect handling, for connections idle over `idle` s."""
+    sync = engine.sync_engine
+
+    @event.listens_for(sync, "connect")
+    def _fresh(dbapi_connection: Any, record: Any) -> None:
+        record.info[_USED] = time.monotonic()
+
+    @event.listens_for(sync, "checkin")
+    def _returned(dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_USED] = time.monotonic()
+
+    @event.listens_for(sync, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_USED, 0.0) < idle:
+            return
+        try:
+            sync.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # dead: the pool retries with a new connection
+            raise DisconnectionError(str(exc)) from exc
+
+
+_USED = "sahaya_last_used"
+
+
 @dataclass(frozen=True, slots=True)
 class Lent:
     """A connection lent to a lean unit of work: the pool's handle and its psycopg side."""
@@ -52,7 +88,14 @@ class Lent:
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        echo: bool = False,
+        idle_ping: float = IDLE_PING_SECONDS,
+    ) -> None:
         self.url = libpq_url(url)
         self.pool_size = pool_size
         # No overflow: connections opened and closed under load cost more than a short wait
@@ -63,9 +106,9 @@ class Database:
             max_overflow=0,
             pool_timeout=10,
             pool_recycle=1800,
-            pool_pre_ping=True,
             echo=echo,
         )
+        ping_when_idle(self.engine, idle_ping)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         # Reference data a lean unit of work misses in its cache (persistence.uow) is read
         # on a pool of its own: a lean unit of work holds its connection while it waits for
@@ -76,9 +119,9 @@ class Database:
             max_overflow=0,
             pool_timeout=10,
             pool_recycle=1800,
-            pool_pre_ping=True,
             echo=echo,
         )
+        ping_when_idle(self.reference_engine, idle_ping)
         self.reference_sessions = async_sessionmaker(
             self.reference_engine, expire_on_commit=False, autoflush=False
         )
@@ -118,7 +161,14 @@ class Database:
         return Lent(fairy, driver)
 
     async def give_back(self, lent: Lent) -> None:
-        """Return a lent connection to the engine's pool (idle: its transaction ended)."""
+        """Return a lent connection to the engine's pool (idle: its transaction ended). A
+        connection the server dropped is discarded, and the pool with it, as SQLAlchemy does
+        when its own statements find one: the others are likely gone too."""
+        if lent.connection.broken or lent.connection.closed:
+            lent.fairy.invalidate()
+            await greenlet_spawn(lent.fairy.close)
+            await self.engine.dispose()
+            return
         await greenlet_spawn(lent.fairy.close)
 
     async def _open_reads(self) -> AsyncConnectionPool[AsyncConnection]:
