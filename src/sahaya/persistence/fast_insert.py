@@ -3,8 +3,8 @@
 A new ticket adds six to eight rows (ticket, thread entry, audit events, SLA clock,
 acknowledgements); measured in-process, SQLAlchemy's flush of them was about half of the
 intake's Python time. `insert_new` takes the objects the session holds as *new*, detaches
-them, and inserts each with a plain `INSERT` on the unit of work's psycopg connection, in
-foreign-key order, in one pipeline — the same rows, one round trip.
+them, and inserts each with a plain `INSERT` on the unit of work's psycopg connection, all
+in one statement (data-modifying CTEs) — the same rows, one round trip.
 
 Only for pure inserts: the objects leave the session, so later changes to them are not
 written (callers use them read-only afterwards). Column defaults are applied as the ORM
@@ -89,7 +89,37 @@ def _plan(obj: object) -> tuple[Table, tuple[_Column, ...]]:
     return table, plan
 
 
-def _statement(obj: object) -> tuple[str, list[Any]]:
+@dataclass(slots=True)
+class _Insert:
+    """One table's INSERT: its column list and a VALUES tuple per row, in the rows' order
+    (identity columns such as a thread's `seq` number them in that order)."""
+
+    table: str
+    columns: str
+    rows: list[str]
+    values: list[Any]
+
+    def sql(self) -> str:
+        # Names come from our own table metadata, values are bound.
+        return f'INSERT INTO "{self.table}" ({self.columns}) VALUES {", ".join(self.rows)}'  # noqa: S608
+
+
+def _inserts(objects: list[object]) -> list[_Insert]:
+    """The rows as INSERTs, consecutive rows of one table with the same columns in one."""
+    found: list[_Insert] = []
+    for obj in objects:
+        table, columns, row, values = _row(obj)
+        last = found[-1] if found else None
+        if last is not None and last.table == table and last.columns == columns:
+            last.rows.append(row)
+            last.values.extend(values)
+        else:
+            found.append(_Insert(table, columns, [row], values))
+    return found
+
+
+def _row(obj: object) -> tuple[str, str, str, list[Any]]:
+    """(table, column list, VALUES tuple, values) of one new row."""
     table, plan = _plan(obj)
     names: list[str] = []
     holders: list[str] = []
@@ -112,14 +142,33 @@ def _statement(obj: object) -> tuple[str, list[Any]]:
             continue
         holders.append("%s")
         values.append(Jsonb(value) if column.json and value is not None else value)
-    # Names come from our own table metadata, values are bound (or rendered by SQLAlchemy).
-    sql = f'INSERT INTO "{table.name}" ({", ".join(names)}) VALUES ({", ".join(holders)})'  # noqa: S608
-    return sql, values
+    return table.name, ", ".join(names), f"({', '.join(holders)})", values
+
+
+def _combined(
+    inserts: list[_Insert], last: tuple[str, tuple[object, ...]] | None
+) -> tuple[str, list[Any]]:
+    """The inserts as one statement: each table's INSERT a data-modifying CTE, and `last`
+    (a SELECT, such as a NOTIFY) or the last INSERT the main statement. PostgreSQL runs
+    every CTE and checks the foreign keys at the end of the statement, so their order does
+    not matter; one statement is one send and one result instead of one per row, and the
+    per-statement work was most of a new ticket's client CPU (bench/README.md)."""
+    parts = [insert.sql() for insert in inserts]
+    values = [v for insert in inserts for v in insert.values]
+    if last is not None:
+        parts.append(last[0])
+        values.extend(last[1])
+    *ctes, main = parts
+    if not ctes:
+        return main, values
+    prefix = ", ".join(f"w{i} AS ({sql})" for i, sql in enumerate(ctes))
+    return f"WITH {prefix} {main}", values
 
 
 async def insert_new(uow: UnitOfWork, *, commit: bool = False) -> None:
-    """Insert every object added to the session since the last flush, in one pipeline;
-    with `commit`, the COMMIT rides in the same round trip (a lean unit of work's commit)."""
+    """Insert every object added to the session since the last flush, with the deferred
+    NOTIFYs, in one statement; with `commit`, the COMMIT rides in the same round trip (a
+    lean unit of work's commit)."""
     session = uow.session
     pending = sorted(session.new, key=lambda o: _order(o.__table__))
     deferred = uow.take_deferred()
@@ -127,14 +176,17 @@ async def insert_new(uow: UnitOfWork, *, commit: bool = False) -> None:
         if commit and uow.has_driver:
             await (await uow.driver()).commit()
         return
-    statements = [_statement(obj) for obj in pending]
+    inserts = _inserts(pending)
     for obj in pending:
         session.expunge(obj)
+    # A single deferred SELECT (the app inbox's NOTIFY) can end the combined statement.
+    last = deferred.pop() if len(deferred) == 1 and deferred[0][0].startswith("SELECT ") else None
     driver = await uow.driver()
     async with driver.pipeline():
-        for sql, values in statements:
+        if inserts or last is not None:
+            sql, values = _combined(inserts, last)
             await driver.execute(sql, values, prepare=True)
-        for sql, params in deferred:  # NOTIFYs and the like ride along
+        for sql, params in deferred:
             await driver.execute(sql, params, prepare=True)
         if commit:
             await driver.commit()
