@@ -189,4 +189,6 @@ async def insert_new(uow: UnitOfWork, *, commit: bool = False) -> None:
         for sql, params in deferred:
             await driver.execute(sql, params, prepare=True)
         if commit:
-            await driver.commit()
+            # As a statement, not `driver.commit()`: that waits for its own Sync, and the
+            # pipeline's exit sends another — two round trips where one does.
+            await driver.execute("COMMIT")
