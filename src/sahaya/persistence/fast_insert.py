@@ -145,23 +145,45 @@ def _row(obj: object) -> tuple[str, str, str, list[Any]]:
     return table.name, ", ".join(names), f"({', '.join(holders)})", values
 
 
+# psycopg parses a query's placeholders once and caches the result, but only for queries of
+# at most 4,096 characters and 50 parameters (psycopg/_queries.py); a longer one is parsed
+# again on every execute. A ticket's rows as one statement were ~80 parameters and ~5 kB,
+# and that parsing cost more than the round trips saved; so they go in as few statements
+# as fit those limits — two for a ticket — still in one round trip.
+_PARSE_CACHE_CHARS = 4096
+_PARSE_CACHE_PARAMS = 50
+
+
 def _combined(
     inserts: list[_Insert], last: tuple[str, tuple[object, ...]] | None
-) -> tuple[str, list[Any]]:
-    """The inserts as one statement: each table's INSERT a data-modifying CTE, and `last`
-    (a SELECT, such as a NOTIFY) or the last INSERT the main statement. PostgreSQL runs
-    every CTE and checks the foreign keys at the end of the statement, so their order does
-    not matter; one statement is one send and one result instead of one per row, and the
-    per-statement work was most of a new ticket's client CPU (bench/README.md)."""
-    parts = [insert.sql() for insert in inserts]
-    values = [v for insert in inserts for v in insert.values]
+) -> list[tuple[str, list[Any]]]:
+    """The inserts as few statements: within each, every table's INSERT a data-modifying
+    CTE and the last INSERT — or `last`, a SELECT such as a NOTIFY — the main statement.
+    PostgreSQL checks foreign keys at the end of each statement, and the rows come in
+    foreign-key order, so a parent is never in a later statement than its child. One
+    statement costs one send and one result instead of one per row (bench/README.md)."""
+    parts: list[tuple[str, list[Any]]] = [(i.sql(), i.values) for i in inserts]
     if last is not None:
-        parts.append(last[0])
-        values.extend(last[1])
-    *ctes, main = parts
+        parts.append((last[0], list(last[1])))
+    statements: list[list[tuple[str, list[Any]]]] = []
+    chars = params = 0
+    for sql, values in parts:
+        fits = chars + len(sql) + 12 <= _PARSE_CACHE_CHARS
+        if not statements or not fits or params + len(values) > _PARSE_CACHE_PARAMS:
+            statements.append([])
+            chars = params = 0
+        statements[-1].append((sql, values))
+        chars += len(sql) + 12  # "wNN AS (…), "
+        params += len(values)
+    return [_chain(group) for group in statements]
+
+
+def _chain(group: list[tuple[str, list[Any]]]) -> tuple[str, list[Any]]:
+    *ctes, (main, _) = group
+    values = [v for _, row in group for v in row]
     if not ctes:
         return main, values
-    prefix = ", ".join(f"w{i} AS ({sql})" for i, sql in enumerate(ctes))
+    prefix = ", ".join(f"w{i} AS ({sql})" for i, (sql, _) in enumerate(ctes))
     return f"WITH {prefix} {main}", values
 
 
@@ -183,8 +205,7 @@ async def insert_new(uow: UnitOfWork, *, commit: bool = False) -> None:
     last = deferred.pop() if len(deferred) == 1 and deferred[0][0].startswith("SELECT ") else None
     driver = await uow.driver()
     async with driver.pipeline():
-        if inserts or last is not None:
-            sql, values = _combined(inserts, last)
+        for sql, values in _combined(inserts, last):
             await driver.execute(sql, values, prepare=True)
         for sql, params in deferred:
             await driver.execute(sql, params, prepare=True)

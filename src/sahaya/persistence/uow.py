@@ -5,12 +5,13 @@ Services receive a `UnitOfWork`, do their reads and writes through repositories 
 Leaving the block without `commit()` rolls everything back.
 
 A *lean* unit of work (`UnitOfWork(database, lean=True)`, ADR 0011) has no ORM session:
-its transaction runs on a psycopg connection of its own, new rows are staged and written by
-`persistence.fast_insert.insert_new` (or at commit), and reference data is read with a
-session of its own. It is for the hottest write paths, which only insert; anything that
-needs the ORM (a query through a repository, changing a loaded row) raises `NeedsSession`
-— before anything was written, as long as the path only stages rows — and the caller runs
-the work again in an ordinary unit of work.
+its transaction runs on a connection lent from the engine's pool and used through psycopg,
+new rows are staged and written by `persistence.fast_insert.insert_new` (at the latest at
+commit, in the same round trip), and reference data is read on a pool of its own. It is
+for the hottest write paths, which only insert; anything that needs the ORM (a query
+through a repository, changing a loaded row) raises `NeedsSession` — before anything was
+written, as long as the path only stages rows — and the caller runs the work again in an
+ordinary unit of work.
 """
 
 from __future__ import annotations
@@ -58,10 +59,6 @@ class UnitOfWork:
         self._driver: tuple[object, AsyncConnection] | None = None
         self._lent: Lent | None = None  # a lean unit of work's connection
         self._deferred: list[tuple[str, tuple[object, ...]]] = []
-
-    @property
-    def lean(self) -> bool:
-        return self._lean
 
     @property
     def has_driver(self) -> bool:
