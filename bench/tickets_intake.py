@@ -3,7 +3,9 @@ acknowledgements queued in the same transaction.
 
 Starts a private embedded PostgreSQL (default settings, fsync on, as an install runs it),
 migrates it, loads the tenant, services and Kerala tree, COPYs `--customers` registered
-customers (spread over the 78 taluks, `--email-share` of them with an email address), and
+customers (spread over the 78 taluks, `--email-share` of them with an email address), loads
+`--history` earlier tickets with `VACUUM ANALYZE` (a helpdesk in operation, as autovacuum
+leaves it; `--history 0` measures a fresh database, whose empty-table plans scan), and
 starts `sahaya serve --workers 2` with `SAHAYA_TICKET_THREAD_HOURS=0` (no duplicate guard).
 `wrk` (1 thread) then posts osTicket JSON bodies — every body a different customer, phones
 written the ways people type them, Manglish/Malayalam/English food-delivery complaints —

@@ -2,7 +2,8 @@
 every payload delivered twice at the same time, at concurrency 16.
 
 A private embedded PostgreSQL (default settings, fsync on), migrations, the tenant and
-Kerala tree, `--customers` registered customers by COPY (uniform over the 78 taluks), one
+Kerala tree, `--customers` registered customers by COPY (uniform over the 78 taluks),
+`--history` earlier tickets (older than the duplicate guard's window; `--history 0`: none), one
 WhatsApp channel account created through `sahaya.messaging.accounts.create` (its secrets
 sealed with the `SAHAYA_SECRET_KEY` the server is started with), `VACUUM (ANALYZE)` and
 `CHECKPOINT`; then `sahaya serve --workers 2`. No worker runs: acknowledgements and
