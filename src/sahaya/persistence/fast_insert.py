@@ -3,8 +3,9 @@
 A new ticket adds six to eight rows (ticket, thread entry, audit events, SLA clock,
 acknowledgements); measured in-process, SQLAlchemy's flush of them was about half of the
 intake's Python time. `insert_new` takes the objects the session holds as *new*, detaches
-them, and inserts each with a plain `INSERT` on the unit of work's psycopg connection, all
-in one statement (data-modifying CTEs) — the same rows, one round trip.
+them, and inserts them with plain `INSERT`s on the unit of work's psycopg connection,
+chained as data-modifying CTEs in as few statements as psycopg caches the parse of (two for
+a ticket) — the same rows, one round trip.
 
 Only for pure inserts: the objects leave the session, so later changes to them are not
 written (callers use them read-only afterwards). Column defaults are applied as the ORM
@@ -189,8 +190,8 @@ def _chain(group: list[tuple[str, list[Any]]]) -> tuple[str, list[Any]]:
 
 async def insert_new(uow: UnitOfWork, *, commit: bool = False) -> None:
     """Insert every object added to the session since the last flush, with the deferred
-    NOTIFYs, in one statement; with `commit`, the COMMIT rides in the same round trip (a
-    lean unit of work's commit)."""
+    NOTIFYs, in one round trip; with `commit`, the COMMIT rides in it too (a lean unit of
+    work's commit)."""
     session = uow.session
     pending = sorted(session.new, key=lambda o: _order(o.__table__))
     deferred = uow.take_deferred()
