@@ -17,6 +17,7 @@ preparable.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,10 +177,14 @@ def _combined(
         statements[-1].append((sql, values))
         chars += len(sql) + 12  # "wNN AS (…), "
         params += len(values)
-    return [_chain(group) for group in statements]
+    return [chain(group) for group in statements]
 
 
-def _chain(group: list[tuple[str, list[Any]]]) -> tuple[str, list[Any]]:
+def chain(group: Sequence[tuple[str, Sequence[Any]]]) -> tuple[str, list[Any]]:
+    """Data-modifying statements (INSERT, UPDATE; the last may be a SELECT) as one: all but
+    the last as CTEs. One send and one result instead of one each; they all see the same
+    snapshot, so none may depend on another's effect — only foreign keys, checked at the
+    end of the statement. Keep the result within psycopg's parse cache (see above)."""
     *ctes, (main, _) = group
     values = [v for _, row in group for v in row]
     if not ctes:
