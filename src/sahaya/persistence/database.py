@@ -79,6 +79,21 @@ def ping_when_idle(engine: AsyncEngine, idle: float = IDLE_PING_SECONDS) -> None
 _USED = "sahaya_last_used"
 
 
+def _engine(url: str, size: int, echo: bool, idle_ping: float) -> AsyncEngine:
+    # No overflow: connections opened and closed under load cost more than a short wait
+    # for a pooled one (the first benchmark saw 170 new connections per 1,000 requests).
+    engine = create_async_engine(
+        sqlalchemy_url(url),
+        pool_size=size,
+        max_overflow=0,
+        pool_timeout=10,
+        pool_recycle=1800,
+        echo=echo,
+    )
+    ping_when_idle(engine, idle_ping)
+    return engine
+
+
 @dataclass(frozen=True, slots=True)
 class Lent:
     """A connection lent to a lean unit of work: the pool's handle and its psycopg side."""
@@ -98,30 +113,12 @@ class Database:
     ) -> None:
         self.url = libpq_url(url)
         self.pool_size = pool_size
-        # No overflow: connections opened and closed under load cost more than a short wait
-        # for a pooled one (the first benchmark saw 170 new connections per 1,000 requests).
-        self.engine: AsyncEngine = create_async_engine(
-            sqlalchemy_url(url),
-            pool_size=pool_size,
-            max_overflow=0,
-            pool_timeout=10,
-            pool_recycle=1800,
-            echo=echo,
-        )
-        ping_when_idle(self.engine, idle_ping)
+        self.engine = _engine(url, pool_size, echo, idle_ping)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         # Reference data a lean unit of work misses in its cache (persistence.uow) is read
         # on a pool of its own: a lean unit of work holds its connection while it waits for
         # this one, so both from one pool could wait on each other.
-        self.reference_engine = create_async_engine(
-            sqlalchemy_url(url),
-            pool_size=2,
-            max_overflow=0,
-            pool_timeout=10,
-            pool_recycle=1800,
-            echo=echo,
-        )
-        ping_when_idle(self.reference_engine, idle_ping)
+        self.reference_engine = _engine(url, 2, echo, idle_ping)
         self.reference_sessions = async_sessionmaker(
             self.reference_engine, expire_on_commit=False, autoflush=False
         )
