@@ -26,7 +26,7 @@ from sahaya.messaging import services as messaging
 from sahaya.messaging.domain import Channel, OutboundKind
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.settings import Settings
-from sahaya.tickets import channel_events
+from sahaya.tickets import channel_events, fast_thread
 from sahaya.tickets.attachments import AttachmentStore
 from sahaya.tickets.inbound import InboundConfig
 from tests.conftest import TokenFactory, bearer
@@ -617,10 +617,53 @@ async def test_a_copy_waiting_on_a_failed_first_attempt_does_the_work_itself(
     db_url: str,
     database: Database,
     settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Copies of one event in one process wait for the first attempt instead of the
-    database; when that attempt fails without keeping anything (the database went away),
-    the copy must not answer "repeated" — it keeps and processes the event itself."""
+    database; when that attempt fails without keeping anything (the database went away
+    before the event was kept), the copy must not answer "repeated" — it keeps and
+    processes the event itself."""
+
+    class Outage(Exception):
+        pass
+
+    async def working(media_id: str) -> tuple[bytes, str]:
+        return b"\xff\xd8 photo", "image/jpeg"
+
+    keep = fast_thread.keep_or_thread
+    calls = 0
+
+    async def fails_first(*args: Any, **kwargs: Any) -> fast_thread.Kept:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await asyncio.sleep(0.2)  # the copy comes in meanwhile and waits for this attempt
+            raise Outage("the database went away before the event was kept")
+        return await keep(*args, **kwargs)
+
+    monkeypatch.setattr(fast_thread, "keep_or_thread", fails_first)
+    attempt = await _attempts(database, whatsapp, settings, working, Outage)
+    first, second = await asyncio.gather(attempt(), attempt(), return_exceptions=True)
+    assert isinstance(first, Outage)
+    assert isinstance(second, channel_events.Accepted)
+    assert (second.new, second.repeated) == (1, 0)
+    assert rows(db_url, "SELECT outcome FROM inbound_events") == [("ticket_opened",)]
+    assert rows(db_url, "SELECT count(*) FROM ticket_attachments") == [(1,)]
+    # And a later copy is answered from memory, with the same result as the database's.
+    third = await attempt()
+    assert (third.new, third.repeated) == (0, 1)
+
+
+async def test_a_message_kept_before_the_database_went_away_is_left_to_the_sweep(
+    whatsapp: WhatsApp,
+    customer: uuid.UUID,
+    db_url: str,
+    database: Database,
+    settings: Settings,
+) -> None:
+    """The event is committed by the statement that keeps it (ADR 0012); if processing it
+    then finds the database gone, the provider gets its 2xx (a retry would only be a
+    repeat), a copy is a repeat, and the retry sweep processes the event when it is due."""
 
     class Outage(Exception):
         pass
@@ -628,9 +671,32 @@ async def test_a_copy_waiting_on_a_failed_first_attempt_does_the_work_itself(
     async def broken(media_id: str) -> tuple[bytes, str]:
         raise Outage(media_id)
 
-    async def working(media_id: str) -> tuple[bytes, str]:
-        return b"\xff\xd8 photo", "image/jpeg"
+    attempt = await _attempts(database, whatsapp, settings, broken, Outage)
+    first, second = await asyncio.gather(attempt(), attempt())
+    assert (first.new, first.deferred, first.repeated) == (0, 1, 0)
+    assert (second.new, second.deferred, second.repeated) == (0, 0, 1)
+    [(processed, due)] = rows(db_url, "SELECT processed_at, next_attempt_at FROM inbound_events")
+    assert processed is None
+    assert due > datetime.now(UTC)
+    assert rows(db_url, "SELECT count(*) FROM tickets") == [(0,)]
+    assert await retry(database, settings, datetime.now(UTC)) == 0  # not due yet
+    image = json.loads((FIXTURES / "image.json").read_bytes())
+    media_id = image["entry"][0]["changes"][0]["value"]["messages"][0]["image"]["id"]
+    whatsapp.fake.media[media_id] = Media(b"\xff\xd8 photo", "image/jpeg")
+    assert await retry(database, settings, due + timedelta(seconds=1)) == 1
+    assert rows(db_url, "SELECT outcome FROM inbound_events") == [("ticket_opened",)]
+    assert rows(db_url, "SELECT count(*) FROM ticket_attachments") == [(1,)]
 
+
+async def _attempts(
+    database: Database,
+    whatsapp: WhatsApp,
+    settings: Settings,
+    fetch: Any,
+    outage: type[Exception],
+) -> Any:
+    """Accepting the fixture's photo directly, with `outage` counted as the database
+    being unreachable."""
     account = await accounts.by_id(
         database=database,
         account_id=whatsapp.account_id,
@@ -643,7 +709,7 @@ async def test_a_copy_waiting_on_a_failed_first_attempt_does_the_work_itself(
         store=AttachmentStore(settings.var_dir / "attachments"),
     )
 
-    def attempt(fetch: Any) -> Any:
+    def attempt() -> Any:
         return channel_events.accept(
             database=database,
             account=account,
@@ -651,18 +717,10 @@ async def test_a_copy_waiting_on_a_failed_first_attempt_does_the_work_itself(
             now=datetime.now(UTC),
             config=config,
             fetch_media=fetch,
-            unreachable=(Outage,),
+            unreachable=(outage,),
         )
 
-    first, second = await asyncio.gather(attempt(broken), attempt(working), return_exceptions=True)
-    assert isinstance(first, Outage)
-    assert isinstance(second, channel_events.Accepted)
-    assert (second.new, second.repeated) == (1, 0)
-    assert rows(db_url, "SELECT outcome FROM inbound_events") == [("ticket_opened",)]
-    assert rows(db_url, "SELECT count(*) FROM ticket_attachments") == [(1,)]
-    # And a later copy is answered from memory, with the same result as the database's.
-    third = await attempt(working)
-    assert (third.new, third.repeated) == (0, 1)
+    return attempt
 
 
 async def test_a_file_we_do_not_keep_is_named_and_the_message_still_opens_a_ticket(

@@ -72,3 +72,35 @@ def test_english_for_unknown_language_and_values_inserted_verbatim() -> None:
 def test_unknown_template_raises() -> None:
     with pytest.raises(domain.UnknownTemplate):
         domain.render("nope", "en", number="1")
+
+
+def test_a_kept_message_reads_back_as_the_same_message() -> None:
+    """What `inbound_events.payload` keeps (as JSON) must rebuild the message the retry
+    sweep processes: every field, media and location included."""
+    import json
+    from datetime import UTC, datetime
+
+    from sahaya.messaging.domain import InboundKind, InboundMedia, InboundMessage
+    from sahaya.messaging.inbound import message_from_payload, message_payload
+
+    message = InboundMessage(
+        provider_message_id="wamid.1",
+        address="919847012345",
+        kind=InboundKind.MEDIA,
+        text="the box",
+        sent_at=datetime(2026, 12, 2, 5, 30, tzinfo=UTC),
+        phone="+919847012345",
+        name="Anu",
+        media=(InboundMedia("media-1", "image/jpeg", "box.jpg", "ab12"),),
+        button_payload="yes",
+        location=(9.9312, 76.2673),
+        reply_to="wamid.0",
+        shared_phone="+919847012345",
+        link_token="tok",
+        email="anu@example.com",
+        ticket_hint="AF-000001",
+        subject="late",
+        raw={"id": "wamid.1", "image": {"id": "media-1"}},
+    )
+    stored = json.loads(json.dumps(message_payload(message)))
+    assert message_from_payload(stored) == message

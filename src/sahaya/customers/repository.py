@@ -74,6 +74,12 @@ _BY = {
     # correlated with `c`: PostgreSQL reads the identity once, then the customer by key.
     "identity": """c.id = (SELECT customer_id FROM customer_identities
                 WHERE tenant_id = %s AND channel = %s AND external_id = %s)""",
+    # value: the identity's three, then (tenant, phone): the linked identity first, else
+    # the phone — one round trip where the two lookups took two.
+    "identity_or_phone": """c.id = COALESCE(
+                (SELECT customer_id FROM customer_identities
+                  WHERE tenant_id = %s AND channel = %s AND external_id = %s),
+                (SELECT id FROM customers WHERE tenant_id = %s AND phone_e164 = %s))""",
 }
 
 

@@ -143,7 +143,8 @@ class Database:
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:
-        """An autocommit connection for single-statement reads (no BEGIN/ROLLBACK)."""
+        """An autocommit connection (no BEGIN/ROLLBACK round trips): for single statements —
+        reads, or a write that is a transaction of its own (tickets.fast_thread)."""
         pool = self._reads or await self._open_reads()
         async with pool.connection() as connection:
             yield connection

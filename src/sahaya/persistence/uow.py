@@ -153,9 +153,20 @@ class UnitOfWork:
         return driver
 
     def defer(self, sql: str, params: tuple[object, ...]) -> None:
-        """A statement whose only effect is at commit (a NOTIFY): sent with the next batch
-        of inserts (persistence.fast_insert) or just before the commit, not on its own."""
+        """A statement whose only effect is at commit (a NOTIFY, marking an event done):
+        sent with the next batch of inserts (persistence.fast_insert) or just before the
+        commit, after every new row — not on its own round trip."""
         self._deferred.append((sql, params))
+
+    async def run_deferred(self) -> None:
+        """Send the deferred statements now (the retry sweep, before its savepoint ends:
+        a savepoint rolled back must take its deferred statements with it)."""
+        if self._deferred:
+            if not self._lean:
+                await self.session.flush()
+            driver = await self.driver()
+            for sql, params in self.take_deferred():
+                await driver.execute(sql, params, prepare=True)
 
     def take_deferred(self) -> list[tuple[str, tuple[object, ...]]]:
         taken, self._deferred = self._deferred, []
@@ -169,6 +180,7 @@ class UnitOfWork:
             await insert_new(self, commit=True)
             return
         if self._deferred:
+            await self.session.flush()  # deferred statements come last: they may refer to new rows
             driver = await self.driver()
             for sql, params in self.take_deferred():
                 await driver.execute(sql, params, prepare=True)

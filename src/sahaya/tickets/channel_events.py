@@ -1,12 +1,16 @@
 """Accepting a webhook's events without losing any: keep, process, commit — then 2xx.
 
-The happy path is one transaction per webhook: each event is inserted under its provider
-key (a repeat finds it and does nothing) and processed right there. If processing fails
-(a media download times out, a bug), that transaction is rolled back and the events are
-kept alone, unprocessed, with the error; the provider still gets its 2xx and the retry
-sweep (`retry_pending`, run by the worker) processes them later. If the database itself
-cannot be reached the exception propagates: the webhook answers 503 and the provider
-retries — nothing was accepted, so nothing is lost.
+A single message (the usual webhook) is kept by one statement that also threads it when it
+is the commonest case, a known customer writing again (`tickets.fast_thread`, ADR 0012).
+Any other message is then processed at once, in a transaction of its own, as the retry
+sweep would; if that fails the event stays kept with the error, the provider still gets its
+2xx, and the sweep (`retry_pending`, run by the worker) processes it later. Other webhooks
+(several events, delivery receipts) take one transaction: each event is inserted under its
+provider key (a repeat finds it and does nothing) and processed right there; if processing
+fails, that transaction is rolled back and the events are kept alone, unprocessed, with
+the error. If the database cannot be reached before an event is kept, the exception
+propagates: the webhook answers 503 and the provider retries — nothing was accepted, so
+nothing is lost.
 """
 
 from __future__ import annotations
@@ -67,26 +71,17 @@ async def _process(
     config: InboundConfig,
     fetch_media: MediaFetcher | None,
     attempts: int = 0,
+    conversation: events.Conversation | None = None,
 ) -> Received:
+    """One kept event's effect; `conversation`: a message's, when the caller touched it."""
     if isinstance(event, Receipt):
         return await _receipt(uow, account, event_id, event, now, attempts)
     # The conversation row first, on every path: the same lock order (conversation, then
-    # ticket) for the quick and the full path, so simultaneous messages cannot deadlock.
-    conversation = await events.touch_conversation(uow=uow, account=account, message=event, now=now)
-    threaded = None
-    if fast_thread.eligible(event):
-        threaded = await fast_thread.thread(
-            await uow.driver(),
-            account=account,
-            conversation=conversation,
-            event_id=event_id,
-            message=event,
-            service_code=await service_code_for(uow, account),
-            window=config.thread_window,
-            now=now,
+    # ticket) as tickets.fast_thread, so simultaneous messages cannot deadlock.
+    if conversation is None:
+        conversation = await events.touch_conversation(
+            uow=uow, account=account, message=event, now=now
         )
-    if threaded is not None:
-        return Received("threaded", threaded.customer_id, threaded.ticket_id, threaded.number)
     received = await receive(
         uow=uow,
         account=account,
@@ -248,6 +243,26 @@ async def _accept(
     unreachable: Unreachable = (),
 ) -> Accepted:
     """Keep and process a webhook's events; see the module docstring for the guarantees."""
+    if len(batch) == 1 and isinstance(batch[0], InboundMessage):
+        message = batch[0]
+        event_id = uuid.uuid4()
+        try:
+            kept = await _keep_or_thread(database, account, event_id, message, now, config)
+        except unreachable:
+            raise
+        except Exception:  # a value PostgreSQL refuses: the general path keeps it with the error
+            log.exception("keeping a message of account %s failed", account.id)
+        else:
+            if not kept.new:
+                return Accepted(repeated=1)
+            if (threaded := kept.threaded) is not None:
+                received = Received(
+                    "threaded", threaded.customer_id, threaded.ticket_id, threaded.number
+                )
+                return Accepted(new=1, outcomes=[received])
+            return await _process_kept(
+                database, account, event_id, message, now, config, fetch_media, unreachable
+            )
     try:
         try:  # a lean unit of work first (ADR 0011): most messages only insert
             return await _keep_and_process(
@@ -264,16 +279,104 @@ async def _accept(
         error = f"{type(exc).__name__}: {exc}"
     result = Accepted()
     async with UnitOfWork(database) as uow:
-        for event_id, _ in await _keep(uow, account, batch, now):
-            if event_id is None:
+        for kept_id, _ in await _keep(uow, account, batch, now):
+            if kept_id is None:
                 result.repeated += 1
                 continue
             result.deferred += 1
-            await events.postpone_event(
-                uow=uow, event_id=event_id, attempts=1, error=error, now=now
-            )
+            await events.postpone_event(uow=uow, event_id=kept_id, attempts=1, error=error, now=now)
         await uow.commit()
     return result
+
+
+async def _keep_or_thread(
+    database: Database,
+    account: ChannelAccount,
+    event_id: uuid.UUID,
+    message: InboundMessage,
+    now: datetime,
+    config: InboundConfig,
+) -> fast_thread.Kept:
+    async with UnitOfWork(database, lean=True) as uow:  # a cached read, no connection
+        service_code = await service_code_for(uow, account)
+    async with database.reading() as connection:  # autocommit: the statement commits itself
+        return await fast_thread.keep_or_thread(
+            connection,
+            account=account,
+            event_id=event_id,
+            message=message,
+            payload=events.message_payload(message),
+            service_code=service_code,
+            window=config.thread_window,
+            now=now,
+            retry_at=now + events.RETRY[0],  # the sweep's turn, if this process dies first
+        )
+
+
+async def _process_kept(
+    database: Database,
+    account: ChannelAccount,
+    event_id: uuid.UUID,
+    message: InboundMessage,
+    now: datetime,
+    config: InboundConfig,
+    fetch_media: MediaFetcher | None,
+    unreachable: Unreachable,
+) -> Accepted:
+    """Process a message just kept, as the retry sweep would: already accepted, so any
+    failure leaves it to the sweep and the provider still gets its 2xx."""
+    try:
+        try:  # lean first (ADR 0011); nothing is committed before NeedsSession
+            return await _claim_and_process(
+                UnitOfWork(database, lean=True),
+                account,
+                event_id,
+                message,
+                now,
+                config,
+                fetch_media,
+            )
+        except NeedsSession:
+            return await _claim_and_process(
+                UnitOfWork(database), account, event_id, message, now, config, fetch_media
+            )
+    except unreachable as exc:  # kept with its retry time: the sweep processes it
+        log.warning("message %s of account %s kept, not processed: %s", event_id, account.id, exc)
+        return Accepted(deferred=1)
+    except Exception as exc:
+        log.exception("processing message %s of account %s failed", event_id, account.id)
+        async with UnitOfWork(database) as uow:
+            await events.postpone_event(
+                uow=uow,
+                event_id=event_id,
+                attempts=1,
+                error=f"{type(exc).__name__}: {exc}",
+                now=now,
+            )
+            await uow.commit()
+        return Accepted(deferred=1)
+
+
+async def _claim_and_process(
+    unit: UnitOfWork,
+    account: ChannelAccount,
+    event_id: uuid.UUID,
+    message: InboundMessage,
+    now: datetime,
+    config: InboundConfig,
+    fetch_media: MediaFetcher | None,
+) -> Accepted:
+    async with unit as uow:
+        conversation = await events.claim_and_touch(
+            uow=uow, event_id=event_id, account=account, message=message, now=now
+        )
+        if conversation is None:
+            return Accepted(new=1)  # the sweep processed it meanwhile
+        received = await _process(
+            uow, account, event_id, message, now, config, fetch_media, conversation=conversation
+        )
+        await uow.commit()
+    return Accepted(new=1, outcomes=[received])
 
 
 async def retry_pending(
@@ -322,7 +425,9 @@ async def retry_pending(
                         fetcher_for(account),
                         attempts - 1,
                     )
+                    await uow.run_deferred()  # inside the savepoint, with the rest
             except Exception as exc:
+                uow.take_deferred()  # what the failed attempt deferred is undone too
                 log.warning("event %s failed again: %s", row_id, exc)
                 await events.postpone_event(
                     uow=uow,

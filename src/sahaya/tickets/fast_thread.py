@@ -1,14 +1,22 @@
-"""The commonest channel message, without the ORM: a known customer writing again into
-their open ticket. Measured by bench/whatsapp_inbound.py, the ORM path spent ~14 ms of
-Python per message on twelve statements; this path, after the caller's conversation upsert,
-reads once and writes four or five rows in one statement on the unit of work's own psycopg
-connection (ADR 0005, 0011), prepared.
+"""A channel message kept — and, in the commonest case, threaded — by one statement.
 
-It only takes a message it can finish exactly as `tickets.inbound.receive` would: plain
-content (no media, links or commands), a customer already known by the conversation, a
-linked identity or their phone, not blocked, and an open ticket for the service that is
-not paused (a paused ticket's SLA clocks must resume: that is the full path's job). For
-anything else it returns None *before writing*, and the caller takes the full path.
+Every inbound message must first be kept under its provider id (a copy of it is then a
+no-op), and most are a known customer writing again into their open ticket. Measured by
+bench/whatsapp_inbound.py, the ORM path spent ~14 ms of Python per message on twelve
+statements, and the first psycopg version still took six round trips (BEGIN, keep, touch
+the conversation, find the sender, write, COMMIT). `keep_or_thread` is one autocommit
+statement (ADR 0012): it keeps the event and, when the message is plain content from a
+known, unblocked customer with an open ticket for the service that is not paused, also
+moves the conversation on, adds the thread entry, the ticket's search words and
+`updated_at`, the audit event, and marks the event processed — exactly what
+`tickets.inbound.receive` would write. Otherwise it only keeps the event, unprocessed, and
+the caller processes it as the retry sweep would (now, not later).
+
+Order inside the statement: the event first (a concurrent copy waits on its unique key,
+then does nothing), then the conversation, then the ticket's row lock — the conversation
+before the ticket, as on the full path, so the two cannot deadlock. What the statement read
+at its start is checked again under the ticket's lock; if the ticket changed meanwhile the
+statement fails as a serialisation failure, nothing of it stays, and it is run again.
 """
 
 from __future__ import annotations
@@ -18,47 +26,79 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from psycopg import AsyncConnection
+from psycopg.errors import SerializationFailure
 from psycopg.types.json import Jsonb
 
 from sahaya.messaging.accounts import ChannelAccount
 from sahaya.messaging.domain import InboundKind, InboundMessage
-from sahaya.messaging.inbound import FINISH_SQL, LINK_SQL, Conversation
-from sahaya.persistence.fast_insert import chain
 from sahaya.tickets.domain import PAUSED, EntryKind
 
 ACTOR = "admin:00000000-0000-0000-0000-000000000000:system:messaging"
 _PLAIN = frozenset(
     {InboundKind.TEXT, InboundKind.LOCATION, InboundKind.BUTTON, InboundKind.CONTACT}
 )
-_PAUSED = tuple(s.value for s in PAUSED)
-
-# One round trip: the sender (by conversation, linked identity, then phone — the order of
-# `tickets.inbound._recognise`) and their open ticket for the service, locked.
-_SENDER_AND_TICKET = """
-WITH sender AS (
-  SELECT c.id, c.name, c.blocked FROM customers c
-  WHERE c.tenant_id = %(tenant)s AND c.id = COALESCE(
-    (SELECT customer_id FROM conversations
-      WHERE account_id = %(account)s AND address = %(address)s),
-    (SELECT customer_id FROM customer_identities
-      WHERE tenant_id = %(tenant)s AND channel = %(channel)s AND external_id = %(address)s),
-    (SELECT id FROM customers WHERE tenant_id = %(tenant)s AND phone_e164 = %(phone)s)))
-SELECT sender.id, sender.name, sender.blocked, open.id, open.number, open.status
-FROM sender LEFT JOIN LATERAL (
-  SELECT id, number, status FROM tickets
-  WHERE tenant_id = %(tenant)s AND customer_id = sender.id AND service_code = %(service)s
-    AND status NOT IN ('resolved', 'closed') AND updated_at >= %(since)s
-  ORDER BY updated_at DESC LIMIT 1
-  FOR UPDATE) open ON true"""
-_ENTRY = """
-INSERT INTO ticket_entries (id, tenant_id, ticket_id, kind, author, body, created_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s)"""
-_TOUCH = """
-UPDATE tickets SET updated_at = %s, search = search || to_tsvector('simple', %s)
-WHERE id = %s"""
-_AUDIT = """
-INSERT INTO ticket_events (id, tenant_id, ticket_id, actor, action, changes, created_at)
-VALUES (%s, %s, %s, %s, 'customer_message', %s, %s)"""
+_PAUSED = tuple(sorted(s.value for s in PAUSED))
+_KEEP_OR_THREAD = """
+WITH look AS (
+  SELECT s.id AS customer_id, s.name, open.id AS ticket_id, open.number
+  FROM customers s
+  CROSS JOIN LATERAL (
+    SELECT id, number, status FROM tickets
+    WHERE tenant_id = %(tenant)s AND customer_id = s.id AND service_code = %(service)s
+      AND status NOT IN ('resolved', 'closed') AND updated_at >= %(since)s
+    ORDER BY updated_at DESC LIMIT 1) open
+  WHERE %(plain)s AND s.tenant_id = %(tenant)s AND NOT s.blocked
+    AND open.status NOT IN (%(paused_1)s, %(paused_2)s)
+    AND s.id = COALESCE(
+      (SELECT customer_id FROM conversations
+        WHERE account_id = %(account)s AND address = %(address)s),
+      (SELECT customer_id FROM customer_identities
+        WHERE tenant_id = %(tenant)s AND channel = %(channel)s AND external_id = %(address)s),
+      (SELECT id FROM customers WHERE tenant_id = %(tenant)s AND phone_e164 = %(phone)s))),
+ev AS (
+  INSERT INTO inbound_events (id, tenant_id, account_id, dedupe_key, kind, payload,
+    received_at, attempts, next_attempt_at, processed_at, outcome, customer_id, ticket_id)
+  SELECT %(event)s, %(tenant)s, %(account)s, %(key)s, 'message', %(payload)s, %(now)s, 0,
+    CASE WHEN look.ticket_id IS NULL THEN %(retry_at)s END,
+    CASE WHEN look.ticket_id IS NOT NULL THEN %(now)s END,
+    CASE WHEN look.ticket_id IS NOT NULL THEN 'threaded' END,
+    look.customer_id, look.ticket_id
+  FROM (VALUES (1)) AS one (n) LEFT JOIN look ON true
+  ON CONFLICT (account_id, dedupe_key) DO NOTHING
+  RETURNING outcome),
+conv AS (
+  INSERT INTO conversations (id, tenant_id, account_id, address, last_inbound_at, messages,
+                             customer_id)
+  SELECT %(conversation)s, %(tenant)s, %(account)s, %(address)s, %(sent_at)s, 1,
+    look.customer_id
+  FROM ev, look WHERE ev.outcome = 'threaded'
+  ON CONFLICT (account_id, address) DO UPDATE
+  SET last_inbound_at = GREATEST(conversations.last_inbound_at, EXCLUDED.last_inbound_at),
+      messages = conversations.messages + 1, customer_id = EXCLUDED.customer_id
+  RETURNING id),
+locked AS (
+  SELECT t.id FROM conv, look, tickets t
+  WHERE t.id = look.ticket_id AND t.updated_at >= %(since)s
+    AND t.status NOT IN ('resolved', 'closed', %(paused_1)s, %(paused_2)s)
+  FOR UPDATE OF t),
+entry AS (
+  INSERT INTO ticket_entries (id, tenant_id, ticket_id, kind, author, body, created_at)
+  SELECT %(entry)s, %(tenant)s, locked.id, %(kind)s,
+    'customer:' || look.customer_id || ':' || look.name, %(body)s, %(now)s
+  FROM locked, look),
+touched AS (
+  UPDATE tickets SET updated_at = %(now)s, search = search || to_tsvector('simple', %(body)s)
+  FROM locked WHERE tickets.id = locked.id),
+audit AS (
+  INSERT INTO ticket_events (id, tenant_id, ticket_id, actor, action, changes, created_at)
+  SELECT %(audit)s, %(tenant)s, locked.id, %(actor)s, 'customer_message', %(changes)s,
+    %(now)s
+  FROM locked)
+SELECT ev.outcome, look.customer_id, look.ticket_id, look.number,
+  sahaya_retry_unless(ev.outcome IS NULL OR EXISTS (SELECT FROM locked),
+                      'the open ticket changed while the message was threaded')
+FROM ev LEFT JOIN look ON true"""
+_TRIES = 3  # a ticket changing under the statement twice in a row is already rare
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +106,15 @@ class Threaded:
     customer_id: uuid.UUID
     ticket_id: uuid.UUID
     number: str
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """The statement's outcome: `new` is False for a repeat (nothing written); `threaded` is
+    set when the message was also threaded, else the event waits, unprocessed."""
+
+    new: bool
+    threaded: Threaded | None = None
 
 
 def eligible(message: InboundMessage) -> bool:
@@ -78,71 +127,58 @@ def eligible(message: InboundMessage) -> bool:
     )
 
 
-async def thread(
-    driver: AsyncConnection,
+async def keep_or_thread(
+    connection: AsyncConnection,
     *,
     account: ChannelAccount,
-    conversation: Conversation,
     event_id: uuid.UUID,
     message: InboundMessage,
+    payload: dict[str, object],
     service_code: str,
     window: timedelta,
     now: datetime,
-) -> Threaded | None:
-    """Add the message to the customer's open ticket, or None (nothing written)."""
-    if not eligible(message):
-        return None
-    cursor = await driver.execute(
-        _SENDER_AND_TICKET,
-        {
-            "tenant": account.tenant_id,
-            "account": account.id,
-            "address": message.address,
-            "channel": account.channel.value,
-            "phone": message.phone,
-            "service": service_code,
-            "since": now - window,
-        },
-        prepare=True,
-    )
-    found = await cursor.fetchone()
-    if found is None or found[2]:  # unknown (a hint is due) or blocked
-        return None
-    customer_id, name, _, ticket_id, number, status = found
-    if ticket_id is None or status in _PAUSED:
-        return None  # a new ticket, or a paused one whose clocks must resume
-    tenant = account.tenant_id
-    body = message.describe()
-    statements: list[tuple[str, tuple[object, ...]]] = []
-    if conversation.customer_id != customer_id:
-        statements.append((LINK_SQL, (customer_id, conversation.id)))
-    statements += [
-        (
-            _ENTRY,
-            (
-                uuid.uuid4(),
-                tenant,
-                ticket_id,
-                EntryKind.CUSTOMER_MESSAGE.value,
-                f"customer:{customer_id}:{name}",
-                body,
-                now,
-            ),
-        ),
-        (_TOUCH, (now, body, ticket_id)),
-        (
-            _AUDIT,
-            (
-                uuid.uuid4(),
-                tenant,
-                ticket_id,
-                ACTOR,
-                Jsonb({"channel": account.channel.value}),
-                now,
-            ),
-        ),
-        (FINISH_SQL, (now, "threaded", customer_id, ticket_id, event_id)),
-    ]
-    sql, args = chain(statements)  # one statement: one send, one result
-    await driver.execute(sql, args, prepare=True)
-    return Threaded(customer_id, ticket_id, str(number))
+    retry_at: datetime,
+) -> Kept:
+    """Keep the message (on an autocommit connection: the statement is its transaction)
+    and thread it when it is the common case; see the module docstring."""
+    params = {
+        "tenant": account.tenant_id,
+        "account": account.id,
+        "channel": account.channel.value,
+        "address": message.address,
+        "phone": message.phone,
+        "service": service_code,
+        "since": now - window,
+        "plain": eligible(message),
+        "paused_1": _PAUSED[0],
+        "paused_2": _PAUSED[1],
+        "event": event_id,
+        "key": message.dedupe_key[:300],
+        "payload": Jsonb(payload),
+        "now": now,
+        "retry_at": retry_at,
+        "conversation": uuid.uuid4(),
+        "sent_at": min(message.sent_at, now),
+        "entry": uuid.uuid4(),
+        "kind": EntryKind.CUSTOMER_MESSAGE.value,
+        "body": message.describe(),
+        "audit": uuid.uuid4(),
+        "actor": ACTOR,
+        "changes": Jsonb({"channel": account.channel.value}),
+    }
+    attempt = 1
+    while True:
+        try:
+            cursor = await connection.execute(_KEEP_OR_THREAD, params, prepare=True)
+            row = await cursor.fetchone()
+            break
+        except SerializationFailure:
+            if attempt == _TRIES:
+                raise  # counted as "unreachable": the provider retries
+            attempt += 1
+    if row is None:
+        return Kept(new=False)
+    outcome, customer_id, ticket_id, number, _ = row
+    if outcome != "threaded":
+        return Kept(new=True)
+    return Kept(new=True, threaded=Threaded(customer_id, ticket_id, str(number)))

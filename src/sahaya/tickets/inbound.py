@@ -111,6 +111,9 @@ async def _recognise(
             return found
     if account.channel.value in ("whatsapp", "telegram"):
         identity = (account.tenant_id, account.channel.value, message.address)
+        if message.phone:
+            both = (*identity, account.tenant_id, message.phone)
+            return await with_home(driver, account.tenant_id, by="identity_or_phone", value=both)
         found = await with_home(driver, account.tenant_id, by="identity", value=identity)
         if found is not None:
             return found
