@@ -474,6 +474,46 @@ async def test_a_username_user_without_a_phone_is_matched_once_their_id_is_linke
     ]
 
 
+async def test_a_ticket_resolved_while_a_message_threads_into_it_gets_the_message_a_new_ticket(
+    client: httpx.AsyncClient, whatsapp: WhatsApp, customer: uuid.UUID, db_url: str
+) -> None:
+    """The quick statement (tickets/fast_thread.py) reads the open ticket at its start and
+    locks it later. An agent resolving the ticket in between makes the re-check under the
+    lock fail: the statement is undone (sahaya_retry_unless) and run again, and the message
+    then opens a new ticket. Nothing of the undone try stays."""
+    await whatsapp.text(client, WA_ID, "my biryani is late")
+    [(number,)] = rows(db_url, "SELECT number FROM tickets")
+    async with await psycopg.AsyncConnection.connect(db_url) as agent:
+        await agent.execute("SELECT 1 FROM tickets WHERE number = %s FOR UPDATE", (number,))
+        reply = asyncio.create_task(whatsapp.text(client, WA_ID, "any update?"))
+        for _ in range(200):  # until the statement waits for the ticket's lock
+            [(waiting,)] = rows(
+                db_url,
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND query LIKE '%%WITH look AS%%'",
+            )
+            if waiting:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            pytest.fail("the quick statement never waited for the ticket's lock")
+        await agent.execute("UPDATE tickets SET status = 'resolved' WHERE number = %s", (number,))
+        await agent.commit()
+    outcome = (await reply).json()["outcomes"][0]
+    assert outcome["outcome"] == "ticket_opened"
+    assert outcome["ticket"] != number
+    assert rows(
+        db_url,
+        "SELECT t.number, count(*) FROM ticket_entries e JOIN tickets t ON t.id = e.ticket_id"
+        " WHERE e.kind = 'customer_message' GROUP BY t.number ORDER BY t.number",
+    ) == [(number, 1), (outcome["ticket"], 1)]
+    assert rows(db_url, "SELECT messages FROM conversations") == [(2,)]
+    assert rows(db_url, "SELECT outcome FROM inbound_events ORDER BY received_at") == [
+        ("ticket_opened",),
+        ("ticket_opened",),
+    ]
+
+
 async def test_a_threaded_message_is_searchable_audited_and_moves_the_ticket(
     client: httpx.AsyncClient,
     whatsapp: WhatsApp,
