@@ -159,8 +159,9 @@ class UnitOfWork:
         self._deferred.append((sql, params))
 
     async def run_deferred(self) -> None:
-        """Send the deferred statements now (the retry sweep, before its savepoint ends:
-        a savepoint rolled back must take its deferred statements with it)."""
+        """Send the deferred statements now, after the ORM's pending rows: at a full unit of
+        work's commit, or in the retry sweep before its savepoint ends (a savepoint rolled
+        back must take its deferred statements with it)."""
         if self._deferred:
             if not self._lean:
                 await self.session.flush()
@@ -179,11 +180,7 @@ class UnitOfWork:
             # The rows staged since the last write, the NOTIFYs and COMMIT: one round trip.
             await insert_new(self, commit=True)
             return
-        if self._deferred:
-            await self.session.flush()  # deferred statements come last: they may refer to new rows
-            driver = await self.driver()
-            for sql, params in self.take_deferred():
-                await driver.execute(sql, params, prepare=True)
+        await self.run_deferred()  # last: they may refer to rows the flush writes
         self._driver = None
         await self.session.commit()
 

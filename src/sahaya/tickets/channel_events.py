@@ -264,14 +264,10 @@ async def _accept(
                 database, account, event_id, message, now, config, fetch_media, unreachable
             )
     try:
-        try:  # a lean unit of work first (ADR 0011): most messages only insert
-            return await _keep_and_process(
-                UnitOfWork(database, lean=True), account, batch, now, config, fetch_media
-            )
-        except NeedsSession:  # nothing was committed: all again, with the ORM
-            return await _keep_and_process(
-                UnitOfWork(database), account, batch, now, config, fetch_media
-            )
+        return await _lean_first(
+            database,
+            lambda unit: _keep_and_process(unit, account, batch, now, config, fetch_media),
+        )
     except unreachable:
         raise
     except Exception as exc:  # keep the events; the sweep retries them
@@ -287,6 +283,17 @@ async def _accept(
             await events.postpone_event(uow=uow, event_id=kept_id, attempts=1, error=error, now=now)
         await uow.commit()
     return result
+
+
+async def _lean_first(
+    database: Database, work: Callable[[UnitOfWork], Awaitable[Accepted]]
+) -> Accepted:
+    """`work` in a lean unit of work (ADR 0011), most messages only insert; if it needs the
+    ORM, nothing was committed, so all of it again in a full one."""
+    try:
+        return await work(UnitOfWork(database, lean=True))
+    except NeedsSession:
+        return await work(UnitOfWork(database))
 
 
 async def _keep_or_thread(
@@ -326,20 +333,12 @@ async def _process_kept(
     """Process a message just kept, as the retry sweep would: already accepted, so any
     failure leaves it to the sweep and the provider still gets its 2xx."""
     try:
-        try:  # lean first (ADR 0011); nothing is committed before NeedsSession
-            return await _claim_and_process(
-                UnitOfWork(database, lean=True),
-                account,
-                event_id,
-                message,
-                now,
-                config,
-                fetch_media,
-            )
-        except NeedsSession:
-            return await _claim_and_process(
-                UnitOfWork(database), account, event_id, message, now, config, fetch_media
-            )
+        return await _lean_first(
+            database,
+            lambda unit: _claim_and_process(
+                unit, account, event_id, message, now, config, fetch_media
+            ),
+        )
     except unreachable as exc:  # kept with its retry time: the sweep processes it
         log.warning("message %s of account %s kept, not processed: %s", event_id, account.id, exc)
         return Accepted(deferred=1)
