@@ -22,11 +22,24 @@ from sahaya.settings import Settings
 from sahaya.voice import callbacks, domain
 from sahaya.voice import services as voice
 from sahaya.voice.config import voice_config
+from sahaya.voice.ports import CallRequest, PlacerAccount
+from sahaya.voice.repository import VoiceRepository
 from tests.conftest import TokenFactory, bearer, serving
-from tests.functional.voice_support import CUSTOMER, PHONES, call, rows
+from tests.functional.voice_support import (
+    CHAIN,
+    CUSTOMER,
+    PHONES,
+    call,
+    dial,
+    end,
+    gate,
+    params,
+    rows,
+)
 
 SID, API_KEY, API_TOKEN = "apna-sandbox", "api-key-1", "api-token-1"
 POLICY = domain.CallbackPolicy(tries=3, spacing=timedelta(minutes=15))
+OPEN_LEGS = "SELECT phone_e164 FROM call_legs WHERE outcome IS NULL ORDER BY 1"
 
 
 @pytest.fixture
@@ -193,6 +206,8 @@ async def test_provider_errors_are_retried_and_a_lost_report_counts_as_a_try(
     (state,) = rows(db_url, "SELECT status, attempts, last_error FROM callback_requests")
     assert state[:2] == ("pending", 0)
     assert "503" in str(state[2])
+    assert rows(db_url, OPEN_LEGS) == []  # the refused call holds nobody
+    assert rows(db_url, "SELECT count(*) FROM calls WHERE direction = 'outbound'") == [(0,)]
     # Placed, but Exotel's report never arrives (the fake posts nowhere).
     exotel.status_client = httpx.AsyncClient(
         transport=httpx.MockTransport(lambda r: httpx.Response(200))
@@ -201,8 +216,10 @@ async def test_provider_errors_are_retried_and_a_lost_report_counts_as_a_try(
     await exotel.flush()
     assert rows(db_url, "SELECT status FROM callback_requests") == [("dialling",)]
     overdue = now + timedelta(minutes=1) + POLICY.report_timeout
+    assert rows(db_url, OPEN_LEGS) == [(PHONES["kochi1"],)]
     assert (await sweep(database, settings, overdue)).retried == 1
     assert rows(db_url, "SELECT status, attempts FROM callback_requests") == [("pending", 1)]
+    assert rows(db_url, OPEN_LEGS) == []  # the lost try no longer holds Kochi #1
 
 
 async def test_status_callbacks_need_the_signed_account(
@@ -264,3 +281,81 @@ async def test_a_callback_goes_out_on_the_account_the_customer_called_in_on(
     (placed,) = exotel.placed
     assert placed.form["CallerId"] == "04712000000"
     assert placed.form["To"] == "+919847012345"
+
+
+async def test_a_callback_never_takes_an_executive_another_call_holds(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    exotel: FakeExotelApi,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sweep's read of who is on a call is already stale: an inbound call was offered
+    to the whole chain since. The claim refuses each of them, so nobody is rung twice and
+    the request waits; once that call ends, the callback goes out."""
+    await automatic_callback_due(client, key, db_url)
+    sid = uuid.uuid4().hex
+    await gate(client, key, params(sid))
+    ringing = await dial(client, key, params(sid))
+    assert ringing == CHAIN
+
+    async def nobody_on_a_call(*_: object) -> frozenset[uuid.UUID]:
+        return frozenset()
+
+    with monkeypatch.context() as patched:
+        patched.setattr(VoiceRepository, "executives_on_calls", nobody_on_a_call)
+        stale = await sweep(database, settings, datetime.now(UTC))
+    assert stale == callbacks.Sweep(waiting=1)
+    assert exotel.placed == []
+    assert rows(db_url, "SELECT count(*) FROM calls WHERE direction = 'outbound'") == [(0,)]
+    await end(client, key, sid, "completed", PHONES["kochi1"], CallType="completed")
+    later = datetime.now(UTC) + timedelta(minutes=2)
+    assert (await sweep(database, settings, later)).placed == 1
+    assert exotel.placed[0].form["From"] == PHONES["kochi1"]
+
+
+class _CrashingPlacer:
+    """The worker dies while asking the provider (after the executive was claimed)."""
+
+    async def connect(self, account: PlacerAccount, request: CallRequest) -> str:
+        raise RuntimeError("worker killed")
+
+
+async def test_a_try_that_died_before_placing_its_call_is_resumed_without_a_stuck_executive(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    exotel: FakeExotelApi,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+) -> None:
+    await automatic_callback_due(client, key, db_url)
+    now = datetime.now(UTC)
+    with pytest.raises(RuntimeError):
+        async with UnitOfWork(database) as uow:
+            await callbacks.place_due(
+                uow=uow,
+                placer=_CrashingPlacer(),
+                now=now,
+                config=voice_config(settings),
+                policy=POLICY,
+                public_url="http://sahaya.test",
+                secret=settings.secret_key.get_secret_value(),
+            )
+    # The claim had committed: Kochi #1 is held by the provisional call, the request is
+    # still due as if the try never started.
+    assert rows(db_url, OPEN_LEGS) == [(PHONES["kochi1"],)]
+    assert rows(db_url, "SELECT status, attempts FROM callback_requests") == [("pending", 0)]
+    assert (await sweep(database, settings, now + timedelta(seconds=5))).placed == 1
+    await exotel.flush()
+    assert exotel.placed[0].form["From"] == PHONES["kochi1"]
+    # The dead try's provisional call is gone; the placed one carries Exotel's CallSid.
+    outbound = rows(db_url, "SELECT call_sid, outcome FROM calls WHERE direction = 'outbound'")
+    assert [(sid.startswith("pending:"), outcome) for sid, outcome in outbound] == [
+        (False, "no_answer")
+    ]
+    assert rows(db_url, OPEN_LEGS) == []

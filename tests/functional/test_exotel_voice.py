@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
@@ -18,6 +19,7 @@ import pytest
 from sahaya.access import Principal
 from sahaya.customers import services as customers
 from sahaya.persistence import Database, UnitOfWork
+from sahaya.voice import outcomes
 from sahaya.voice import services as voice
 from sahaya.voice.repository import record_gates
 from tests.conftest import TokenFactory, bearer
@@ -334,10 +336,27 @@ async def test_one_missed_call_is_logged_three_make_one_ticket_and_one_callback(
     assert rows(db_url, "SELECT count(*) FROM app_inbox") == [(1,)]
 
 
+@pytest.mark.parametrize("calls", [3, 4])
 async def test_concurrent_unanswered_calls_make_exactly_one_ticket(
-    client: httpx.AsyncClient, key: str, customer: uuid.UUID, db_url: str
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    db_url: str,
+    calls: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    sids = [uuid.uuid4().hex for _ in range(4)]
+    """Three (the rule's count) or more calls ending at once: each outcome reads the
+    caller's unanswered calls after its own has committed, so the last one sees them all.
+    Every outcome has read its call before any closes it (a barrier holds them)."""
+    together = asyncio.Barrier(calls)
+    close = outcomes.close_call
+
+    async def close_together(*args: Any) -> bool:
+        await together.wait()
+        return await close(*args)
+
+    monkeypatch.setattr(outcomes, "close_call", close_together)
+    sids = [uuid.uuid4().hex for _ in range(calls)]
     for sid in sids:
         assert (await gate(client, key, params(sid))).status_code == 200
     # Nobody rings (all executives away), so every call ends not connected, at once.
@@ -346,7 +365,7 @@ async def test_concurrent_unanswered_calls_make_exactly_one_ticket(
     for sid in sids:
         assert await dial(client, key, params(sid)) == []
     ends = await asyncio.gather(*(end(client, key, sid, "", None) for sid in sids))
-    assert [r.text for r in ends] == ["not_connected"] * 4
+    assert [r.text for r in ends] == ["not_connected"] * calls
     assert rows(db_url, "SELECT count(*) FROM tickets") == [(1,)]
     assert rows(db_url, "SELECT count(*) FROM callback_requests") == [(1,)]
 
@@ -628,27 +647,67 @@ async def test_presence_shows_who_is_on_a_call_from_the_call_records(
     assert not any((await on_call()).values())
 
 
-async def test_an_executive_held_by_a_simultaneous_plan_is_not_offered_twice(
-    client: httpx.AsyncClient,
-    key: str,
-    customer: uuid.UUID,
-    db_url: str,
-    database: Database,
-    admin: Principal,
-    now: datetime,
+@pytest.mark.parametrize("other_commits", [True, False], ids=["commits", "gives-up"])
+async def test_an_executive_another_plan_is_offering_is_not_offered_twice(
+    client: httpx.AsyncClient, key: str, customer: uuid.UUID, db_url: str, other_commits: bool
 ) -> None:
-    """Another dial plan that has chosen Kochi #1 but not yet committed its offer holds
-    that executive's row: this call's list skips them instead of ringing them twice."""
+    """Another plan has offered Kochi #1 a call and not yet committed: this call's offer
+    waits for it (the unique index of open legs), then rings Kochi #1 only if that offer
+    was given up."""
+    first = uuid.uuid4().hex
+    await gate(client, key, params(first))
     with psycopg.connect(db_url) as other:
         other.execute(
-            "SELECT id FROM executives WHERE phone_e164 = %s FOR UPDATE", (PHONES["kochi1"],)
+            """INSERT INTO call_legs (id, tenant_id, call_id, executive_id, position, level,
+                                      phone_e164, offered_at)
+               SELECT gen_random_uuid(), c.tenant_id, c.id, e.id, 1, 'sub_district',
+                      e.phone_e164, now()
+               FROM calls c, executives e WHERE c.call_sid = %s AND e.phone_e164 = %s""",
+            (first, PHONES["kochi1"]),
         )
         sid = uuid.uuid4().hex
         await gate(client, key, params(sid))
-        ringing = await dial(client, key, params(sid))
-        other.rollback()
-    assert PHONES["kochi1"] not in ringing
-    assert ringing[0] == PHONES["kochi2"]
+        planning = asyncio.create_task(dial(client, key, params(sid)))
+        await asyncio.sleep(0.3)
+        assert not planning.done()  # waiting on the other offer, not guessing
+        other.commit() if other_commits else other.rollback()
+        ringing = await planning
+    if other_commits:
+        # Kochi #3, beyond the taluk's depth of 2 before, moves up.
+        assert ringing == [PHONES[k] for k in ("kochi2", "kochi3", "ekm1", "ekm2", "kerala1")]
+    else:
+        assert ringing == CHAIN
+    open_legs = "SELECT executive_id FROM call_legs WHERE outcome IS NULL"
+    held = [executive for (executive,) in rows(db_url, open_legs)]
+    assert len(held) == len(set(held)) == len(ringing) + other_commits
+
+
+async def test_a_leg_whose_outcome_never_came_stops_holding_its_executive_at_the_horizon(
+    client: httpx.AsyncClient, key: str, customer: uuid.UUID, db_url: str
+) -> None:
+    """Exotel never reported how an earlier call ended: past the horizon (ring budget plus
+    the longest conversation) Kochi #1 is offered again, and the old leg reads unreported.
+    Before it, Kochi #1 is skipped — and nothing can give them a second open leg."""
+    lost, recent = uuid.uuid4().hex, uuid.uuid4().hex
+    await gate(client, key, params(lost))
+    await gate(client, key, params(recent))
+    hold = """INSERT INTO call_legs (id, tenant_id, call_id, executive_id, position, level,
+                                     phone_e164, offered_at)
+              SELECT gen_random_uuid(), c.tenant_id, c.id, e.id, 1, 'sub_district',
+                     e.phone_e164, now() - %s * interval '1 second'
+              FROM calls c, executives e WHERE c.call_sid = %s AND e.phone_e164 = %s"""
+    with psycopg.connect(db_url) as conn:
+        conn.execute(hold, (2 * 3600, lost, PHONES["kochi1"]))
+        with pytest.raises(psycopg.errors.UniqueViolation), conn.transaction():
+            conn.execute(hold, (0, recent, PHONES["kochi1"]))
+    sid = uuid.uuid4().hex
+    await gate(client, key, params(sid))
+    assert await dial(client, key, params(sid)) == CHAIN
+    legs = "SELECT c.call_sid, l.outcome FROM call_legs l JOIN calls c ON c.id = l.call_id"
+    by_call = {}
+    for call_sid, outcome in rows(db_url, legs + " WHERE l.phone_e164 = %s", PHONES["kochi1"]):
+        by_call[call_sid] = outcome
+    assert by_call == {lost: "unreported", sid: None}
 
 
 async def test_simultaneous_calls_are_offered_to_different_executives(

@@ -74,6 +74,12 @@ class UnitOfWork:
         return self._session
 
     @property
+    def database(self) -> Database:
+        """The database, for a statement that must commit on its own, before this unit of
+        work does (voice.callbacks claims an executive before calling the provider)."""
+        return self._database
+
+    @property
     def cache(self) -> ReferenceCache:
         """Per-process cache of configuration rows (services, rules, calendars)."""
         return self._database.reference_cache

@@ -19,6 +19,7 @@ from sahaya.access import Principal
 from sahaya.customers import CustomerRow
 from sahaya.network import NodeRow
 from sahaya.network import services as network
+from sahaya.network.domain import ChainStep
 from sahaya.persistence import UnitOfWork
 from sahaya.persistence.sealed import UnsealError, unseal
 from sahaya.tickets import domain as ticket_domain
@@ -28,9 +29,14 @@ from sahaya.tickets.tables import TicketRow
 from sahaya.voice import domain
 from sahaya.voice.errors import CallbackNotOpen, UnknownCallback
 from sahaya.voice.ports import CallPlacer, CallRequest, PlaceCallError, PlacerAccount
-from sahaya.voice.repository import VoiceRepository
+from sahaya.voice.repository import (
+    VoiceRepository,
+    claim_for_callback,
+    provisional_sid,
+    unclaim,
+)
 from sahaya.voice.services import Account, VoiceConfig
-from sahaya.voice.tables import CallbackRequestRow, CallLegRow, CallRow, VoiceAccountRow
+from sahaya.voice.tables import CallbackRequestRow, CallRow, VoiceAccountRow
 
 log = logging.getLogger(__name__)
 SYSTEM = "system:callback"
@@ -91,6 +97,7 @@ async def place_due(
     for row in await repo.callbacks_due(now, limit):
         if row.status == "dialling":  # the report of the last try never came
             retried += 1
+            await _release_unreported(repo, row, now)
             if not _failed_attempt(row, policy, now, "no report from the provider"):
                 failed += 1
             continue
@@ -120,23 +127,23 @@ async def _place(
     if account is None or node is None or customer is None:
         row.status, row.last_error, row.next_attempt_at = "failed", "no Exotel account", None
         return "failed"
+    async with uow.database.reading() as connection:  # a try that died before placing
+        await unclaim(connection, row.tenant_id, provisional_sid(row.id))
     on_call = await repo.executives_on_calls(row.tenant_id, now - config.on_call_horizon)
     chain = await network.escalation_chain(
         uow=uow, node=node, service=row.service_code, now=now, depth=config.depth, on_call=on_call
     )
     if not chain.kept:
-        row.next_attempt_at = now + domain.CallbackPolicy().wait_for_executive
-        row.updated_at = now
-        return "waiting"
-    step = chain.kept[0]
+        return _wait_for_executive(row, now)
     try:
         credentials = _placer_account(account, secret)
     except UnsealError as exc:  # an operator must fix the key; the request waits, uncounted
         log.error("callback %s not placed: Exotel account %s: %s", row.id, account.name, exc)
-        row.last_error = str(exc)[:500]
-        row.next_attempt_at = now + domain.CallbackPolicy().wait_for_executive
-        row.updated_at = now
-        return "waiting"
+        return _wait_for_executive(row, now, str(exc))
+    claimed = await _claim(uow, row, account, customer, chain.kept, now, config)
+    if claimed is None:  # everyone free at the read was offered another call since
+        return _wait_for_executive(row, now)
+    step, call_id = claimed
     try:
         sid = await placer.connect(
             credentials,
@@ -150,50 +157,79 @@ async def _place(
         )
     except PlaceCallError as exc:
         log.warning("callback %s not placed: %s", row.id, exc)
+        async with uow.database.reading() as connection:  # the executive is free again
+            await unclaim(connection, row.tenant_id, provisional_sid(row.id))
         row.last_error = str(exc)[:500]
         row.updated_at = now
         if exc.transient:
             row.next_attempt_at = now + domain.CallbackPolicy().wait_for_executive
             return "waiting"
         return "failed"
-    call = CallRow(
-        id=uuid.uuid4(),
-        tenant_id=row.tenant_id,
-        account_id=account.id,
-        call_sid=sid,
-        direction="outbound",
-        from_raw=step.executive.phone_e164,
-        from_e164=step.executive.phone_e164,
-        to_raw=customer.phone_e164,
-        customer_id=customer.id,
-        node_id=node.id,
-        service_code=row.service_code,
-        decision=domain.GateDecision.ALLOW.value,
-        reason=f"callback {row.id}: {step.reason}",
-        ticket_id=row.ticket_id,
-        started_at=now,
-        updated_at=now,
-    )
-    repo.add(call)
-    await uow.flush()
-    repo.add(  # the executive counts as on a call until the report comes
-        CallLegRow(
-            id=uuid.uuid4(),
-            tenant_id=row.tenant_id,
-            call_id=call.id,
-            executive_id=step.executive.id,
-            position=1,
-            level=step.level.value,
-            phone_e164=step.executive.phone_e164,
-            offered_at=now,
-        )
-    )
+    call = await uow.session.get(CallRow, call_id)
+    assert call is not None  # noqa: S101 - committed by the claim
+    call.call_sid = sid  # the executive counts as on a call until the report comes
     row.status = "dialling"
     row.attempts += 1
     row.last_call_id = call.id  # a requested callback keeps its request: its retries follow
     row.next_attempt_at = now + domain.CallbackPolicy().report_timeout
     row.updated_at = now
     return "placed"
+
+
+async def _release_unreported(
+    repo: VoiceRepository, row: CallbackRequestRow, now: datetime
+) -> None:
+    """A try whose report never came stops holding its executive."""
+    if row.last_call_id is None:
+        return
+    for leg in await repo.legs(row.last_call_id):
+        if leg.outcome is None:
+            leg.outcome, leg.ended_at = domain.LegOutcome.UNREPORTED.value, now
+
+
+def _wait_for_executive(row: CallbackRequestRow, now: datetime, why: str | None = None) -> str:
+    if why is not None:
+        row.last_error = why[:500]
+    row.next_attempt_at = now + domain.CallbackPolicy().wait_for_executive
+    row.updated_at = now
+    return "waiting"
+
+
+async def _claim(
+    uow: UnitOfWork,
+    row: CallbackRequestRow,
+    account: VoiceAccountRow,
+    customer: CustomerRow,
+    kept: tuple[ChainStep, ...],
+    now: datetime,
+    config: VoiceConfig,
+) -> tuple[ChainStep, uuid.UUID] | None:
+    """The first executive of the chain this callback could hold, and its provisional call
+    (committed at once, see `repository._CLAIM_FOR_CALLBACK`)."""
+    async with uow.database.reading() as connection:
+        for step in kept:
+            call_id = await claim_for_callback(
+                connection,
+                {
+                    "tenant": row.tenant_id,
+                    "account": account.id,
+                    "sid": provisional_sid(row.id),
+                    "phone": step.executive.phone_e164,
+                    "to": customer.phone_e164,
+                    "customer": customer.id,
+                    "node": row.node_id,
+                    "service": row.service_code,
+                    "reason": f"callback {row.id}: {step.reason}",
+                    "ticket": row.ticket_id,
+                    "executive": step.executive.id,
+                    "level": step.level.value,
+                    "now": now,
+                    "since": now - config.on_call_horizon,
+                },
+            )
+            if call_id is not None:
+                return step, call_id
+    return None
 
 
 def _placer_account(account: VoiceAccountRow, secret: str) -> PlacerAccount:

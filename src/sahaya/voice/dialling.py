@@ -1,5 +1,6 @@
-"""The dial list for the Connect applet: the hot path, three statements on a plain psycopg
-connection (ADR 0008). The escalation chain itself is `network.domain`'s pure function."""
+"""The dial list for the Connect applet: the hot path, two autocommit statements on a plain
+psycopg connection — read the call and the executives along its path, then offer it
+(ADR 0013). The escalation chain itself is `network.domain`'s pure function."""
 
 from __future__ import annotations
 
@@ -12,25 +13,21 @@ from functools import lru_cache
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.errors import DeadlockDetected, SerializationFailure
 
 from sahaya.network import domain as network_domain
-from sahaya.network.repository import ancestor_paths
 from sahaya.persistence import Database
 from sahaya.voice import domain
 from sahaya.voice.domain import CallReport, GateDecision
-from sahaya.voice.repository import (
-    active_services,
-    call_for_dial,
-    claim_executives,
-    node_timings,
-    offer,
-    path_executives,
-)
-
-# --------------------------------------------------------------------------------- dial
+from sahaya.voice.repository import active_services, dial_view, node_timings, offer
 from sahaya.voice.services import Account, VoiceConfig, gate
 
 log = logging.getLogger(__name__)
+
+# A refused offer (someone in the list was offered another call since the read) is planned
+# again from a fresh read; after this many tries the call gets nobody rather than a double
+# offer.
+_OFFER_TRIES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,17 +43,32 @@ async def dial(
 ) -> DialPlan:
     """Who rings for this call, in order: the escalation chain of the caller's home
     sub-district, without executives away, off shift or on another call. A repeated request
-    (Exotel retries) gets the same list back. Three statements in one transaction on a
-    plain psycopg connection: the call (locked), the executives along the tree, the offer."""
-    for _ in range(2):
-        async with database.reading() as connection, connection.transaction():
-            row = await call_for_dial(connection, account.tenant_id, report.call_sid)
-            if row is not None:
-                return await _plan(connection, database, account, report, row, now, config)
-        # A call the gate never saw (a flow without one, or a gate that fell back): record
-        # it as the gate would, then plan.
-        await gate(database=database, account=account, report=report, now=now)
-    raise RuntimeError(f"call {report.call_sid} vanished while planning its dial list")
+    (Exotel retries) gets the same list back."""
+    since = now - config.on_call_horizon
+    gated = False
+    for _ in range(_OFFER_TRIES):
+        async with database.reading() as connection:
+            rows = await dial_view(connection, account.tenant_id, report.call_sid, since)
+            if not rows:
+                if gated:
+                    raise RuntimeError(f"call {report.call_sid} vanished while planning")
+                # A call the gate never saw (a flow without one, or a gate that fell back):
+                # record it as the gate would, then plan.
+                await gate(database=database, account=account, report=report, now=now)
+                gated = True
+                continue
+            found = await _plan(connection, database, account, report, rows, now, config)
+            if isinstance(found, DialPlan):
+                return found
+            plan, values = found
+            try:
+                await offer(connection, values)
+            except (SerializationFailure, DeadlockDetected):  # `_OFFER`: read, plan again
+                continue
+            return plan
+    # Still contended: nobody rather than a double offer; the reason says why.
+    log.warning("dial plan for %s still contended after %d tries", report.call_sid, _OFFER_TRIES)
+    return DialPlan((), f"nobody reachable: still contended after {_OFFER_TRIES} tries")
 
 
 async def _plan(
@@ -64,11 +76,13 @@ async def _plan(
     database: Database,
     account: Account,
     report: CallReport,
-    row: tuple[Any, ...],
+    rows: list[tuple[Any, ...]],
     now: datetime,
     config: VoiceConfig,
-) -> DialPlan:
-    call_id, decision, reason, outcome, node_id, path, customer_id, offered = row
+) -> DialPlan | tuple[DialPlan, dict[str, Any]]:
+    """The plan, and the offer to write for it — or only a plan when there is nothing to
+    write (a repeat, a denied or ended call, no service chosen)."""
+    call_id, decision, reason, outcome, node_id, path, customer_id, offered = rows[0][:8]
     if offered:
         return DialPlan(tuple(offered), "repeated request: same list")
     if decision == GateDecision.DENY.value or node_id is None:
@@ -85,45 +99,18 @@ async def _plan(
         return DialPlan((), f"no service chosen (digits {report.digits!r}, {len(active)} active)")
 
     async def load_timings() -> dict[str, domain.DialTiming]:
-        rows = await node_timings(connection, account.tenant_id)
-        return {node: domain.DialTiming(ring, budget) for node, ring, budget in rows}
+        found = await node_timings(connection, account.tenant_id)
+        return {node: domain.DialTiming(ring, budget) for node, ring, budget in found}
 
     overrides = await database.reference_cache.get(
         ("voice_timings", account.tenant_id), load_timings
     )
     timing = domain.timing_for(path, overrides, config.timing)
-    since = now - config.on_call_horizon
-    found = await path_executives(connection, account.tenant_id, ancestor_paths(path), since)
-    nodes, on_call = _node_views(found)
-    # Simultaneous calls must not be offered to the same person: claim the chosen ones; any
-    # another planner holds, or a call took since our read, count as on a call, and the
-    # chain is worked out again without them. Leaving people out of a chain only moves
-    # later ones up, so what an earlier round claimed is still wanted: claims only grow,
-    # and nobody is held who is not offered (no savepoint to roll back — psycopg drops every
-    # prepared statement of the connection on any rollback).
-    claimed: set[uuid.UUID] = set()
-    for _ in range(_CLAIM_ROUNDS):
-        chain = network_domain.escalation_chain(
-            path=nodes, service=service, now=now, depth=config.depth, on_call=on_call
-        )
-        kept = chain.kept[: timing.max_numbers]
-        chosen = [s.executive.id for s in kept]
-        if claimed - set(chosen):  # cannot happen (tests/unit/test_escalation_chain.py)
-            log.error("dial plan for %s dropped claimed executives", report.call_sid)
-        wanted = [e for e in chosen if e not in claimed]
-        got = await claim_executives(connection, wanted, since)
-        claimed |= got
-        taken = set(wanted) - got
-        if not taken:
-            break
-        on_call = on_call | taken
-    else:
-        # Still contended after several rounds: nobody rather than a double offer. The
-        # claims end with this transaction, a moment from now.
-        chain = network_domain.escalation_chain(
-            path=nodes, service=service, now=now, depth=config.depth, on_call=on_call
-        )
-        kept = ()
+    nodes, on_call = _node_views([row[8:] for row in rows if row[8] is not None])
+    chain = network_domain.escalation_chain(
+        path=nodes, service=service, now=now, depth=config.depth, on_call=on_call
+    )
+    kept = chain.kept[: timing.max_numbers]
     if kept:
         plan = DialPlan(
             tuple(s.executive.phone_e164 for s in kept),
@@ -134,26 +121,20 @@ async def _plan(
     else:
         gaps = "; ".join(chain.gaps or ("empty chain",))
         plan = DialPlan((), f"nobody reachable: {gaps}", chain.gaps, timing.ring_seconds)
-    await offer(
-        connection,
-        {
-            "tenant": account.tenant_id,
-            "call": call_id,
-            "sid": report.call_sid,
-            "customer": customer_id,
-            "now": now,
-            "executives": [s.executive.id for s in kept],
-            "positions": list(range(1, len(kept) + 1)),
-            "levels": [s.level.value for s in kept],
-            "phones": [s.executive.phone_e164 for s in kept],
-            "service": service,
-            "reason": plan.reason[:1000],
-        },
-    )
-    return plan
-
-
-_CLAIM_ROUNDS = 4
+    return plan, {
+        "tenant": account.tenant_id,
+        "call": call_id,
+        "sid": report.call_sid,
+        "customer": customer_id,
+        "now": now,
+        "since": now - config.on_call_horizon,
+        "executives": [s.executive.id for s in kept],
+        "positions": list(range(1, len(kept) + 1)),
+        "levels": [s.level.value for s in kept],
+        "phones": [s.executive.phone_e164 for s in kept],
+        "service": service,
+        "reason": plan.reason[:1000],
+    }
 
 
 @lru_cache(maxsize=4096)

@@ -43,10 +43,14 @@ class LegOutcome(StrEnum):
     FAILED = "failed"
     CALLER_HUNG_UP = "caller_hung_up"  # the caller gave up while this one rang
     NOT_RUNG = "not_rung"  # after the answerer, or the caller hung up first
+    UNREPORTED = "unreported"  # no outcome came within the horizon: released, not blamed
 
 
 # A leg the executive let pass: three in a row set them away (Asterisk's auto-pause).
 MISSES = frozenset({LegOutcome.MISSED, LegOutcome.NO_ANSWER, LegOutcome.BUSY, LegOutcome.REJECTED})
+
+# Legs that say nothing about the executive: skipped by the missed-in-a-row rule.
+NOT_BLAMED = frozenset({LegOutcome.NOT_RUNG, LegOutcome.CALLER_HUNG_UP, LegOutcome.UNREPORTED})
 
 _DIAL_STATUS = {
     "completed": Outcome.ANSWERED,
@@ -121,7 +125,7 @@ def leg_outcomes(offered: Sequence[str], dialled: str | None, outcome: Outcome) 
 
 def missed_in_a_row(recent: Iterable[LegOutcome], limit: int) -> bool:
     """True when the `limit` most recent rung legs (newest first) were all missed."""
-    rung = [leg for leg in recent if leg not in (LegOutcome.NOT_RUNG, LegOutcome.CALLER_HUNG_UP)]
+    rung = [leg for leg in recent if leg not in NOT_BLAMED]
     return limit > 0 and len(rung) >= limit and all(leg in MISSES for leg in rung[:limit])
 
 

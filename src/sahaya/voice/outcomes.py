@@ -26,6 +26,7 @@ from sahaya.voice.repository import (
     call_for_outcome,
     close_call,
     recent_outcomes,
+    unanswered_since,
 )
 from sahaya.voice.services import SYSTEM, Account, VoiceConfig
 from sahaya.voice.tables import CallbackRequestRow, CallRow
@@ -81,6 +82,7 @@ class Recorded:
     ticket_number: str | None = None
     callback_id: uuid.UUID | None = None
     set_away: tuple[str, ...] = ()
+    busy_rule_due: bool = False  # closed by the fast path; `apply_busy_rule` still to run
 
 
 async def record_outcome(
@@ -119,20 +121,20 @@ async def record_outcome(
 async def record_outcome_fast(
     *, database: Database, account: Account, report: CallReport, now: datetime, config: VoiceConfig
 ) -> Recorded | None:
-    """The common outcome — answered, or unanswered by a caller the busy rule cannot concern,
-    with nobody reaching the missed-calls limit — in two or three prepared statements on a
-    plain psycopg connection. None when the full path (`record_outcome`) must run: an
-    unknown call, a possible busy caller, or an executive to set away."""
+    """The common outcome in two to four autocommit statements on a plain psycopg
+    connection (ADR 0013): read the call, maybe the missers' recent legs, close the call
+    once, and for an unanswered caller read their unanswered calls in the window. None when
+    the unit-of-work path (`record_outcome`) must run: an unknown call or an executive to
+    set away. `busy_rule_due` when the caller reached the busy-caller rule (then
+    `apply_busy_rule` runs it)."""
     dialled_e164, outcome = report.dialled_e164, report.outcome
-    async with database.reading() as connection, connection.transaction():
+    async with database.reading() as connection:
         row = await call_for_outcome(connection, account.tenant_id, report.call_sid)
         if row is None:
             return None
         call_id, stored, customer_id, phones, executives = row
         if stored is not None:
             return Recorded(Outcome(stored), repeated=True)
-        if outcome in domain.UNANSWERED and customer_id is not None:
-            return None
         results = domain.leg_outcomes(list(phones), dialled_e164, outcome)
         missed = [e for e, r in zip(executives, results, strict=True) if r in domain.MISSES]
         if missed and config.miss_limit > 0:
@@ -151,7 +153,7 @@ async def record_outcome_fast(
             ),
             None,
         )
-        await close_call(
+        closed = await close_call(
             connection,
             {
                 "call": call_id,
@@ -165,7 +167,28 @@ async def record_outcome_fast(
                 "answered_by": answered,
             },
         )
-    return Recorded(outcome, repeated=False)
+        if not closed:  # a copy of this report closed it a moment ago
+            return Recorded(outcome, repeated=True)
+        if outcome not in domain.UNANSWERED or customer_id is None:
+            return Recorded(outcome, repeated=False)
+        times = await unanswered_since(connection, customer_id, now - config.busy.window)
+    return Recorded(outcome, repeated=False, busy_rule_due=config.busy.triggered(times, now))
+
+
+async def apply_busy_rule(
+    *,
+    uow: UnitOfWork,
+    account: Account,
+    call_sid: str,
+    recorded: Recorded,
+    now: datetime,
+    config: VoiceConfig,
+) -> Recorded:
+    """The busy-caller rule for a call the fast path closed (`busy_rule_due`)."""
+    call = await VoiceRepository(uow.session).call(account.tenant_id, call_sid, lock=True)
+    if call is None or call.customer_id is None:
+        return recorded
+    return await _busy_caller(uow, account, call, recorded, now, config)
 
 
 async def _pause_repeat_missers(

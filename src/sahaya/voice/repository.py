@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sahaya.customers import CustomerRow
 from sahaya.network import NodeRow
 from sahaya.persistence import Database
-from sahaya.voice.domain import UNANSWERED
+from sahaya.voice.domain import NOT_BLAMED, UNANSWERED
 from sahaya.voice.tables import (
     CallbackRequestRow,
     CallLegRow,
@@ -164,15 +164,13 @@ class VoiceRepository:
     async def executives_on_calls(
         self, tenant_id: uuid.UUID, since: datetime
     ) -> frozenset[uuid.UUID]:
-        """Executives offered a call that has not ended (and started after `since`, so a call
-        whose outcome never arrived stops blocking them)."""
+        """Executives holding an open leg offered after `since` (a leg whose outcome never
+        arrived stops blocking them at the horizon)."""
         rows = await self.session.scalars(
-            select(CallLegRow.executive_id)
-            .join(CallRow, CallRow.id == CallLegRow.call_id)
-            .where(
+            select(CallLegRow.executive_id).where(
                 CallLegRow.tenant_id == tenant_id,
                 CallLegRow.outcome.is_(None),
-                CallRow.started_at >= since,
+                CallLegRow.offered_at >= since,
             )
         )
         return frozenset(rows)
@@ -184,7 +182,7 @@ class VoiceRepository:
             .where(
                 CallLegRow.executive_id == executive_id,
                 CallLegRow.outcome.is_not(None),
-                CallLegRow.outcome.not_in(("not_rung", "caller_hung_up")),
+                CallLegRow.outcome.not_in(NOT_BLAMED),
             )
             .order_by(CallLegRow.offered_at.desc())
             .limit(limit)
@@ -311,43 +309,64 @@ class VoiceRepository:
 
 
 # ----------------------------------------------------------------------- dial hot path
-# The Connect applet's dial list is the other routing decision Exotel waits on, so it reads
-# and writes on a plain psycopg connection too, in three statements (ADR 0005).
+# The Connect applet's dial list is the other routing decision Exotel waits on: two
+# autocommit statements on a plain psycopg connection, one to read and one to offer
+# (ADR 0013). Nobody holds two open legs: the unique partial index on open legs says so.
 
-_CALL_FOR_DIAL = """
-SELECT c.id, c.decision, c.reason, c.outcome, c.node_id, n.path, c.customer_id,
-       coalesce((SELECT array_agg(l.phone_e164 ORDER BY l.position)
-                 FROM call_legs l WHERE l.call_id = c.id), '{}') AS offered
-FROM calls c LEFT JOIN nodes n ON n.id = c.node_id
-WHERE c.tenant_id = %s AND c.call_sid = %s
-FOR UPDATE OF c"""
-
-# Every executive of the franchisees owning the node and its ancestors, and whether they
-# are offered a call that has not ended (started after the horizon).
-_PATH_EXECUTIVES = """
-SELECT n.id, n.name, n.level, n.path, e.id, e.name, e.rank, e.phone_e164, e.services,
-       e.working_hours::text, e.timezone, e.availability,
-       EXISTS (SELECT 1 FROM call_legs l JOIN calls c ON c.id = l.call_id
-               WHERE l.executive_id = e.id AND l.outcome IS NULL AND c.started_at >= %s)
-FROM nodes n LEFT JOIN executives e ON e.franchisee_id = n.franchisee_id
-WHERE n.tenant_id = %s AND n.path = ANY(%s)"""
+# The call (and any legs already offered), and — while it still needs a list — every
+# executive of the franchisees owning its node and the node's ancestors, with whether each
+# holds an open leg offered after the horizon.
+_DIAL_VIEW = """
+WITH c AS (
+  SELECT c.id, c.decision, c.reason, c.outcome, c.node_id, n.path, c.customer_id,
+         coalesce((SELECT array_agg(l.phone_e164 ORDER BY l.position)
+                   FROM call_legs l WHERE l.call_id = c.id), '{}') AS offered
+  FROM calls c LEFT JOIN nodes n ON n.id = c.node_id
+  WHERE c.tenant_id = %(tenant)s AND c.call_sid = %(sid)s)
+SELECT c.id, c.decision, c.reason, c.outcome, c.node_id, c.path, c.customer_id, c.offered,
+       x.*
+FROM c LEFT JOIN LATERAL (
+  SELECT p.id, p.name, p.level, p.path, e.id, e.name, e.rank, e.phone_e164, e.services,
+         e.working_hours::text, e.timezone, e.availability,
+         EXISTS (SELECT 1 FROM call_legs l
+                 WHERE l.executive_id = e.id AND l.outcome IS NULL
+                   AND l.offered_at >= %(since)s)
+  FROM nodes p LEFT JOIN executives e ON e.franchisee_id = p.franchisee_id
+  WHERE c.offered = '{}' AND c.outcome IS NULL AND c.decision = 'allow'
+    AND p.tenant_id = %(tenant)s
+    AND p.path IN (SELECT array_to_string(parts[1:i], '/')
+                   FROM string_to_array(c.path, '/') AS parts,
+                        generate_series(1, cardinality(parts)) AS i)) x ON true"""
 
 SCREEN_POP_CHANNEL = "sahaya_screen_pop"
 
-# Offer the call to the executives, record the service, and publish a screen-pop per offered
-# executive (the customer's card and open tickets) through NOTIFY — delivered at commit, so
-# nobody sees a pop for a call that rolled back. One statement.
+# Offer the call: lock it (a repeat of this request queues here), release the chosen
+# executives' legs that outlived the horizon (their outcome never came), insert one leg per
+# executive in executive order (so two offers never wait on each other in a cycle), record
+# the service and `NOTIFY` a screen-pop per leg — the caller's card and open tickets,
+# delivered at commit. A leg the unique indexes refuse (the executive was offered another
+# call since the read, or this call already has its list) undoes the whole statement as a
+# serialisation failure: the caller reads again and plans again.
 _OFFER = """
-WITH offered AS (
+WITH call AS (SELECT id FROM calls WHERE id = %(call)s::uuid FOR UPDATE),
+expired AS (
+  UPDATE call_legs SET outcome = 'unreported', ended_at = %(now)s::timestamptz
+  WHERE executive_id = ANY(%(executives)s::uuid[]) AND outcome IS NULL
+    AND offered_at < %(since)s::timestamptz AND EXISTS (SELECT 1 FROM call)
+  RETURNING 1),
+offered AS (
   SELECT * FROM unnest(%(executives)s::uuid[], %(positions)s::int[], %(levels)s::text[],
                        %(phones)s::text[]) AS x(executive, position, level, phone)),
 legs AS (
   INSERT INTO call_legs (id, tenant_id, call_id, executive_id, position, level, phone_e164,
                          offered_at)
-  SELECT gen_random_uuid(), %(tenant)s::uuid, %(call)s::uuid, executive, position, level, phone,
+  SELECT gen_random_uuid(), %(tenant)s::uuid, call.id, executive, position, level, phone,
          %(now)s::timestamptz
-  FROM offered
-  RETURNING 1),
+  FROM offered, call
+  WHERE (SELECT count(*) FROM expired) >= 0
+  ORDER BY executive
+  ON CONFLICT DO NOTHING
+  RETURNING executive_id, position),
 card AS (
   SELECT json_build_object(
            'id', c.id, 'name', c.name, 'phone', c.phone_e164, 'email', c.email,
@@ -363,15 +382,19 @@ card AS (
   FROM customers c JOIN nodes n ON n.id = c.home_node_id WHERE c.id = %(customer)s::uuid),
 pops AS (
   SELECT pg_notify('sahaya_screen_pop', json_build_object(
-           'executive_id', o.executive, 'position', o.position, 'call_sid', %(sid)s::text,
+           'executive_id', l.executive_id, 'position', l.position, 'call_sid', %(sid)s::text,
            'offered_at', %(now)s::timestamptz, 'customer', card.profile)::text)
-  FROM offered o, card)
-UPDATE calls SET service_code = %(service)s::text, reason = %(reason)s::text,
-                 updated_at = %(now)s::timestamptz
-WHERE id = %(call)s::uuid
-  -- `pops` is a plain SELECT: PostgreSQL evaluates it only when referenced. (`legs`, an
-  -- INSERT, runs regardless.)
-  AND (SELECT count(*) FROM pops) >= 0"""
+  FROM legs l, card),
+noted AS (
+  UPDATE calls SET service_code = %(service)s::text, reason = %(reason)s::text,
+                   updated_at = %(now)s::timestamptz
+  WHERE id = (SELECT id FROM call)
+  RETURNING 1)
+SELECT sahaya_retry_unless(
+         (SELECT count(*) FROM legs) = cardinality(%(executives)s::uuid[]),
+         'an executive was offered another call, or this call has its list')
+       -- `pops` is a plain SELECT: evaluated only when referenced.
+       AND (SELECT count(*) FROM pops) >= 0"""
 
 _NODE_TIMINGS = """
 SELECT n.path, t.ring_seconds, t.budget_seconds
@@ -380,45 +403,19 @@ FROM voice_node_timings t JOIN nodes n ON n.id = t.node_id WHERE t.tenant_id = %
 _ACTIVE_SERVICES = "SELECT code FROM services WHERE tenant_id = %s AND active ORDER BY code"
 
 
-async def call_for_dial(
-    connection: AsyncConnection, tenant_id: uuid.UUID, call_sid: str
-) -> tuple[Any, ...] | None:
-    cursor = await connection.execute(_CALL_FOR_DIAL, (tenant_id, call_sid), prepare=True)
-    return await cursor.fetchone()
-
-
-async def path_executives(
-    connection: AsyncConnection, tenant_id: uuid.UUID, paths: list[str], since: datetime
+async def dial_view(
+    connection: AsyncConnection, tenant_id: uuid.UUID, call_sid: str, since: datetime
 ) -> list[tuple[Any, ...]]:
-    cursor = await connection.execute(_PATH_EXECUTIVES, (since, tenant_id, paths), prepare=True)
+    """The call's row (first 8 columns) and, when it still needs a list, one row per
+    executive along its path; no rows when the call is unknown."""
+    cursor = await connection.execute(
+        _DIAL_VIEW, {"tenant": tenant_id, "sid": call_sid, "since": since}, prepare=True
+    )
     return await cursor.fetchall()
 
 
-# Claim the executives a plan chose: rows another planner holds (its offer not yet
-# committed) are skipped, not waited for; of the claimed ones, those a call committed since
-# the plan's read are busy after all (this statement sees a fresh snapshot).
-_CLAIM = "SELECT id FROM executives WHERE id = ANY(%s) FOR UPDATE SKIP LOCKED"
-_STILL_FREE = """
-SELECT e FROM unnest(%s::uuid[]) AS e
-WHERE NOT EXISTS (SELECT 1 FROM call_legs l JOIN calls c ON c.id = l.call_id
-                  WHERE l.executive_id = e AND l.outcome IS NULL AND c.started_at >= %s)"""
-
-
-async def claim_executives(
-    connection: AsyncConnection, ids: list[uuid.UUID], since: datetime
-) -> set[uuid.UUID]:
-    """Which of `ids` this transaction may offer the call to (locked until it commits)."""
-    if not ids:
-        return set()
-    cursor = await connection.execute(_CLAIM, (ids,), prepare=True)
-    claimed = [row[0] for row in await cursor.fetchall()]
-    if not claimed:
-        return set()
-    cursor = await connection.execute(_STILL_FREE, (claimed, since), prepare=True)
-    return {row[0] for row in await cursor.fetchall()}
-
-
 async def offer(connection: AsyncConnection, values: dict[str, Any]) -> None:
+    """Raises `psycopg.errors.SerializationFailure` when a leg was refused (see `_OFFER`)."""
     await connection.execute(_OFFER, values, prepare=True)
 
 
@@ -434,6 +431,61 @@ async def node_timings(
     return [(str(r[0]), int(r[1]), int(r[2])) for r in await cursor.fetchall()]
 
 
+# ------------------------------------------------------------------------ callback claim
+# A callback rings one executive first: the executive is claimed — an outbound call row
+# under a provisional CallSid, one per request, and its open leg — by a statement that
+# commits at once, before the provider is asked, so no dial plan waits on the provider.
+_CLAIM_FOR_CALLBACK = """
+WITH expired AS (
+  UPDATE call_legs SET outcome = 'unreported', ended_at = %(now)s
+  WHERE executive_id = %(executive)s AND outcome IS NULL AND offered_at < %(since)s
+  RETURNING 1),
+call AS (
+  INSERT INTO calls (id, tenant_id, account_id, call_sid, direction, from_raw, from_e164,
+                     to_raw, customer_id, node_id, service_code, decision, reason, ticket_id,
+                     started_at, updated_at)
+  VALUES (gen_random_uuid(), %(tenant)s, %(account)s, %(sid)s, 'outbound', %(phone)s,
+          %(phone)s, %(to)s, %(customer)s, %(node)s, %(service)s, 'allow', %(reason)s,
+          %(ticket)s, %(now)s, %(now)s)
+  RETURNING id),
+leg AS (
+  INSERT INTO call_legs (id, tenant_id, call_id, executive_id, position, level, phone_e164,
+                         offered_at)
+  SELECT gen_random_uuid(), %(tenant)s, call.id, %(executive)s, 1, %(level)s, %(phone)s,
+         %(now)s
+  FROM call WHERE (SELECT count(*) FROM expired) >= 0
+  ON CONFLICT DO NOTHING
+  RETURNING call_id)
+SELECT (SELECT call_id FROM leg)
+WHERE sahaya_retry_unless(EXISTS (SELECT FROM leg), 'the executive holds another call')"""
+
+# A provisional call that was never placed: the provider refused it, or the worker stopped
+# before asking (the request's next try finds it). Its leg goes with it.
+_UNCLAIM = """
+DELETE FROM calls WHERE tenant_id = %s AND call_sid = %s AND direction = 'outbound'"""
+
+
+def provisional_sid(callback_id: uuid.UUID) -> str:
+    return f"pending:{callback_id}"
+
+
+async def claim_for_callback(
+    connection: AsyncConnection, values: dict[str, Any]
+) -> uuid.UUID | None:
+    """The provisional call holding the executive, or None when they hold another call
+    (then nothing is written)."""
+    try:
+        cursor = await connection.execute(_CLAIM_FOR_CALLBACK, values, prepare=True)
+    except psycopg.errors.SerializationFailure:
+        return None
+    row = await cursor.fetchone()
+    return None if row is None else row[0]
+
+
+async def unclaim(connection: AsyncConnection, tenant_id: uuid.UUID, sid: str) -> None:
+    await connection.execute(_UNCLAIM, (tenant_id, sid), prepare=True)
+
+
 # --------------------------------------------------------------------- outcome fast path
 
 _CALL_FOR_OUTCOME = """
@@ -442,30 +494,42 @@ SELECT c.id, c.outcome, c.customer_id,
                  FROM call_legs l WHERE l.call_id = c.id), '{}') AS phones,
        coalesce((SELECT array_agg(l.executive_id ORDER BY l.position)
                  FROM call_legs l WHERE l.call_id = c.id), '{}') AS executives
-FROM calls c WHERE c.tenant_id = %s AND c.call_sid = %s
-FOR UPDATE OF c"""
+FROM calls c WHERE c.tenant_id = %s AND c.call_sid = %s"""
 
 # Each executive's latest rung legs, newest first (the missed-in-a-row rule), including the
 # ones about to be written by this outcome, which are passed in.
-_RECENT_OUTCOMES = """
+_RECENT_OUTCOMES = f"""
 SELECT x.executive,
        array(SELECT l.outcome FROM call_legs l
              WHERE l.executive_id = x.executive AND l.outcome IS NOT NULL
-               AND l.outcome NOT IN ('not_rung', 'caller_hung_up')
+               AND l.outcome NOT IN ({", ".join(f"'{o}'" for o in sorted(NOT_BLAMED))})
              ORDER BY l.offered_at DESC LIMIT %s)
-FROM unnest(%s::uuid[]) AS x(executive)"""
+FROM unnest(%s::uuid[]) AS x(executive)"""  # noqa: S608 - enum constants, values bound
 
+# Close the call once: a repeat (or a concurrent copy) of the report finds it closed and
+# writes nothing. Returns whether this statement closed it.
 _CLOSE_CALL = """
-WITH legs AS (
+WITH call AS (
+  UPDATE calls SET outcome = %(outcome)s::text, dialled_number = %(dialled)s::text,
+         duration_seconds = %(duration)s::int, recording_url = %(recording)s::text,
+         answered_by = %(answered_by)s::uuid, ended_at = %(now)s::timestamptz,
+         updated_at = %(now)s::timestamptz
+  WHERE id = %(call)s::uuid AND outcome IS NULL
+  RETURNING id),
+legs AS (
   UPDATE call_legs l SET outcome = x.outcome, ended_at = %(now)s::timestamptz
   FROM unnest(%(positions)s::int[], %(outcomes)s::text[]) AS x(position, outcome)
-  WHERE l.call_id = %(call)s::uuid AND l.position = x.position
+  WHERE l.call_id = (SELECT id FROM call) AND l.position = x.position
   RETURNING 1)
-UPDATE calls SET outcome = %(outcome)s::text, dialled_number = %(dialled)s::text,
-       duration_seconds = %(duration)s::int, recording_url = %(recording)s::text,
-       answered_by = %(answered_by)s::uuid, ended_at = %(now)s::timestamptz,
-       updated_at = %(now)s::timestamptz
-WHERE id = %(call)s::uuid"""
+SELECT EXISTS (SELECT FROM call) AND (SELECT count(*) FROM legs) >= 0"""
+
+# When the customer's unanswered calls in the window started (the busy-caller rule). Read
+# after the call's own close has committed: of two concurrent unanswered calls, the later
+# reader sees both.
+_UNANSWERED_SINCE = f"""
+SELECT coalesce(array_agg(started_at), '{{}}') FROM calls
+WHERE customer_id = %s AND started_at > %s
+  AND outcome IN ({", ".join(f"'{o}'" for o in sorted(UNANSWERED))})"""  # noqa: S608 - as above
 
 
 async def call_for_outcome(
@@ -482,5 +546,16 @@ async def recent_outcomes(
     return {row[0]: list(row[1]) for row in await cursor.fetchall()}
 
 
-async def close_call(connection: AsyncConnection, values: dict[str, Any]) -> None:
-    await connection.execute(_CLOSE_CALL, values, prepare=True)
+async def close_call(connection: AsyncConnection, values: dict[str, Any]) -> bool:
+    """Whether this statement closed the call (False: it was already closed)."""
+    cursor = await connection.execute(_CLOSE_CALL, values, prepare=True)
+    row = await cursor.fetchone()
+    return bool(row and row[0])
+
+
+async def unanswered_since(
+    connection: AsyncConnection, customer_id: uuid.UUID, since: datetime
+) -> list[datetime]:
+    cursor = await connection.execute(_UNANSWERED_SINCE, (customer_id, since), prepare=True)
+    row = await cursor.fetchone()
+    return list(row[0]) if row else []

@@ -15,7 +15,8 @@ _OUTCOMES = (
     "'answered', 'no_answer', 'busy', 'rejected', 'failed', 'caller_hung_up', 'not_connected'"
 )
 _LEG_OUTCOMES = (
-    "'answered', 'missed', 'no_answer', 'busy', 'rejected', 'failed', 'caller_hung_up', 'not_rung'"
+    "'answered', 'missed', 'no_answer', 'busy', 'rejected', 'failed', 'caller_hung_up', "
+    "'not_rung', 'unreported'"
 )
 
 
@@ -82,16 +83,18 @@ class CallRow(HotTenantMixin, Base):
 
 
 class CallLegRow(HotTenantMixin, Base):
-    """An executive offered a call (one entry of the dial list). While its call has not
-    ended, the executive counts as on a call and is skipped by other calls' dial plans."""
+    """An executive offered a call (one entry of the dial list). While its outcome is
+    unknown the leg is open: the executive counts as on a call, other dial plans skip them,
+    and the unique partial index lets nobody hold two open legs (ADR 0013)."""
 
     __tablename__ = "call_legs"
     __table_args__ = (
         Index("uq_call_legs_call_position", "call_id", "position", unique=True),
         Index("ix_call_legs_executive_recent", "executive_id", "offered_at"),
         Index(
-            "ix_call_legs_open",
+            "uq_call_legs_open_executive",
             "executive_id",
+            unique=True,
             postgresql_where=text("outcome IS NULL"),
         ),
         CheckConstraint(f"outcome IN ({_LEG_OUTCOMES})", name="outcome"),

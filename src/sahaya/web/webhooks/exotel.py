@@ -185,12 +185,23 @@ async def outcome(request: Request) -> Response:
         now=await clock(),
         config=voice_config(settings),
     )
-    if recorded is None:  # the full path: busy-caller rule, auto-away, unknown call
+    if recorded is None:  # the full path: auto-away, unknown call
         async with UnitOfWork(request.app.state.database) as uow:
             recorded = await outcomes.record_outcome(
                 uow=uow,
                 account=account,
                 report=call,
+                now=await clock(),
+                config=voice_config(settings),
+            )
+            await uow.commit()
+    elif recorded.busy_rule_due:  # the caller's unanswered calls reached the rule
+        async with UnitOfWork(request.app.state.database) as uow:
+            recorded = await outcomes.apply_busy_rule(
+                uow=uow,
+                account=account,
+                call_sid=call.call_sid,
+                recorded=recorded,
                 now=await clock(),
                 config=voice_config(settings),
             )
