@@ -240,7 +240,8 @@ def private_postgres(prefix: str, *, fast_and_unsafe: bool = False) -> Iterator[
         hold = float(os.environ.get("BENCH_HOLD_SECONDS", "0"))
         if hold:  # look at the database the run left behind (psql "$url")
             log(f"holding PostgreSQL at {url} for {hold:.0f}s (BENCH_HOLD_SECONDS)")
-            time.sleep(hold)
+            with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the hold, not the cleanup
+                time.sleep(hold)
         stop_postgres(pg.pgdata)
         shutil.rmtree(root, ignore_errors=True)
         log(f"stopped PostgreSQL and removed {root}")

@@ -12,7 +12,10 @@ closed loop, each on its own connection. Runs, each after a warm-up:
   * bare     — `GET /livez`: the same server and middleware, no database;
   * gate     — `GET /webhooks/exotel/gate` alone, a new CallSid each time (writes a call row);
   * call     — whole calls: gate → dial → outcome (answered by the first number offered, or
-               not connected when nobody is free), timed per step.
+               not connected when nobody is free), timed per step;
+  * paced    — the same whole calls in an open loop: `--rate` new calls per second (default
+               100, i.e. 360,000 an hour) on at most `--connections` connections — the
+               latency at a given load rather than at saturation.
 
 Callers' numbers are real customers' written as Exotel sends them (`0…`, bare 10 digits,
 `+91…`), 5 % unknown numbers (the gate hangs up on them: 302). Reported per size: requests/s
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import random
 import tempfile
@@ -125,6 +129,7 @@ class Timings:
     nonempty_dials: int = 0
     dials: int = 0
     calls: int = 0
+    late_starts: int = 0  # paced mode: calls that started > 10 ms after their due time
 
     def add(self, kind: str, seconds: float, status: int) -> None:
         self.latencies.setdefault(kind, []).append(seconds)
@@ -148,10 +153,38 @@ async def drive(
     connections: int,
     seconds: float,
     seed: int,
+    rate: float = 0.0,
 ) -> Timings:
     timings = Timings()
     deadline = time.perf_counter() + seconds
     rng = random.Random(seed)
+
+    async def one_call(conn: Connection) -> None:
+        """gate → dial → outcome, each timed (or the gate alone in `gate` mode)."""
+        sid = uuid.uuid4().hex
+        phone = phones[rng.randrange(len(phones))]
+        query = f"key={key}&CallSid={sid}&CallFrom={phone}&CallTo=04842000000"
+        t = time.perf_counter()
+        status, _ = await conn.get(f"/webhooks/exotel/gate?{query}&Direction=incoming")
+        timings.add("gate", time.perf_counter() - t, status)
+        if mode == "gate":
+            return
+        t = time.perf_counter()
+        status, body = await conn.get(f"/webhooks/exotel/dial?{query}")
+        timings.add("dial", time.perf_counter() - t, status)
+        numbers = json.loads(body)["destination"]["numbers"] if status == 200 else []
+        timings.dials += 1
+        timings.nonempty_dials += bool(numbers)
+        end = (
+            f"&CallType=completed&DialCallStatus=completed&DialWhomNumber={quote(numbers[0])}"
+            f"&DialCallDuration={rng.randrange(30, 300)}"
+            if numbers
+            else "&CallType=incomplete"
+        )
+        t = time.perf_counter()
+        status, _ = await conn.get(f"/webhooks/exotel/outcome?{query}{end}")
+        timings.add("outcome", time.perf_counter() - t, status)
+        timings.calls += 1
 
     async def caller(index: int) -> None:
         conn = Connection(host, port)
@@ -162,34 +195,42 @@ async def drive(
                     status, _ = await conn.get("/livez")
                     timings.add("bare", time.perf_counter() - t, status)
                     continue
-                sid = uuid.uuid4().hex
-                phone = phones[rng.randrange(len(phones))]
-                query = f"key={key}&CallSid={sid}&CallFrom={phone}&CallTo=04842000000"
-                t = time.perf_counter()
-                status, _ = await conn.get(f"/webhooks/exotel/gate?{query}&Direction=incoming")
-                timings.add("gate", time.perf_counter() - t, status)
-                if mode == "gate":
-                    continue
-                t = time.perf_counter()
-                status, body = await conn.get(f"/webhooks/exotel/dial?{query}")
-                timings.add("dial", time.perf_counter() - t, status)
-                numbers = json.loads(body)["destination"]["numbers"] if status == 200 else []
-                timings.dials += 1
-                timings.nonempty_dials += bool(numbers)
-                end = (
-                    f"&CallType=completed&DialCallStatus=completed&DialWhomNumber={quote(numbers[0])}"
-                    f"&DialCallDuration={rng.randrange(30, 300)}"
-                    if numbers
-                    else "&CallType=incomplete"
-                )
-                t = time.perf_counter()
-                status, _ = await conn.get(f"/webhooks/exotel/outcome?{query}{end}")
-                timings.add("outcome", time.perf_counter() - t, status)
-                timings.calls += 1
+                await one_call(conn)
         finally:
             conn.close()
 
-    await asyncio.gather(*(caller(i) for i in range(connections)))
+    if mode != "paced":
+        await asyncio.gather(*(caller(i) for i in range(connections)))
+        return timings
+
+    # Open loop: a new call every 1/rate s, whatever the server's speed, on at most
+    # `connections` connections; a call that finds none free starts late (counted).
+    idle: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(connections):
+        idle.put_nowait(Connection(host, port))
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def placed(conn: Connection) -> None:
+        try:
+            await one_call(conn)
+        finally:
+            idle.put_nowait(conn)
+
+    start = time.perf_counter()
+    for n in itertools.count():
+        due = start + n / rate
+        if due >= deadline:
+            break
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        conn = await idle.get()
+        if time.perf_counter() - due > 0.010:
+            timings.late_starts += 1
+        task = asyncio.create_task(placed(conn))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    await asyncio.gather(*tasks)
+    while not idle.empty():
+        idle.get_nowait().close()
     return timings
 
 
@@ -216,14 +257,15 @@ def measure(
     size: int,
 ) -> Run:
     host, port = base.removeprefix("http://").split(":")
-    asyncio.run(drive(host, int(port), mode, key, phones, args.connections, args.warmup, 1))
+    rate = args.rate
+    asyncio.run(drive(host, int(port), mode, key, phones, args.connections, args.warmup, 1, rate))
     meter = CpuMeter(roots=meter_roots)
     meter.start()
     busy0, steal0 = busy_seconds(), getattr(psutil.cpu_times(), "steal", 0.0)
     c0 = time.process_time()
     t0 = time.perf_counter()
     timings = asyncio.run(
-        drive(host, int(port), mode, key, phones, args.connections, args.duration, 2)
+        drive(host, int(port), mode, key, phones, args.connections, args.duration, 2, rate)
     )
     wall = time.perf_counter() - t0
     client = time.process_time() - c0
@@ -279,7 +321,7 @@ def one_size(size: int, args: argparse.Namespace) -> list[Run]:
                 "pg": [master] if master else [],
             }
             phones = phone_list(size)
-            for mode in ("bare", "gate", "call"):
+            for mode in ("bare", "gate", "call") + (("paced",) if args.rate else ()):
                 for repeat in range(1, args.repeat + 1):
                     wait_for_turn(args.wait_others, args.quiet_wait)
                     run = measure(base, mode, key, phones, args, roots, size)
@@ -353,16 +395,20 @@ def report(runs: list[Run], args: argparse.Namespace) -> None:
     )
     print()
     for run in runs:
-        if run.mode == "call":
+        if run.mode in ("call", "paced"):
             t = run.timings
+            late = f"; started late (> 10 ms) {t.late_starts:,}" if run.mode == "paced" else ""
             print(
-                f"{run.size:,} customers: {t.calls / run.seconds:,.0f} whole calls/s; "
-                f"non-empty dial lists {t.nonempty_dials:,} of {t.dials:,}"
+                f"{run.size:,} customers, {run.mode}: {t.calls / run.seconds:,.0f} whole calls/s; "
+                f"non-empty dial lists {t.nonempty_dials:,} of {t.dials:,}{late}"
             )
     sizes = sorted({r.size for r in runs})
     if len(sizes) == 2:
         small, large = sizes
-        for kind, mode in (("gate", "gate"), ("gate", "call"), ("dial", "call")):
+        pairs = [("gate", "gate"), ("gate", "call"), ("dial", "call")]
+        if args.rate:
+            pairs += [("gate", "paced"), ("dial", "paced")]
+        for kind, mode in pairs:
             each: dict[int, list[float]] = {}
             for r in runs:
                 if r.mode == mode and kind in r.timings.latencies:
@@ -404,6 +450,12 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument(
         "--repeat", type=int, default=1, help="measured runs per mode and size; medians shown"
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=100.0,
+        help="paced run: whole calls started per second, open loop (0: no paced run)",
     )
     parser.add_argument("--quiet-wait", type=float, default=60.0)
     parser.add_argument("--wait-others", type=float, default=1800.0)
