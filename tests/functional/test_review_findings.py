@@ -224,7 +224,7 @@ async def test_a_text_and_a_photo_sent_together_into_one_ticket_do_not_deadlock(
 ) -> None:
     """The two paths take the same two locks in opposite orders. The full path
     (tickets/inbound.receive) upserts the conversation first (row locked until commit),
-    then open_ticket_id locks the open ticket FOR UPDATE; the quick path (then
+    then intake_probe locks the open ticket FOR UPDATE; the quick path (then
     tickets/fast_thread.thread, now keep_or_thread) locked the ticket FOR UPDATE first,
     then upserted the conversation. A customer sending a photo (full path, slowed by the media
     download) and a text (quick path) at once into their open ticket deadlocks; PostgreSQL

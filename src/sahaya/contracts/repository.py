@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 from psycopg import AsyncConnection
 from sqlalchemy import select
@@ -17,6 +18,29 @@ _VIEWS = """
 SELECT reference, plan, services, starts_on, ends_on FROM contracts
 WHERE tenant_id = %s AND customer_id = %s
 ORDER BY ends_on DESC, reference"""
+
+
+# The same, as one JSON array, for a statement of another context that reads them in its
+# own round trip (tickets.repository's intake probe); `views_from_json` reads it back.
+VIEWS_JSON = """
+SELECT coalesce(json_agg(json_build_object(
+         'reference', reference, 'plan', plan, 'services', services,
+         'starts_on', starts_on, 'ends_on', ends_on) ORDER BY ends_on DESC, reference),
+       '[]'::json)
+FROM contracts WHERE tenant_id = %(tenant)s AND customer_id = %(customer)s"""
+
+
+def views_from_json(items: list[dict[str, Any]]) -> list[ContractView]:
+    return [
+        ContractView(
+            reference=i["reference"],
+            plan=i["plan"],
+            services=tuple(i["services"]),
+            starts_on=date.fromisoformat(i["starts_on"]),
+            ends_on=date.fromisoformat(i["ends_on"]),
+        )
+        for i in items
+    ]
 
 
 async def contract_views(

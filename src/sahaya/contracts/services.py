@@ -113,9 +113,12 @@ async def check_at_intake(
     customer_id: uuid.UUID,
     service_code: str,
     today: date,
+    views: list[domain.ContractView] | None = None,
 ) -> domain.EntitlementResult:
-    """The entitlement a new ticket records (seed 004, step 5: AMC status validation)."""
-    views = await contract_views(await uow.driver(), tenant_id, customer_id)
+    """The entitlement a new ticket records (seed 004, step 5: AMC status validation).
+    `views`: the customer's contracts, when the caller has read them already."""
+    if views is None:
+        views = await contract_views(await uow.driver(), tenant_id, customer_id)
     required = await uow.cached(
         ("contract_required", tenant_id, service_code),
         lambda session: ContractRepository(session).requires_contract(tenant_id, service_code),

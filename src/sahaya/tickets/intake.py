@@ -26,7 +26,12 @@ from sahaya.tickets import domain
 from sahaya.tickets import sla as clocks
 from sahaya.tickets.attachments import AttachmentStore, Limits, NewAttachment, check
 from sahaya.tickets.errors import InvalidTicket
-from sahaya.tickets.repository import TicketRepository, open_ticket_id, referenced_ticket_id
+from sahaya.tickets.repository import (
+    TicketRepository,
+    intake_probe,
+    referenced_ticket_id,
+    sequence_name,
+)
 from sahaya.tickets.services import (
     DEFAULT_LIMITS,
     SEVERITIES,
@@ -106,16 +111,23 @@ async def open_ticket(
     repo = TicketRepository(uow.session)
     author = f"customer:{customer.id}:{customer.name}"
 
-    driver = await uow.driver()  # two hot reads without the ORM's per-statement cost
-    existing_id = None
+    driver = await uow.driver()  # hot reads without the ORM's per-statement cost
+    prefix = domain.service_prefix(service.code)
+    existing_id, probe = None, None
     if intake.thread_into:
         existing_id = await referenced_ticket_id(
             driver, actor.tenant_id, customer.id, intake.thread_into
         )
     if existing_id is None:
-        existing_id = await open_ticket_id(
-            driver, actor.tenant_id, customer.id, service.code, now - thread_window
+        probe = await intake_probe(
+            driver,
+            actor.tenant_id,
+            customer.id,
+            service.code,
+            now - thread_window,
+            sequence_name(actor.tenant_id, prefix),
         )
+        existing_id = probe.open_id
     existing = await uow.session.get(TicketRow, existing_id) if existing_id else None
     if existing is not None:
         message = _entry(
@@ -151,10 +163,10 @@ async def open_ticket(
         await insert_new(uow)
         return Opened(existing, home, created=False)
 
-    prefix = domain.service_prefix(service.code)
-    number = domain.format_number(
-        prefix, await repo.next_sequence(actor.tenant_id, prefix, driver=driver)
-    )
+    sequence = probe.number if probe is not None else None
+    if sequence is None:  # a referenced ticket that could not be joined, or a first ticket
+        sequence = await repo.next_sequence(actor.tenant_id, prefix, driver=driver)
+    number = domain.format_number(prefix, sequence)
     ticket = TicketRow.fresh(
         id=uuid.uuid4(),
         tenant_id=actor.tenant_id,
@@ -180,6 +192,7 @@ async def open_ticket(
         customer_id=customer.id,
         service_code=service.code,
         today=contract_rules.local_day(now),
+        views=probe.contracts if probe is not None else None,
     )
     ticket.entitlement = cover.entitlement.value
     ticket.entitlement_note = cover.reason

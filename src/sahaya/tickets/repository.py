@@ -15,6 +15,9 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from sahaya.contracts.domain import ContractView
+from sahaya.contracts.repository import VIEWS_JSON as CONTRACT_VIEWS_JSON
+from sahaya.contracts.repository import views_from_json
 from sahaya.customers import InvalidPhone, to_e164
 from sahaya.network import NodeRow
 from sahaya.persistence.fast_insert import Expression
@@ -52,31 +55,6 @@ _SEARCH_CONFIG = "'simple'::regconfig"
 _INDEX_TEXT = text(
     "UPDATE tickets SET search = search || to_tsvector('simple', :text) WHERE id = :id"
 )
-
-
-_OPEN_TICKET_ID = """
-SELECT id FROM tickets
-WHERE tenant_id = %s AND customer_id = %s AND service_code = %s
-  AND status NOT IN ('resolved', 'closed') AND updated_at >= %s
-ORDER BY updated_at DESC LIMIT 1
-FOR UPDATE"""
-
-
-async def open_ticket_id(
-    driver: AsyncConnection,
-    tenant_id: uuid.UUID,
-    customer_id: uuid.UUID,
-    service_code: str,
-    since: datetime,
-) -> uuid.UUID | None:
-    """The duplicate guard's probe: the customer's most recent unresolved ticket for the
-    service touched since `since`, locked, on the unit of work's own psycopg connection
-    (intake runs it for every ticket)."""
-    cursor = await driver.execute(
-        _OPEN_TICKET_ID, (tenant_id, customer_id, service_code, since), prepare=True
-    )
-    row = await cursor.fetchone()
-    return None if row is None else row[0]
 
 
 _REFERENCED_TICKET_ID = """
@@ -137,6 +115,57 @@ async def write_events(driver: AsyncConnection, events: Sequence[NewEvent]) -> N
             ),
             prepare=True,
         )
+
+
+# The duplicate guard's probe and — only when it finds no open ticket — the new ticket's
+# number (NULL until the prefix's sequence exists) and the customer's contracts: one round
+# trip where a new ticket took three.
+_INTAKE_PROBE = f"""
+WITH open AS (
+  SELECT id FROM tickets
+  WHERE tenant_id = %(tenant)s AND customer_id = %(customer)s AND service_code = %(service)s
+    AND status NOT IN ('resolved', 'closed') AND updated_at >= %(since)s
+  ORDER BY updated_at DESC LIMIT 1
+  FOR UPDATE)
+SELECT (SELECT id FROM open),
+       CASE WHEN NOT EXISTS (SELECT FROM open) THEN nextval(to_regclass(%(sequence)s)) END,
+       CASE WHEN NOT EXISTS (SELECT FROM open) THEN ({CONTRACT_VIEWS_JSON}) END"""  # noqa: S608
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    open_id: uuid.UUID | None
+    number: int | None  # the sequence's next value (None: an open ticket, or no sequence)
+    contracts: list[ContractView] | None
+
+
+async def intake_probe(
+    driver: AsyncConnection,
+    tenant_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    service_code: str,
+    since: datetime,
+    sequence: str,
+) -> Probe:
+    """The duplicate guard's probe (the customer's most recent unresolved ticket for the
+    service touched since `since`, locked) and what a new ticket needs next, in one
+    statement on the unit of work's own psycopg connection."""
+    cursor = await driver.execute(
+        _INTAKE_PROBE,
+        {
+            "tenant": tenant_id,
+            "customer": customer_id,
+            "service": service_code,
+            "since": since,
+            "sequence": sequence,
+        },
+        prepare=True,
+    )
+    row = await cursor.fetchone()
+    assert row is not None  # noqa: S101 - a SELECT without FROM always answers
+    found, number, contracts = row
+    views = None if contracts is None else views_from_json(contracts)
+    return Probe(found, None if number is None else int(number), views)
 
 
 class TicketRepository:
