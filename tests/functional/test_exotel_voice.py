@@ -370,6 +370,44 @@ async def test_concurrent_unanswered_calls_make_exactly_one_ticket(
     assert rows(db_url, "SELECT count(*) FROM callback_requests") == [(1,)]
 
 
+async def test_a_busy_caller_rule_cut_short_by_a_crash_is_applied_on_exotels_retry(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The third unanswered call's outcome closes the call, then the process dies before
+    the busy-caller rule runs: Exotel's retry of that outcome applies it."""
+    with psycopg.connect(db_url) as conn:  # nobody to ring: each call ends not connected
+        conn.execute("UPDATE executives SET availability = 'away'")
+    await call(client, key)
+    await call(client, key)
+    sid = uuid.uuid4().hex
+    await gate(client, key, params(sid))
+    assert await dial(client, key, params(sid)) == []
+    apply = outcomes.apply_busy_rule
+
+    async def dies(**_: Any) -> outcomes.Recorded:
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(outcomes, "apply_busy_rule", dies)
+    with pytest.raises(RuntimeError):
+        await end(client, key, sid, "", None)
+    assert rows(db_url, "SELECT outcome FROM calls WHERE call_sid = %s", sid) == [
+        ("not_connected",)
+    ]
+    assert rows(db_url, "SELECT count(*) FROM tickets") == [(0,)]
+    monkeypatch.setattr(outcomes, "apply_busy_rule", apply)
+    retried = await end(client, key, sid, "", None)
+    assert retried.status_code == 200
+    assert rows(db_url, "SELECT count(*) FROM tickets") == [(1,)]
+    assert rows(db_url, "SELECT count(*) FROM callback_requests") == [(1,)]
+    again = await end(client, key, sid, "", None)  # and only once
+    assert again.status_code == 200
+    assert rows(db_url, "SELECT count(*) FROM tickets") == [(1,)]
+
+
 # ------------------------------------------------------------------ missed in a row
 
 

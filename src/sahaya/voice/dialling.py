@@ -49,23 +49,22 @@ async def dial(
     for _ in range(_OFFER_TRIES):
         async with database.reading() as connection:
             rows = await dial_view(connection, account.tenant_id, report.call_sid, since)
-            if not rows:
-                if gated:
-                    raise RuntimeError(f"call {report.call_sid} vanished while planning")
-                # A call the gate never saw (a flow without one, or a gate that fell back):
-                # record it as the gate would, then plan.
-                await gate(database=database, account=account, report=report, now=now)
-                gated = True
-                continue
-            found = await _plan(connection, database, account, report, rows, now, config)
-            if isinstance(found, DialPlan):
-                return found
-            plan, values = found
-            try:
-                await offer(connection, values)
-            except (SerializationFailure, DeadlockDetected):  # `_OFFER`: read, plan again
-                continue
-            return plan
+            if rows:
+                found = await _plan(connection, database, account, report, rows, now, config, since)
+                if isinstance(found, DialPlan):
+                    return found
+                plan, values = found
+                try:
+                    await offer(connection, values)
+                except (SerializationFailure, DeadlockDetected):  # `_OFFER`: read, plan again
+                    continue
+                return plan
+        if gated:
+            raise RuntimeError(f"call {report.call_sid} vanished while planning its dial list")
+        # A call the gate never saw (a flow without one, or a gate that fell back): record
+        # it as the gate would (on a connection of its own), then plan.
+        await gate(database=database, account=account, report=report, now=now)
+        gated = True
     # Still contended: nobody rather than a double offer; the reason says why.
     log.warning("dial plan for %s still contended after %d tries", report.call_sid, _OFFER_TRIES)
     return DialPlan((), f"nobody reachable: still contended after {_OFFER_TRIES} tries")
@@ -79,6 +78,7 @@ async def _plan(
     rows: list[tuple[Any, ...]],
     now: datetime,
     config: VoiceConfig,
+    since: datetime,
 ) -> DialPlan | tuple[DialPlan, dict[str, Any]]:
     """The plan, and the offer to write for it — or only a plan when there is nothing to
     write (a repeat, a denied or ended call, no service chosen)."""
@@ -127,7 +127,7 @@ async def _plan(
         "sid": report.call_sid,
         "customer": customer_id,
         "now": now,
-        "since": now - config.on_call_horizon,
+        "since": since,
         "executives": [s.executive.id for s in kept],
         "positions": list(range(1, len(kept) + 1)),
         "levels": [s.level.value for s in kept],

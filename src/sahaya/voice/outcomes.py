@@ -134,7 +134,13 @@ async def record_outcome_fast(
             return None
         call_id, stored, customer_id, phones, executives = row
         if stored is not None:
-            return Recorded(Outcome(stored), repeated=True)
+            # A retry after the first request closed the call but did not live to apply the
+            # busy-caller rule gets it applied (the rule is idempotent).
+            if Outcome(stored) not in domain.UNANSWERED or customer_id is None:
+                return Recorded(Outcome(stored), repeated=True)
+            times = await unanswered_since(connection, customer_id, now - config.busy.window)
+            due = config.busy.triggered(times, now)
+            return Recorded(Outcome(stored), repeated=True, busy_rule_due=due)
         results = domain.leg_outcomes(list(phones), dialled_e164, outcome)
         missed = [e for e, r in zip(executives, results, strict=True) if r in domain.MISSES]
         if missed and config.miss_limit > 0:
