@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
@@ -54,13 +56,15 @@ async def _cards_by_phone(database: Database, keys: list[PhoneKey]) -> dict[Phon
     return found
 
 
-_WITH_HOME = """
+# A customer and their home node as `card_from_row` reads them back; also composed into
+# another context's statement (tickets.fast_thread's claim reads the sender with it).
+WITH_HOME = """
 SELECT c.id, c.tenant_id, c.name, c.phone_e164, c.email, c.home_node_id, c.language,
        c.verification, c.verified_at, c.verified_via, c.blocked, c.source, c.external_ref,
        c.created_at, c.updated_at,
        n.id, n.tenant_id, n.parent_id, n.level, n.name, n.path, n.franchisee_id, n.created_at
-FROM customers c JOIN nodes n ON n.id = c.home_node_id
-WHERE c.tenant_id = %s AND """
+FROM customers c JOIN nodes n ON n.id = c.home_node_id"""
+_WITH_HOME = WITH_HOME + "\nWHERE c.tenant_id = %s AND "
 _CUSTOMER = (
     "id", "tenant_id", "name", "phone_e164", "email", "home_node_id", "language",
     "verification", "verified_at", "verified_via", "blocked", "source", "external_ref",
@@ -92,8 +96,11 @@ async def with_home(
     params = (tenant_id, *value) if isinstance(value, tuple) else (tenant_id, value)
     cursor = await driver.execute(_WITH_HOME + _BY[by], params, prepare=True)
     row = await cursor.fetchone()
-    if row is None:
-        return None
+    return None if row is None else card_from_row(row)
+
+
+def card_from_row(row: Sequence[Any]) -> tuple[CustomerRow, NodeRow]:
+    """A `WITH_HOME` row as detached rows, for reading only."""
     split = len(_CUSTOMER)
     customer = CustomerRow.fresh(**dict(zip(_CUSTOMER, row[:split], strict=True)))
     node = NodeRow.fresh(**dict(zip(_NODE, row[split:], strict=True)))

@@ -203,44 +203,6 @@ async def touch_conversation(
     return Conversation(row[0], row[1])
 
 
-_CLAIM_AND_TOUCH = (
-    """
-WITH claimed AS (
-  SELECT id FROM inbound_events WHERE id = %s AND processed_at IS NULL FOR UPDATE)
-INSERT INTO conversations (id, tenant_id, account_id, address, last_inbound_at, messages)
-SELECT %s, %s, %s, %s, %s, 1 FROM claimed"""  # noqa: S608 - two constants, values bound
-    + _TOUCHED
-)
-
-
-async def claim_and_touch(
-    *,
-    uow: UnitOfWork,
-    event_id: uuid.UUID,
-    account: ChannelAccount,
-    message: InboundMessage,
-    now: datetime,
-) -> Conversation | None:
-    """Lock a kept, unprocessed message for processing and touch its conversation (event,
-    then conversation: the order every path takes) in one statement; None when the message
-    was processed meanwhile (the retry sweep got there first) — then nothing is touched."""
-    driver = await uow.driver()
-    cursor = await driver.execute(
-        _CLAIM_AND_TOUCH,
-        (
-            event_id,
-            uuid.uuid4(),
-            account.tenant_id,
-            account.id,
-            message.address,
-            min(message.sent_at, now),
-        ),
-        prepare=True,
-    )
-    row = await cursor.fetchone()
-    return None if row is None else Conversation(row[0], row[1])
-
-
 async def link_customer(
     *, uow: UnitOfWork, conversation: Conversation, customer_id: uuid.UUID
 ) -> None:

@@ -23,9 +23,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sahaya.customers import CustomerRow
 from sahaya.messaging import inbound as events
 from sahaya.messaging.accounts import ChannelAccount
 from sahaya.messaging.domain import InboundMessage, Receipt
+from sahaya.network import NodeRow
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.persistence.uow import NeedsSession
 from sahaya.tickets import fast_thread
@@ -72,8 +74,10 @@ async def _process(
     fetch_media: MediaFetcher | None,
     attempts: int = 0,
     conversation: events.Conversation | None = None,
+    sender: tuple[CustomerRow, NodeRow] | None = None,
 ) -> Received:
-    """One kept event's effect; `conversation`: a message's, when the caller touched it."""
+    """One kept event's effect; `conversation`: a message's, when the caller touched it;
+    `sender`: the customer, when the caller has read them already."""
     if isinstance(event, Receipt):
         return await _receipt(uow, account, event_id, event, now, attempts)
     # The conversation row first, on every path: the same lock order (conversation, then
@@ -90,6 +94,7 @@ async def _process(
         config=config,
         fetch_media=fetch_media,
         conversation=conversation,
+        sender=sender,
     )
     await events.finish_event(
         uow=uow,
@@ -366,13 +371,21 @@ async def _claim_and_process(
     fetch_media: MediaFetcher | None,
 ) -> Accepted:
     async with unit as uow:
-        conversation = await events.claim_and_touch(
-            uow=uow, event_id=event_id, account=account, message=message, now=now
+        claimed = await fast_thread.claim_and_recognise(
+            await uow.driver(), account=account, event_id=event_id, message=message, now=now
         )
-        if conversation is None:
+        if claimed is None:
             return Accepted(new=1)  # the sweep processed it meanwhile
         received = await _process(
-            uow, account, event_id, message, now, config, fetch_media, conversation=conversation
+            uow,
+            account,
+            event_id,
+            message,
+            now,
+            config,
+            fetch_media,
+            conversation=claimed.conversation,
+            sender=claimed.sender,
         )
         await uow.commit()
     return Accepted(new=1, outcomes=[received])

@@ -29,8 +29,12 @@ from psycopg import AsyncConnection
 from psycopg.errors import SerializationFailure
 from psycopg.types.json import Jsonb
 
+from sahaya.customers import CustomerRow
+from sahaya.customers.repository import WITH_HOME, card_from_row
 from sahaya.messaging.accounts import ChannelAccount
 from sahaya.messaging.domain import InboundKind, InboundMessage
+from sahaya.messaging.inbound import Conversation
+from sahaya.network import NodeRow
 from sahaya.tickets.domain import PAUSED, EntryKind
 
 ACTOR = "admin:00000000-0000-0000-0000-000000000000:system:messaging"
@@ -182,3 +186,64 @@ async def keep_or_thread(
     if outcome != "threaded":
         return Kept(new=True)
     return Kept(new=True, threaded=Threaded(customer_id, ticket_id, str(number)))
+
+
+# A kept message's processing starts here: lock its event (None when the retry sweep got
+# there first — then nothing is touched), touch its conversation (event, then
+# conversation: the order every path takes), and read the sender as `inbound._recognise`
+# would for a phone or chat address — the conversation's customer, else a linked identity,
+# else the phone. One round trip where these took two.
+_CLAIM_AND_RECOGNISE = f"""
+WITH claimed AS (
+  SELECT id FROM inbound_events WHERE id = %(event)s AND processed_at IS NULL FOR UPDATE),
+conv AS (
+  INSERT INTO conversations (id, tenant_id, account_id, address, last_inbound_at, messages)
+  SELECT %(conversation)s, %(tenant)s, %(account)s, %(address)s, %(sent_at)s, 1 FROM claimed
+  ON CONFLICT (account_id, address) DO UPDATE
+  SET last_inbound_at = GREATEST(conversations.last_inbound_at, EXCLUDED.last_inbound_at),
+      messages = conversations.messages + 1
+  RETURNING id, customer_id)
+SELECT conv.id, conv.customer_id, card.*
+FROM conv LEFT JOIN LATERAL ({WITH_HOME}
+  WHERE c.tenant_id = %(tenant)s AND c.id = COALESCE(
+    conv.customer_id,
+    (SELECT customer_id FROM customer_identities
+      WHERE tenant_id = %(tenant)s AND channel = %(channel)s AND external_id = %(address)s),
+    (SELECT id FROM customers WHERE tenant_id = %(tenant)s AND phone_e164 = %(phone)s))
+) card ON true"""  # noqa: S608 - a constant of customers.repository, values bound
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    conversation: Conversation
+    sender: tuple[CustomerRow, NodeRow] | None  # None: not found by conversation or phone
+
+
+async def claim_and_recognise(
+    connection: AsyncConnection,
+    *,
+    account: ChannelAccount,
+    event_id: uuid.UUID,
+    message: InboundMessage,
+    now: datetime,
+) -> Claimed | None:
+    """See `_CLAIM_AND_RECOGNISE`; on the unit of work's connection, inside its transaction."""
+    cursor = await connection.execute(
+        _CLAIM_AND_RECOGNISE,
+        {
+            "event": event_id,
+            "conversation": uuid.uuid4(),
+            "tenant": account.tenant_id,
+            "account": account.id,
+            "address": message.address,
+            "sent_at": min(message.sent_at, now),
+            "channel": account.channel.value,
+            "phone": message.phone,
+        },
+        prepare=True,
+    )
+    row = await cursor.fetchone()
+    if row is None:
+        return None
+    sender = None if row[2] is None else card_from_row(row[2:])
+    return Claimed(Conversation(row[0], row[1]), sender)

@@ -248,9 +248,11 @@ async def receive(
     config: InboundConfig,
     fetch_media: MediaFetcher | None = None,
     conversation: events.Conversation | None = None,
+    sender: tuple[CustomerRow, NodeRow] | None = None,
 ) -> Received:
     """Turn one inbound message into its effect, in the caller's transaction.
-    `conversation`: the sender's conversation when the caller has already touched it."""
+    `conversation`: the sender's conversation when the caller has already touched it;
+    `sender`: the customer the caller found by that conversation, identity or phone."""
     if conversation is None:
         conversation = await events.touch_conversation(
             uow=uow, account=account, message=message, now=now
@@ -273,7 +275,7 @@ async def receive(
     if tried and message.link_token is not None:
         _notice(uow, account, route, messaging_domain.LINK_REFUSED, now)
         return Received("link_refused")
-    found = await _recognise(uow, account, message, conversation.customer_id)
+    found = sender or await _recognise(uow, account, message, conversation.customer_id)
     if found is None:
         if await events.claim_hint(uow=uow, conversation_id=conversation.id, now=now):
             _notice(uow, account, route, messaging_domain.REGISTRATION_HINT, now)
