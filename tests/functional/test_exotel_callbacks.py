@@ -22,7 +22,7 @@ from sahaya.settings import Settings
 from sahaya.voice import callbacks, domain
 from sahaya.voice import services as voice
 from sahaya.voice.config import voice_config
-from sahaya.voice.ports import CallRequest, PlacerAccount
+from sahaya.voice.ports import CallPlacer, CallRequest, PlacerAccount
 from sahaya.voice.repository import VoiceRepository
 from tests.conftest import TokenFactory, bearer, serving
 from tests.functional.voice_support import (
@@ -59,8 +59,12 @@ async def exotel(
         yield fake
 
 
-async def sweep(database: Database, settings: Settings, now: datetime) -> callbacks.Sweep:
-    placer = ExotelCalls()
+async def sweep(
+    database: Database, settings: Settings, now: datetime, placer: CallPlacer | None = None
+) -> callbacks.Sweep:
+    """One pass of the callback sweep, through Exotel's API client unless `placer`."""
+    exotel = ExotelCalls()
+    placer = placer or exotel
     try:
         async with UnitOfWork(database) as uow:
             result = await callbacks.place_due(
@@ -75,7 +79,7 @@ async def sweep(database: Database, settings: Settings, now: datetime) -> callba
             await uow.commit()
             return result
     finally:
-        await placer.close()
+        await exotel.close()
 
 
 async def busy_caller(client: httpx.AsyncClient, key: str) -> None:
@@ -336,16 +340,7 @@ async def test_a_try_that_died_before_placing_its_call_is_resumed_without_a_stuc
     await automatic_callback_due(client, key, db_url)
     now = datetime.now(UTC)
     with pytest.raises(RuntimeError):
-        async with UnitOfWork(database) as uow:
-            await callbacks.place_due(
-                uow=uow,
-                placer=_CrashingPlacer(),
-                now=now,
-                config=voice_config(settings),
-                policy=POLICY,
-                public_url="http://sahaya.test",
-                secret=settings.secret_key.get_secret_value(),
-            )
+        await sweep(database, settings, now, placer=_CrashingPlacer())
     # The claim had committed: Kochi #1 is held by the provisional call, the request is
     # still due as if the try never started.
     assert rows(db_url, OPEN_LEGS) == [(PHONES["kochi1"],)]
