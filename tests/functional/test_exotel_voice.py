@@ -19,7 +19,7 @@ import pytest
 from sahaya.access import Principal
 from sahaya.customers import services as customers
 from sahaya.persistence import Database, UnitOfWork
-from sahaya.voice import outcomes
+from sahaya.voice import dialling, outcomes
 from sahaya.voice import services as voice
 from sahaya.voice.repository import record_gates
 from tests.conftest import TokenFactory, bearer
@@ -746,6 +746,33 @@ async def test_a_leg_whose_outcome_never_came_stops_holding_its_executive_at_the
     for call_sid, outcome in rows(db_url, legs + " WHERE l.phone_e164 = %s", PHONES["kochi1"]):
         by_call[call_sid] = outcome
     assert by_call == {lost: "unreported", sid: None}
+
+
+async def test_a_dial_whose_offer_is_refused_every_time_rings_nobody_and_says_why(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Other calls keep taking the chosen executives (every offer is refused): after a few
+    tries the flow gets an empty list — nobody twice — and the call's record says why."""
+    refusals = 0
+
+    async def refused(*_: Any) -> None:
+        nonlocal refusals
+        refusals += 1
+        raise psycopg.errors.SerializationFailure("an executive was offered another call")
+
+    monkeypatch.setattr(dialling, "offer", refused)
+    sid = uuid.uuid4().hex
+    await gate(client, key, params(sid))
+    assert await dial(client, key, params(sid)) == []
+    assert refusals == 4
+    assert rows(db_url, "SELECT reason FROM calls WHERE call_sid = %s", sid) == [
+        ("nobody reachable: still contended after 4 tries",)
+    ]
+    assert rows(db_url, "SELECT count(*) FROM call_legs") == [(0,)]
 
 
 async def test_simultaneous_calls_are_offered_to_different_executives(

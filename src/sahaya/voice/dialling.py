@@ -19,7 +19,13 @@ from sahaya.network import domain as network_domain
 from sahaya.persistence import Database
 from sahaya.voice import domain
 from sahaya.voice.domain import CallReport, GateDecision
-from sahaya.voice.repository import active_services, dial_view, node_timings, offer
+from sahaya.voice.repository import (
+    active_services,
+    dial_view,
+    node_timings,
+    note_reason,
+    offer,
+)
 from sahaya.voice.services import Account, VoiceConfig, gate
 
 log = logging.getLogger(__name__)
@@ -46,6 +52,7 @@ async def dial(
     (Exotel retries) gets the same list back."""
     since = now - config.on_call_horizon
     gated = False
+    call_id = None
     for _ in range(_OFFER_TRIES):
         async with database.reading() as connection:
             rows = await dial_view(connection, account.tenant_id, report.call_sid, since)
@@ -57,6 +64,7 @@ async def dial(
                 try:
                     await offer(connection, values)
                 except (SerializationFailure, DeadlockDetected):  # `_OFFER`: read, plan again
+                    call_id = values["call"]
                     continue
                 return plan
         if gated:
@@ -65,9 +73,13 @@ async def dial(
         # it as the gate would (on a connection of its own), then plan.
         await gate(database=database, account=account, report=report, now=now)
         gated = True
-    # Still contended: nobody rather than a double offer; the reason says why.
+    # Still contended: nobody rather than a double offer; the call's record says why.
     log.warning("dial plan for %s still contended after %d tries", report.call_sid, _OFFER_TRIES)
-    return DialPlan((), f"nobody reachable: still contended after {_OFFER_TRIES} tries")
+    plan = DialPlan((), f"nobody reachable: still contended after {_OFFER_TRIES} tries")
+    if call_id is not None:
+        async with database.reading() as connection:
+            await note_reason(connection, call_id, plan.reason, now)
+    return plan
 
 
 async def _plan(

@@ -414,6 +414,16 @@ async def dial_view(
     return await cursor.fetchall()
 
 
+_NOTE_REASON = "UPDATE calls SET reason = %s, updated_at = %s WHERE id = %s AND outcome IS NULL"
+
+
+async def note_reason(
+    connection: AsyncConnection, call_id: uuid.UUID, reason: str, now: datetime
+) -> None:
+    """Why a call got the list it got, when no offer recorded it."""
+    await connection.execute(_NOTE_REASON, (reason[:1000], now, call_id), prepare=True)
+
+
 async def offer(connection: AsyncConnection, values: dict[str, Any]) -> None:
     """Raises `psycopg.errors.SerializationFailure` when a leg was refused (see `_OFFER`)."""
     await connection.execute(_OFFER, values, prepare=True)
