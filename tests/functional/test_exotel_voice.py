@@ -370,15 +370,16 @@ async def test_concurrent_unanswered_calls_make_exactly_one_ticket(
     assert rows(db_url, "SELECT count(*) FROM callback_requests") == [(1,)]
 
 
-async def test_a_busy_caller_rule_cut_short_by_a_crash_is_applied_on_exotels_retry(
+async def test_a_crash_in_the_busy_caller_rule_leaves_the_call_open_for_exotels_retry(
     client: httpx.AsyncClient,
     key: str,
     customer: uuid.UUID,
     db_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The third unanswered call's outcome closes the call, then the process dies before
-    the busy-caller rule runs: Exotel's retry of that outcome applies it."""
+    """The third unanswered call brings the caller to the rule: its close, ticket and
+    callback commit together. A crash inside the rule leaves the call open, and Exotel's
+    retry of that outcome does all of it."""
     with psycopg.connect(db_url) as conn:  # nobody to ring: each call ends not connected
         conn.execute("UPDATE executives SET availability = 'away'")
     await call(client, key)
@@ -386,21 +387,19 @@ async def test_a_busy_caller_rule_cut_short_by_a_crash_is_applied_on_exotels_ret
     sid = uuid.uuid4().hex
     await gate(client, key, params(sid))
     assert await dial(client, key, params(sid)) == []
-    apply = outcomes.apply_busy_rule
+    rule = outcomes._busy_caller
 
-    async def dies(**_: Any) -> outcomes.Recorded:
+    async def dies(*_: Any) -> outcomes.Recorded:
         raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(outcomes, "apply_busy_rule", dies)
+    monkeypatch.setattr(outcomes, "_busy_caller", dies)
     with pytest.raises(RuntimeError):
         await end(client, key, sid, "", None)
-    assert rows(db_url, "SELECT outcome FROM calls WHERE call_sid = %s", sid) == [
-        ("not_connected",)
-    ]
+    assert rows(db_url, "SELECT outcome FROM calls WHERE call_sid = %s", sid) == [(None,)]
     assert rows(db_url, "SELECT count(*) FROM tickets") == [(0,)]
-    monkeypatch.setattr(outcomes, "apply_busy_rule", apply)
+    monkeypatch.setattr(outcomes, "_busy_caller", rule)
     retried = await end(client, key, sid, "", None)
-    assert retried.status_code == 200
+    assert retried.text == "not_connected"
     assert rows(db_url, "SELECT count(*) FROM tickets") == [(1,)]
     assert rows(db_url, "SELECT count(*) FROM callback_requests") == [(1,)]
     again = await end(client, key, sid, "", None)  # and only once
@@ -773,6 +772,77 @@ async def test_a_dial_whose_offer_is_refused_every_time_rings_nobody_and_says_wh
         ("nobody reachable: still contended after 4 tries",)
     ]
     assert rows(db_url, "SELECT count(*) FROM call_legs") == [(0,)]
+
+
+async def test_an_offer_overtaken_by_the_calls_outcome_rings_nobody(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Between the dial's read and its offer, the call ends (Exotel gave up on a slow
+    Connect URL): the offer writes nothing, and no executive is held by a dead call."""
+    sid = uuid.uuid4().hex
+    await gate(client, key, params(sid))
+    offer = dialling.offer
+
+    async def after_the_end(connection: Any, values: dict[str, Any]) -> None:
+        if not rows(db_url, "SELECT outcome FROM calls WHERE call_sid = %s", sid)[0][0]:
+            await end(client, key, sid, "", None)
+        await offer(connection, values)
+
+    monkeypatch.setattr(dialling, "offer", after_the_end)
+    assert await dial(client, key, params(sid)) == []
+    assert rows(db_url, "SELECT outcome FROM calls WHERE call_sid = %s", sid) == [
+        ("not_connected",)
+    ]
+    assert rows(db_url, "SELECT count(*) FROM call_legs") == [(0,)]
+
+
+async def test_an_outcome_overtaken_by_the_offer_closes_the_legs_it_did_not_see(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The outcome reads the call before the offer has committed its legs, then closes
+    it: the close sees the call changed, reads again, and closes the legs too."""
+    sid = uuid.uuid4().hex
+    await gate(client, key, params(sid))
+    close = outcomes.close_call
+    offered: list[str] = []
+
+    async def after_the_offer(connection: Any, values: dict[str, Any]) -> bool:
+        if not offered:
+            offered.extend(await dial(client, key, params(sid)))
+        return await close(connection, values)
+
+    monkeypatch.setattr(outcomes, "close_call", after_the_offer)
+    ended = await end(client, key, sid, "", None, CallType="client-hangup")
+    assert ended.text == "caller_hung_up"
+    assert offered == CHAIN
+    assert rows(db_url, "SELECT count(*) FROM call_legs WHERE outcome IS NULL") == [(0,)]
+
+
+async def test_a_franchisee_owning_a_taluk_and_its_district_has_each_executive_rung_once(
+    client: httpx.AsyncClient, key: str, customer: uuid.UUID, db_url: str
+) -> None:
+    with psycopg.connect(db_url) as conn:
+        conn.execute(
+            """UPDATE nodes SET franchisee_id = (SELECT franchisee_id FROM nodes
+                                                 WHERE path = 'kerala/ernakulam')
+               WHERE path = %s""",
+            (KOCHI,),
+        )
+    sid = uuid.uuid4().hex
+    await gate(client, key, params(sid))
+    assert await dial(client, key, params(sid)) == [
+        PHONES["ekm1"],
+        PHONES["ekm2"],
+        PHONES["kerala1"],
+    ]
 
 
 async def test_simultaneous_calls_are_offered_to_different_executives(

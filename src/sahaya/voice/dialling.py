@@ -94,7 +94,7 @@ async def _plan(
 ) -> DialPlan | tuple[DialPlan, dict[str, Any]]:
     """The plan, and the offer to write for it — or only a plan when there is nothing to
     write (a repeat, a denied or ended call, no service chosen)."""
-    call_id, decision, reason, outcome, node_id, path, customer_id, offered = rows[0][:8]
+    call_id, decision, reason, outcome, node_id, path, customer_id, offered, seen = rows[0][:9]
     if offered:
         return DialPlan(tuple(offered), "repeated request: same list")
     if decision == GateDecision.DENY.value or node_id is None:
@@ -118,11 +118,11 @@ async def _plan(
         ("voice_timings", account.tenant_id), load_timings
     )
     timing = domain.timing_for(path, overrides, config.timing)
-    nodes, on_call = _node_views([row[8:] for row in rows if row[8] is not None])
+    nodes, on_call = _node_views([row[9:] for row in rows if row[9] is not None])
     chain = network_domain.escalation_chain(
         path=nodes, service=service, now=now, depth=config.depth, on_call=on_call
     )
-    kept = chain.kept[: timing.max_numbers]
+    kept = _once_each(chain.kept)[: timing.max_numbers]
     if kept:
         plan = DialPlan(
             tuple(s.executive.phone_e164 for s in kept),
@@ -136,6 +136,7 @@ async def _plan(
     return plan, {
         "tenant": account.tenant_id,
         "call": call_id,
+        "seen": seen,
         "sid": report.call_sid,
         "customer": customer_id,
         "now": now,
@@ -147,6 +148,17 @@ async def _plan(
         "service": service,
         "reason": plan.reason[:1000],
     }
+
+
+def _once_each(
+    kept: tuple[network_domain.ChainStep, ...],
+) -> tuple[network_domain.ChainStep, ...]:
+    """A franchisee may own two nodes of one path (a district and one of its taluks): its
+    executives then appear twice in the chain. Each is rung once, at their first place."""
+    first: dict[uuid.UUID, network_domain.ChainStep] = {}
+    for step in kept:
+        first.setdefault(step.executive.id, step)
+    return tuple(first.values())
 
 
 @lru_cache(maxsize=4096)

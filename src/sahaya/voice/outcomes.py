@@ -7,6 +7,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection
 
 from sahaya.access import Principal, Role
 from sahaya.access.repository import AccessRepository
@@ -123,62 +126,97 @@ async def record_outcome_fast(
 ) -> Recorded | None:
     """The common outcome in two to four autocommit statements on a plain psycopg
     connection (ADR 0013): read the call, maybe the missers' recent legs, close the call
-    once, and for an unanswered caller read their unanswered calls in the window. None when
-    the unit-of-work path (`record_outcome`) must run: an unknown call or an executive to
-    set away. `busy_rule_due` when the caller reached the busy-caller rule (then
-    `apply_busy_rule` runs it)."""
-    dialled_e164, outcome = report.dialled_e164, report.outcome
+    once, and for an unanswered caller read their unanswered calls again once that close
+    has committed. None when the unit-of-work path (`record_outcome`) must run: an unknown
+    call, an executive to set away, or a caller this call brings to the busy-caller rule
+    (then the close and the rule commit together). `busy_rule_due` when concurrent calls
+    brought them there (then `apply_busy_rule` runs it)."""
+    since = now - config.busy.window
     async with database.reading() as connection:
-        row = await call_for_outcome(connection, account.tenant_id, report.call_sid)
-        if row is None:
-            return None
-        call_id, stored, customer_id, phones, executives = row
-        if stored is not None:
-            # A retry after the first request closed the call but did not live to apply the
-            # busy-caller rule gets it applied (the rule is idempotent).
-            if Outcome(stored) not in domain.UNANSWERED or customer_id is None:
-                return Recorded(Outcome(stored), repeated=True)
-            times = await unanswered_since(connection, customer_id, now - config.busy.window)
-            due = config.busy.triggered(times, now)
-            return Recorded(Outcome(stored), repeated=True, busy_rule_due=due)
-        results = domain.leg_outcomes(list(phones), dialled_e164, outcome)
-        missed = [e for e, r in zip(executives, results, strict=True) if r in domain.MISSES]
-        if missed and config.miss_limit > 0:
-            recent = await recent_outcomes(connection, missed, config.miss_limit - 1)
-            for executive in missed:
-                history = [domain.LegOutcome.MISSED] + [
-                    domain.LegOutcome(o) for o in recent.get(executive, [])
-                ]
-                if domain.missed_in_a_row(history, config.miss_limit):
-                    return None
-        answered = next(
-            (
-                e
-                for e, r in zip(executives, results, strict=True)
-                if r == domain.LegOutcome.ANSWERED
-            ),
-            None,
-        )
-        closed = await close_call(
-            connection,
-            {
-                "call": call_id,
-                "now": now,
-                "positions": list(range(1, len(results) + 1)),
-                "outcomes": [r.value for r in results],
-                "outcome": outcome.value,
-                "dialled": dialled_e164 or report.dialled,
-                "duration": report.duration,
-                "recording": report.recording_url,
-                "answered_by": answered,
-            },
-        )
-        if not closed:  # a copy of this report closed it a moment ago
-            return Recorded(outcome, repeated=True)
-        if outcome not in domain.UNANSWERED or customer_id is None:
-            return Recorded(outcome, repeated=False)
-        times = await unanswered_since(connection, customer_id, now - config.busy.window)
-    return Recorded(outcome, repeated=False, busy_rule_due=config.busy.triggered(times, now))
+        for _ in range(_CLOSE_TRIES):
+            row = await call_for_outcome(connection, account.tenant_id, report.call_sid, since)
+            if row is None:
+                return None
+            stored, customer = row[1], row[2]
+            if stored is not None:
+                return await _repeated(connection, Outcome(stored), customer, now, config)
+            decided = await _decide(connection, report, row, now, config)
+            if decided is None:
+                return None
+            if await close_call(connection, decided):
+                break
+            # A copy of this report closed the call, or an offer changed it: read again.
+        else:
+            return None  # still changing under us: the unit of work locks the call
+        if report.outcome not in domain.UNANSWERED or customer is None:
+            return Recorded(report.outcome, repeated=False)
+        times = await unanswered_since(connection, customer, since)
+    due = config.busy.triggered(times, now)
+    return Recorded(report.outcome, repeated=False, busy_rule_due=due)
+
+
+_CLOSE_TRIES = 3
+
+
+async def _decide(
+    connection: AsyncConnection,
+    report: CallReport,
+    row: tuple[Any, ...],
+    now: datetime,
+    config: VoiceConfig,
+) -> dict[str, Any] | None:
+    """The close to write for a call read by `call_for_outcome`, or None when the unit of
+    work must take it (an executive to set away, or the busy-caller rule reached)."""
+    call_id, _, customer, phones, executives, seen, started, unanswered = row
+    outcome, dialled_e164 = report.outcome, report.dialled_e164
+    if (
+        outcome in domain.UNANSWERED
+        and customer is not None
+        and config.busy.triggered([*unanswered, started], now)
+    ):
+        return None
+    results = domain.leg_outcomes(list(phones), dialled_e164, outcome)
+    missed = [e for e, r in zip(executives, results, strict=True) if r in domain.MISSES]
+    if missed and config.miss_limit > 0:
+        recent = await recent_outcomes(connection, missed, config.miss_limit - 1)
+        for executive in missed:
+            history = [domain.LegOutcome.MISSED] + [
+                domain.LegOutcome(o) for o in recent.get(executive, [])
+            ]
+            if domain.missed_in_a_row(history, config.miss_limit):
+                return None
+    answered = next(
+        (e for e, r in zip(executives, results, strict=True) if r == domain.LegOutcome.ANSWERED),
+        None,
+    )
+    return {
+        "call": call_id,
+        "seen": seen,
+        "now": now,
+        "positions": list(range(1, len(results) + 1)),
+        "outcomes": [r.value for r in results],
+        "outcome": outcome.value,
+        "dialled": dialled_e164 or report.dialled,
+        "duration": report.duration,
+        "recording": report.recording_url,
+        "answered_by": answered,
+    }
+
+
+async def _repeated(
+    connection: AsyncConnection,
+    stored: Outcome,
+    customer: uuid.UUID | None,
+    now: datetime,
+    config: VoiceConfig,
+) -> Recorded:
+    """A report of a call already closed. If it was unanswered and the busy-caller rule
+    is due, the rule is applied (again, idempotently): the request that closed the call
+    may have died before it did."""
+    if stored not in domain.UNANSWERED or customer is None:
+        return Recorded(stored, repeated=True)
+    times = await unanswered_since(connection, customer, now - config.busy.window)
+    return Recorded(stored, repeated=True, busy_rule_due=config.busy.triggered(times, now))
 
 
 async def apply_busy_rule(
@@ -190,9 +228,10 @@ async def apply_busy_rule(
     now: datetime,
     config: VoiceConfig,
 ) -> Recorded:
-    """The busy-caller rule for a call the fast path closed (`busy_rule_due`)."""
+    """The busy-caller rule for a call the fast path closed (`busy_rule_due`); nothing if
+    it already ran for this call (the call carries its ticket)."""
     call = await VoiceRepository(uow.session).call(account.tenant_id, call_sid, lock=True)
-    if call is None or call.customer_id is None:
+    if call is None or call.customer_id is None or call.ticket_id is not None:
         return recorded
     return await _busy_caller(uow, account, call, recorded, now, config)
 

@@ -320,11 +320,11 @@ _DIAL_VIEW = """
 WITH c AS (
   SELECT c.id, c.decision, c.reason, c.outcome, c.node_id, n.path, c.customer_id,
          coalesce((SELECT array_agg(l.phone_e164 ORDER BY l.position)
-                   FROM call_legs l WHERE l.call_id = c.id), '{}') AS offered
+                   FROM call_legs l WHERE l.call_id = c.id), '{}') AS offered, c.updated_at
   FROM calls c LEFT JOIN nodes n ON n.id = c.node_id
   WHERE c.tenant_id = %(tenant)s AND c.call_sid = %(sid)s)
 SELECT c.id, c.decision, c.reason, c.outcome, c.node_id, c.path, c.customer_id, c.offered,
-       x.*
+       c.updated_at, x.*
 FROM c LEFT JOIN LATERAL (
   SELECT p.id, p.name, p.level, p.path, e.id, e.name, e.rank, e.phone_e164, e.services,
          e.working_hours::text, e.timezone, e.availability,
@@ -340,15 +340,20 @@ FROM c LEFT JOIN LATERAL (
 
 SCREEN_POP_CHANNEL = "sahaya_screen_pop"
 
-# Offer the call: lock it (a repeat of this request queues here), release the chosen
-# executives' legs that outlived the horizon (their outcome never came), insert one leg per
-# executive in executive order (so two offers never wait on each other in a cycle), record
-# the service and `NOTIFY` a screen-pop per leg — the caller's card and open tickets,
-# delivered at commit. A leg the unique indexes refuse (the executive was offered another
-# call since the read, or this call already has its list) undoes the whole statement as a
-# serialisation failure: the caller reads again and plans again.
+# Offer the call: lock it — only as the read saw it (same `updated_at`, no outcome): a copy
+# of this request that offered first, or the outcome closing the call, changed the row, and
+# then this statement writes nothing — release the chosen executives' legs that outlived
+# the horizon (their outcome never came), insert one leg per executive in executive order
+# (so two offers never wait on each other in a cycle), record the service and `NOTIFY` a
+# screen-pop per leg — the caller's card and open tickets, delivered at commit. A call
+# changed since the read, or a leg the unique indexes refuse (the executive was offered
+# another call since the read), undoes the whole statement as a serialisation failure: the
+# caller reads again and plans again.
 _OFFER = """
-WITH call AS (SELECT id FROM calls WHERE id = %(call)s::uuid FOR UPDATE),
+WITH call AS (
+  SELECT id FROM calls
+  WHERE id = %(call)s::uuid AND updated_at = %(seen)s::timestamptz AND outcome IS NULL
+  FOR UPDATE),
 expired AS (
   UPDATE call_legs SET outcome = 'unreported', ended_at = %(now)s::timestamptz
   WHERE executive_id = ANY(%(executives)s::uuid[]) AND outcome IS NULL
@@ -391,8 +396,9 @@ noted AS (
   WHERE id = (SELECT id FROM call)
   RETURNING 1)
 SELECT sahaya_retry_unless(
-         (SELECT count(*) FROM legs) = cardinality(%(executives)s::uuid[]),
-         'an executive was offered another call, or this call has its list')
+         EXISTS (SELECT FROM call)
+           AND (SELECT count(*) FROM legs) = cardinality(%(executives)s::uuid[]),
+         'the call changed since it was read, or an executive was offered another call')
        -- `pops` is a plain SELECT: evaluated only when referenced.
        AND (SELECT count(*) FROM pops) >= 0"""
 
@@ -406,7 +412,7 @@ _ACTIVE_SERVICES = "SELECT code FROM services WHERE tenant_id = %s AND active OR
 async def dial_view(
     connection: AsyncConnection, tenant_id: uuid.UUID, call_sid: str, since: datetime
 ) -> list[tuple[Any, ...]]:
-    """The call's row (first 8 columns) and, when it still needs a list, one row per
+    """The call's row (first 9 columns) and, when it still needs a list, one row per
     executive along its path; no rows when the call is unknown."""
     cursor = await connection.execute(
         _DIAL_VIEW, {"tenant": tenant_id, "sid": call_sid, "since": since}, prepare=True
@@ -498,13 +504,22 @@ async def unclaim(connection: AsyncConnection, tenant_id: uuid.UUID, sid: str) -
 
 # --------------------------------------------------------------------- outcome fast path
 
-_CALL_FOR_OUTCOME = """
+_UNANSWERED = ", ".join(f"'{o}'" for o in sorted(UNANSWERED))
+
+# The call as the outcome needs it: its legs, when it was last changed (the close writes
+# only if nothing changed since), and when the caller's other unanswered calls of the
+# window started (the busy-caller rule).
+_CALL_FOR_OUTCOME = f"""
 SELECT c.id, c.outcome, c.customer_id,
        coalesce((SELECT array_agg(l.phone_e164 ORDER BY l.position)
-                 FROM call_legs l WHERE l.call_id = c.id), '{}') AS phones,
+                 FROM call_legs l WHERE l.call_id = c.id), '{{}}') AS phones,
        coalesce((SELECT array_agg(l.executive_id ORDER BY l.position)
-                 FROM call_legs l WHERE l.call_id = c.id), '{}') AS executives
-FROM calls c WHERE c.tenant_id = %s AND c.call_sid = %s"""
+                 FROM call_legs l WHERE l.call_id = c.id), '{{}}') AS executives,
+       c.updated_at, c.started_at,
+       coalesce((SELECT array_agg(u.started_at) FROM calls u
+                 WHERE u.customer_id = c.customer_id AND u.started_at > %(since)s
+                   AND u.outcome IN ({_UNANSWERED})), '{{}}') AS unanswered
+FROM calls c WHERE c.tenant_id = %(tenant)s AND c.call_sid = %(sid)s"""  # noqa: S608 - enum
 
 # Each executive's latest rung legs, newest first (the missed-in-a-row rule), including the
 # ones about to be written by this outcome, which are passed in.
@@ -516,7 +531,8 @@ SELECT x.executive,
              ORDER BY l.offered_at DESC LIMIT %s)
 FROM unnest(%s::uuid[]) AS x(executive)"""  # noqa: S608 - enum constants, values bound
 
-# Close the call once: a repeat (or a concurrent copy) of the report finds it closed and
+# Close the call once, and only as it was read: a repeat (or a concurrent copy) of the
+# report finds it closed, an offer committed since the read changed it — either way this
 # writes nothing. Returns whether this statement closed it.
 _CLOSE_CALL = """
 WITH call AS (
@@ -524,7 +540,7 @@ WITH call AS (
          duration_seconds = %(duration)s::int, recording_url = %(recording)s::text,
          answered_by = %(answered_by)s::uuid, ended_at = %(now)s::timestamptz,
          updated_at = %(now)s::timestamptz
-  WHERE id = %(call)s::uuid AND outcome IS NULL
+  WHERE id = %(call)s::uuid AND outcome IS NULL AND updated_at = %(seen)s::timestamptz
   RETURNING id),
 legs AS (
   UPDATE call_legs l SET outcome = x.outcome, ended_at = %(now)s::timestamptz
@@ -538,14 +554,17 @@ SELECT EXISTS (SELECT FROM call) AND (SELECT count(*) FROM legs) >= 0"""
 # reader sees both.
 _UNANSWERED_SINCE = f"""
 SELECT coalesce(array_agg(started_at), '{{}}') FROM calls
-WHERE customer_id = %s AND started_at > %s
-  AND outcome IN ({", ".join(f"'{o}'" for o in sorted(UNANSWERED))})"""  # noqa: S608 - as above
+WHERE customer_id = %s AND started_at > %s AND outcome IN ({_UNANSWERED})"""  # noqa: S608
 
 
 async def call_for_outcome(
-    connection: AsyncConnection, tenant_id: uuid.UUID, call_sid: str
+    connection: AsyncConnection, tenant_id: uuid.UUID, call_sid: str, since: datetime
 ) -> tuple[Any, ...] | None:
-    cursor = await connection.execute(_CALL_FOR_OUTCOME, (tenant_id, call_sid), prepare=True)
+    """(id, outcome, customer, phones, executives, updated_at, started_at, the customer's
+    unanswered calls' start times since `since`), or None for an unknown call."""
+    cursor = await connection.execute(
+        _CALL_FOR_OUTCOME, {"tenant": tenant_id, "sid": call_sid, "since": since}, prepare=True
+    )
     return await cursor.fetchone()
 
 
