@@ -14,14 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sahaya.contracts.domain import ContractView
 from sahaya.contracts.tables import ContractRequirementRow, ContractRow
 
-_VIEWS = """
-SELECT reference, plan, services, starts_on, ends_on FROM contracts
-WHERE tenant_id = %s AND customer_id = %s
-ORDER BY ends_on DESC, reference"""
-
-
-# The same, as one JSON array, for a statement of another context that reads them in its
-# own round trip (tickets.repository's intake probe); `views_from_json` reads it back.
+# A customer's contracts, newest cover first, as one JSON array: read alone
+# (`contract_views`) or inside another context's statement (tickets.repository's intake
+# probe); `views_from_json` reads it back.
 VIEWS_JSON = """
 SELECT coalesce(json_agg(json_build_object(
          'reference', reference, 'plan', plan, 'services', services,
@@ -48,11 +43,11 @@ async def contract_views(
 ) -> list[ContractView]:
     """A customer's contracts as the entitlement rule reads them, newest cover first; on the
     unit of work's psycopg connection, as every new ticket asks (ADR 0005)."""
-    cursor = await driver.execute(_VIEWS, (tenant_id, customer_id), prepare=True)
-    return [
-        ContractView(reference=r[0], plan=r[1], services=tuple(r[2]), starts_on=r[3], ends_on=r[4])
-        for r in await cursor.fetchall()
-    ]
+    cursor = await driver.execute(
+        VIEWS_JSON, {"tenant": tenant_id, "customer": customer_id}, prepare=True
+    )
+    row = await cursor.fetchone()
+    return views_from_json(row[0] if row else [])
 
 
 class ContractRepository:

@@ -173,7 +173,8 @@ class Conversation:
     customer_id: uuid.UUID | None
 
 
-_TOUCHED = """
+# How a message moves its conversation on; also the tail of tickets.fast_thread's claim.
+TOUCHED = """
 ON CONFLICT (account_id, address) DO UPDATE
 SET last_inbound_at = GREATEST(conversations.last_inbound_at, EXCLUDED.last_inbound_at),
     messages = conversations.messages + 1
@@ -182,7 +183,7 @@ _TOUCH = (
     """
 INSERT INTO conversations (id, tenant_id, account_id, address, last_inbound_at, messages)
 VALUES (%s, %s, %s, %s, %s, 1)"""
-    + _TOUCHED
+    + TOUCHED
 )
 _LINK = "UPDATE conversations SET customer_id = %s WHERE id = %s"
 

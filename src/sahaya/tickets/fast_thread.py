@@ -33,7 +33,7 @@ from sahaya.customers import CustomerRow
 from sahaya.customers.repository import WITH_HOME, card_from_row
 from sahaya.messaging.accounts import ChannelAccount
 from sahaya.messaging.domain import InboundKind, InboundMessage
-from sahaya.messaging.inbound import Conversation
+from sahaya.messaging.inbound import TOUCHED, Conversation
 from sahaya.network import NodeRow
 from sahaya.tickets.domain import PAUSED, EntryKind
 
@@ -199,10 +199,7 @@ WITH claimed AS (
 conv AS (
   INSERT INTO conversations (id, tenant_id, account_id, address, last_inbound_at, messages)
   SELECT %(conversation)s, %(tenant)s, %(account)s, %(address)s, %(sent_at)s, 1 FROM claimed
-  ON CONFLICT (account_id, address) DO UPDATE
-  SET last_inbound_at = GREATEST(conversations.last_inbound_at, EXCLUDED.last_inbound_at),
-      messages = conversations.messages + 1
-  RETURNING id, customer_id)
+  {TOUCHED})
 SELECT conv.id, conv.customer_id, card.*
 FROM conv LEFT JOIN LATERAL ({WITH_HOME}
   WHERE c.tenant_id = %(tenant)s AND c.id = COALESCE(

@@ -504,7 +504,12 @@ async def unclaim(connection: AsyncConnection, tenant_id: uuid.UUID, sid: str) -
 
 # --------------------------------------------------------------------- outcome fast path
 
-_UNANSWERED = ", ".join(f"'{o}'" for o in sorted(UNANSWERED))
+# When a customer's unanswered calls in the window started (the busy-caller rule); the
+# customer is `{customer}`, an SQL expression.
+_UNANSWERED_STARTS = f"""
+SELECT coalesce(array_agg(u.started_at), '{{{{}}}}') FROM calls u
+WHERE u.customer_id = {{customer}} AND u.started_at > %(since)s
+  AND u.outcome IN ({", ".join(f"'{o}'" for o in sorted(UNANSWERED))})"""  # noqa: S608 - enum
 
 # The call as the outcome needs it: its legs, when it was last changed (the close writes
 # only if nothing changed since), and when the caller's other unanswered calls of the
@@ -516,10 +521,8 @@ SELECT c.id, c.outcome, c.customer_id,
        coalesce((SELECT array_agg(l.executive_id ORDER BY l.position)
                  FROM call_legs l WHERE l.call_id = c.id), '{{}}') AS executives,
        c.updated_at, c.started_at,
-       coalesce((SELECT array_agg(u.started_at) FROM calls u
-                 WHERE u.customer_id = c.customer_id AND u.started_at > %(since)s
-                   AND u.outcome IN ({_UNANSWERED})), '{{}}') AS unanswered
-FROM calls c WHERE c.tenant_id = %(tenant)s AND c.call_sid = %(sid)s"""  # noqa: S608 - enum
+       ({_UNANSWERED_STARTS.format(customer="c.customer_id")}) AS unanswered
+FROM calls c WHERE c.tenant_id = %(tenant)s AND c.call_sid = %(sid)s"""  # noqa: S608 - as above
 
 # Each executive's latest rung legs, newest first (the missed-in-a-row rule), including the
 # ones about to be written by this outcome, which are passed in.
@@ -549,12 +552,9 @@ legs AS (
   RETURNING 1)
 SELECT EXISTS (SELECT FROM call) AND (SELECT count(*) FROM legs) >= 0"""
 
-# When the customer's unanswered calls in the window started (the busy-caller rule). Read
-# after the call's own close has committed: of two concurrent unanswered calls, the later
-# reader sees both.
-_UNANSWERED_SINCE = f"""
-SELECT coalesce(array_agg(started_at), '{{}}') FROM calls
-WHERE customer_id = %s AND started_at > %s AND outcome IN ({_UNANSWERED})"""  # noqa: S608
+# The same, read after the call's own close has committed: of two concurrent unanswered
+# calls, the later reader sees both.
+_UNANSWERED_SINCE = _UNANSWERED_STARTS.format(customer="%(customer)s")
 
 
 async def call_for_outcome(
@@ -585,6 +585,8 @@ async def close_call(connection: AsyncConnection, values: dict[str, Any]) -> boo
 async def unanswered_since(
     connection: AsyncConnection, customer_id: uuid.UUID, since: datetime
 ) -> list[datetime]:
-    cursor = await connection.execute(_UNANSWERED_SINCE, (customer_id, since), prepare=True)
+    cursor = await connection.execute(
+        _UNANSWERED_SINCE, {"customer": customer_id, "since": since}, prepare=True
+    )
     row = await cursor.fetchone()
     return list(row[0]) if row else []
