@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -19,8 +19,10 @@ import pytest
 from sahaya.access import Principal
 from sahaya.customers import services as customers
 from sahaya.persistence import Database, UnitOfWork
+from sahaya.settings import Settings
 from sahaya.voice import dialling, outcomes
 from sahaya.voice import services as voice
+from sahaya.voice.config import voice_config
 from sahaya.voice.repository import record_gates
 from tests.conftest import TokenFactory, bearer
 from tests.functional.voice_support import (
@@ -368,6 +370,7 @@ async def test_concurrent_unanswered_calls_make_exactly_one_ticket(
     assert [r.text for r in ends] == ["not_connected"] * calls
     assert rows(db_url, "SELECT count(*) FROM tickets") == [(1,)]
     assert rows(db_url, "SELECT count(*) FROM callback_requests") == [(1,)]
+    assert rows(db_url, "SELECT count(*) FROM busy_rule_pending") == [(0,)]
 
 
 async def test_a_crash_in_the_busy_caller_rule_leaves_the_call_open_for_exotels_retry(
@@ -405,6 +408,77 @@ async def test_a_crash_in_the_busy_caller_rule_leaves_the_call_open_for_exotels_
     again = await end(client, key, sid, "", None)  # and only once
     assert again.status_code == 200
     assert rows(db_url, "SELECT count(*) FROM tickets") == [(1,)]
+
+
+async def test_a_crash_after_concurrent_unanswered_calls_closed_is_resumed_by_the_sweep(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    db_url: str,
+    database: Database,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three calls ending at once close without the rule (none had seen the others); the
+    one whose request then finds the rule reached dies before applying it. Its close left
+    the rule pending, and the worker's sweep — even hours later — opens the one ticket and
+    callback, decided as of that call's end; a second sweep finds nothing."""
+    together = asyncio.Barrier(3)
+    close = outcomes.close_call
+
+    async def close_together(*args: Any) -> bool:
+        await together.wait()
+        return await close(*args)
+
+    async def dies(**_: Any) -> outcomes.Recorded:
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(outcomes, "close_call", close_together)
+    monkeypatch.setattr(outcomes, "apply_busy_rule", dies)
+    sids = [uuid.uuid4().hex for _ in range(3)]
+    for sid in sids:
+        assert (await gate(client, key, params(sid))).status_code == 200
+    with psycopg.connect(db_url) as conn:
+        conn.execute("UPDATE executives SET availability = 'away'")
+    for sid in sids:
+        assert await dial(client, key, params(sid)) == []
+    ends = await asyncio.gather(
+        *(end(client, key, sid, "", None) for sid in sids), return_exceptions=True
+    )
+    assert any(isinstance(e, RuntimeError) for e in ends)
+    assert rows(db_url, "SELECT count(*) FROM calls WHERE outcome IS NULL") == [(0,)]
+    assert rows(db_url, "SELECT count(*) FROM tickets") == [(0,)]
+    assert rows(db_url, "SELECT count(*) FROM busy_rule_pending") != [(0,)]
+
+    async def sweep(at: datetime) -> int:
+        async with UnitOfWork(database) as uow:
+            settled = await outcomes.resume_busy_rules(
+                uow=uow, now=at, config=voice_config(settings)
+            )
+            await uow.commit()
+        return settled
+
+    assert await sweep(datetime.now(UTC)) == 0  # the request may still be at it
+    assert await sweep(datetime.now(UTC) + timedelta(hours=2)) >= 1
+    assert rows(db_url, "SELECT count(*) FROM tickets WHERE channel = 'voice'") == [(1,)]
+    callbacks = rows(db_url, "SELECT status, ticket_id IS NOT NULL FROM callback_requests")
+    assert callbacks == [("pending", True)]
+    assert rows(db_url, "SELECT count(*) FROM busy_rule_pending") == [(0,)]
+    assert await sweep(datetime.now(UTC) + timedelta(hours=3)) == 0
+    assert rows(db_url, "SELECT count(*) FROM tickets") == [(1,)]
+
+
+async def test_unanswered_calls_below_the_rule_leave_nothing_for_the_sweep(
+    client: httpx.AsyncClient, key: str, customer: uuid.UUID, db_url: str
+) -> None:
+    """Each unanswered call's request settles its own rule: two calls (below the rule)
+    and a third (which applies it) leave no pending rule behind."""
+    await call(client, key)
+    await call(client, key, status="busy")
+    assert rows(db_url, "SELECT count(*) FROM busy_rule_pending") == [(0,)]
+    await call(client, key)
+    assert rows(db_url, "SELECT count(*) FROM tickets") == [(1,)]
+    assert rows(db_url, "SELECT count(*) FROM busy_rule_pending") == [(0,)]
 
 
 # ------------------------------------------------------------------ missed in a row

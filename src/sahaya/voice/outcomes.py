@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -29,6 +29,7 @@ from sahaya.voice.repository import (
     call_for_outcome,
     close_call,
     recent_outcomes,
+    settle_unanswered,
     unanswered_since,
 )
 from sahaya.voice.services import SYSTEM, Account, VoiceConfig
@@ -117,7 +118,7 @@ async def record_outcome(
     away = await _pause_repeat_missers(uow, account, missed, now, config)
     recorded = Recorded(outcome, repeated=False, set_away=away)
     if outcome in domain.UNANSWERED and call.customer_id is not None:
-        return await _busy_caller(uow, account, call, recorded, now, config)
+        return await _busy_caller(uow, account.tenant_id, call, recorded, now, config)
     return recorded
 
 
@@ -150,7 +151,9 @@ async def record_outcome_fast(
             return None  # still changing under us: the unit of work locks the call
         if report.outcome not in domain.UNANSWERED or customer is None:
             return Recorded(report.outcome, repeated=False)
-        times = await unanswered_since(connection, customer, since)
+        times = await settle_unanswered(
+            connection, decided["call"], customer, since=since, now=now, calls=config.busy.calls
+        )
     due = config.busy.triggered(times, now)
     return Recorded(report.outcome, repeated=False, busy_rule_due=due)
 
@@ -191,6 +194,9 @@ async def _decide(
     )
     return {
         "call": call_id,
+        # An unanswered call of a registered caller: its busy-caller rule is pending until
+        # this request (or, if it dies, the worker's sweep) settles it.
+        "watch": outcome in domain.UNANSWERED and customer is not None,
         "seen": seen,
         "now": now,
         "positions": list(range(1, len(results) + 1)),
@@ -229,11 +235,38 @@ async def apply_busy_rule(
     config: VoiceConfig,
 ) -> Recorded:
     """The busy-caller rule for a call the fast path closed (`busy_rule_due`); nothing if
-    it already ran for this call (the call carries its ticket)."""
-    call = await VoiceRepository(uow.session).call(account.tenant_id, call_sid, lock=True)
-    if call is None or call.customer_id is None or call.ticket_id is not None:
+    it already ran for this call (the call carries its ticket). Settles the call's pending
+    rule in the same transaction."""
+    repo = VoiceRepository(uow.session)
+    call = await repo.call(account.tenant_id, call_sid, lock=True)
+    if call is None:
         return recorded
-    return await _busy_caller(uow, account, call, recorded, now, config)
+    await repo.settle_busy_rule(call.id)
+    if call.customer_id is None or call.ticket_id is not None:
+        return recorded
+    return await _busy_caller(uow, account.tenant_id, call, recorded, now, config)
+
+
+RESUME_AFTER = timedelta(seconds=30)  # the request that closed the call has had its turn
+
+
+async def resume_busy_rules(
+    *, uow: UnitOfWork, now: datetime, config: VoiceConfig, limit: int = 20
+) -> int:
+    """The worker's sweep: settle the busy-caller rules whose request died between closing
+    its call and deciding the rule. Each is decided as of its call's end — as the request
+    would have — so a sweep that runs late still opens the ticket and callback the caller
+    earned; a rule already applied (the call carries its ticket) is only removed."""
+    repo = VoiceRepository(uow.session)
+    pending = await repo.busy_rules_pending(now - RESUME_AFTER, limit)
+    for marker, call in pending:
+        if call.customer_id is not None and call.ticket_id is None and call.outcome:
+            recorded = Recorded(Outcome(call.outcome), repeated=False)
+            await _busy_caller(
+                uow, call.tenant_id, call, recorded, now, config, as_of=call.ended_at or now
+            )
+        await repo.settle_busy_rule(marker.call_id)
+    return len(pending)
 
 
 async def _pause_repeat_missers(
@@ -299,21 +332,27 @@ async def _tell_supervisors(
 
 async def _busy_caller(
     uow: UnitOfWork,
-    account: Account,
+    tenant_id: uuid.UUID,
     call: CallRow,
     recorded: Recorded,
     now: datetime,
     config: VoiceConfig,
+    *,
+    as_of: datetime | None = None,
 ) -> Recorded:
-    """N unanswered calls within the window: one ticket (or the open one) and one callback
-    request, however many calls or concurrent outcomes arrive (the customer row is locked)."""
+    """N unanswered calls within the window (ending at `as_of`, default now): one ticket
+    (or the open one) and one callback request, however many calls or concurrent outcomes
+    arrive (the customer row is locked)."""
     assert call.customer_id is not None  # noqa: S101 - checked by the caller
     repo = VoiceRepository(uow.session)
     customer = await repo.lock_customer(call.customer_id)
     if customer is None:
         return recorded
-    times = await repo.unanswered_since(customer.id, now - config.busy.window)
-    if not config.busy.triggered(times, now):
+    at = as_of or now
+    times = [
+        t for t in await repo.unanswered_since(customer.id, at - config.busy.window) if t <= at
+    ]
+    if not config.busy.triggered(times, at):
         return recorded
     existing = await repo.open_callback(customer.id)
     if existing is not None:
@@ -321,10 +360,10 @@ async def _busy_caller(
         return Recorded(recorded.outcome, False, None, existing.id, recorded.set_away)
     home = await uow.session.get(NodeRow, customer.home_node_id)
     assert home is not None  # noqa: S101 - foreign key
-    service = call.service_code or await _first_active_service(uow, account.tenant_id)
+    service = call.service_code or await _first_active_service(uow, tenant_id)
     opened = await ticket_intake.open_ticket(
         uow=uow,
-        actor=await _system_actor(uow, account, home),
+        actor=await _system_actor(uow, tenant_id, home),
         intake=ticket_intake.Intake(
             customer_id=customer.id,
             service_code=service,
@@ -342,7 +381,7 @@ async def _busy_caller(
     )
     callback = CallbackRequestRow(
         id=uuid.uuid4(),
-        tenant_id=account.tenant_id,
+        tenant_id=tenant_id,
         customer_id=customer.id,
         node_id=home.id,
         service_code=service,
@@ -366,12 +405,12 @@ async def _first_active_service(uow: UnitOfWork, tenant_id: uuid.UUID) -> str:
     return active[0] if active else "apnafood"
 
 
-async def _system_actor(uow: UnitOfWork, account: Account, home: NodeRow) -> Principal:
+async def _system_actor(uow: UnitOfWork, tenant_id: uuid.UUID, home: NodeRow) -> Principal:
     root_path = home.path.split("/")[0]
-    root = await NetworkRepository(uow.session).node(account.tenant_id, root_path)
+    root = await NetworkRepository(uow.session).node(tenant_id, root_path)
     assert root is not None  # noqa: S101 - every node has its root
     return Principal(
-        tenant_id=account.tenant_id,
+        tenant_id=tenant_id,
         role=Role.ADMIN,
         node_id=root.id,
         node_path=root.path,

@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +19,7 @@ from sahaya.network import NodeRow
 from sahaya.persistence import Database
 from sahaya.voice.domain import NOT_BLAMED, UNANSWERED
 from sahaya.voice.tables import (
+    BusyRulePendingRow,
     CallbackRequestRow,
     CallLegRow,
     CallRow,
@@ -205,6 +206,26 @@ class VoiceRepository:
         (foreign key to the customer) takes, or two outcomes deadlock."""
         return await self.session.scalar(
             select(CustomerRow).where(CustomerRow.id == customer_id).with_for_update(key_share=True)
+        )
+
+    async def busy_rules_pending(
+        self, before: datetime, limit: int
+    ) -> list[tuple[BusyRulePendingRow, CallRow]]:
+        """Pending busy-caller rules older than `before` (their request has had its time),
+        oldest first, each locked with its call; rows another worker holds are skipped."""
+        rows = await self.session.execute(
+            select(BusyRulePendingRow, CallRow)
+            .join(CallRow, CallRow.id == BusyRulePendingRow.call_id)
+            .where(BusyRulePendingRow.created_at < before)
+            .order_by(BusyRulePendingRow.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [(row[0], row[1]) for row in rows.all()]
+
+    async def settle_busy_rule(self, call_id: uuid.UUID) -> None:
+        await self.session.execute(
+            delete(BusyRulePendingRow).where(BusyRulePendingRow.call_id == call_id)
         )
 
     async def open_callback(self, customer_id: uuid.UUID) -> CallbackRequestRow | None:
@@ -549,12 +570,27 @@ legs AS (
   UPDATE call_legs l SET outcome = x.outcome, ended_at = %(now)s::timestamptz
   FROM unnest(%(positions)s::int[], %(outcomes)s::text[]) AS x(position, outcome)
   WHERE l.call_id = (SELECT id FROM call) AND l.position = x.position
-  RETURNING 1)
+  RETURNING 1),
+pending AS (
+  INSERT INTO busy_rule_pending (call_id, created_at)
+  SELECT id, %(now)s::timestamptz FROM call WHERE %(watch)s::boolean)
 SELECT EXISTS (SELECT FROM call) AND (SELECT count(*) FROM legs) >= 0"""
 
-# The same, read after the call's own close has committed: of two concurrent unanswered
-# calls, the later reader sees both.
+# The caller's unanswered calls, read after the call's own close has committed: of two
+# concurrent unanswered calls, the later reader sees both.
 _UNANSWERED_SINCE = _UNANSWERED_STARTS.format(customer="%(customer)s")
+
+# The same read, which also settles the call's pending rule when it is not reached (the
+# count of `domain.BusyRule.triggered`: started within the window, up to now); a rule
+# reached keeps its row until `apply_busy_rule` commits the ticket and callback.
+_UNANSWERED_SETTLED = f"""
+WITH seen AS ({_UNANSWERED_SINCE}),
+settled AS (
+  DELETE FROM busy_rule_pending
+  WHERE call_id = %(call)s
+    AND (SELECT count(*) FROM unnest((SELECT * FROM seen)) AS t (at) WHERE t.at <= %(now)s)
+        < %(calls)s)
+SELECT * FROM seen"""  # noqa: S608 - a constant of this module, values bound
 
 
 async def call_for_outcome(
@@ -587,6 +623,25 @@ async def unanswered_since(
 ) -> list[datetime]:
     cursor = await connection.execute(
         _UNANSWERED_SINCE, {"customer": customer_id, "since": since}, prepare=True
+    )
+    row = await cursor.fetchone()
+    return list(row[0]) if row else []
+
+
+async def settle_unanswered(
+    connection: AsyncConnection,
+    call_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    *,
+    since: datetime,
+    now: datetime,
+    calls: int,
+) -> list[datetime]:
+    """`unanswered_since`, and the call's pending rule removed when it is not reached."""
+    cursor = await connection.execute(
+        _UNANSWERED_SETTLED,
+        {"customer": customer_id, "since": since, "call": call_id, "now": now, "calls": calls},
+        prepare=True,
     )
     row = await cursor.fetchone()
     return list(row[0]) if row else []

@@ -174,3 +174,18 @@ class VoiceNodeTimingRow(TenantMixin, Base):
     ring_seconds: Mapped[int] = mapped_column(Integer)
     budget_seconds: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime]
+
+
+class BusyRulePendingRow(Base):
+    """An unanswered call closed by the fast outcome whose busy-caller rule is not settled
+    yet. The close writes it; the same request removes it once the rule is decided (not
+    reached, or its ticket and callback committed). One left behind means the request died
+    in between: the worker's sweep settles it (ADR 0014). Keyed by the call, which carries
+    the tenant; near empty in the steady state."""
+
+    __tablename__ = "busy_rule_pending"
+
+    call_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime]

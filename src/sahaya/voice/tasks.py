@@ -1,5 +1,6 @@
 """Voice jobs: the callback sweep, which places due callbacks through the worker's call
-placer (Exotel's `Calls/connect`) and counts overdue reports as failed tries."""
+placer (Exotel's `Calls/connect`) and counts overdue reports as failed tries; and the sweep
+that settles busy-caller rules a dead request left pending."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import procrastinate
 
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.settings import get_settings
-from sahaya.voice import callbacks
+from sahaya.voice import callbacks, outcomes
 from sahaya.voice.config import callback_policy, voice_config
 from sahaya.voice.ports import CallPlacer
 
@@ -40,8 +41,25 @@ async def place_callbacks(context: procrastinate.JobContext, timestamp: int) -> 
             return
 
 
+async def resume_busy_rules(context: procrastinate.JobContext, timestamp: int) -> None:
+    database: Database = context.additional_context["database"]
+    config = voice_config(get_settings())
+    while True:
+        async with UnitOfWork(database) as uow:
+            settled = await outcomes.resume_busy_rules(
+                uow=uow, now=datetime.now(UTC), config=config, limit=BATCH
+            )
+            await uow.commit()
+        if settled < BATCH:
+            return
+
+
 def register(app: procrastinate.App) -> None:
     task = app.task(
         name="voice.place-callbacks", pass_context=True, queueing_lock="voice.place-callbacks"
     )(place_callbacks)
     app.periodic(cron="* * * * * */5", periodic_id="voice-callbacks")(task)
+    resume = app.task(
+        name="voice.resume-busy-rules", pass_context=True, queueing_lock="voice.resume-busy-rules"
+    )(resume_busy_rules)
+    app.periodic(cron="* * * * * */15", periodic_id="voice-busy-rules")(resume)
