@@ -64,8 +64,9 @@ def logins(lines: list[str]) -> dict[str, str]:
 
 
 def demo_channels_work(var: Path, port: int) -> None:
-    """The demo's sandboxes: a simulated WhatsApp message opens a ticket, and the app's SMS
-    sign-in code is sent by the worker through the Textlocal sandbox."""
+    """The demo's sandboxes: a simulated WhatsApp message opens a ticket, an SMS and a
+    Telegram message (once the chat is linked by a shared contact) thread into it, and the
+    app's SMS sign-in code is sent by the worker through the Textlocal sandbox."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAHAYA_")}
     env |= {"SAHAYA_VAR_DIR": str(var), "SAHAYA_PORT": str(port)}
     simulated = subprocess.run(
@@ -89,6 +90,33 @@ def demo_channels_work(var: Path, port: int) -> None:
     )  # fmt: skip
     assert by_sms.returncode == 0, by_sms.stdout + by_sms.stderr
     assert re.search(r"threaded — ticket AF-\d{6}", by_sms.stdout)
+    by_telegram = subprocess.run(
+        [sys.executable, "-m", "sahaya", "simulate", "message", "--channel", "telegram",
+         "--from", "9847012345", "any news?"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert by_telegram.returncode == 0, by_telegram.stdout + by_telegram.stderr
+    # An unknown chat until the customer shares their own contact; then it threads.
+    assert by_telegram.stdout.splitlines()[:3] == [
+        "unknown_sender",
+        "the customer shares their contact with the bot",
+        "linked",
+    ], by_telegram.stdout
+    assert re.search(r"threaded — ticket AF-\d{6}", by_telegram.stdout)
+    again = subprocess.run(
+        [sys.executable, "-m", "sahaya", "simulate", "message", "--channel", "telegram",
+         "--from", "9847012345", "thanks"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert re.fullmatch(r"threaded — ticket AF-\d{6}\n", again.stdout), again.stdout
     base = f"http://127.0.0.1:{port}"
     asked = httpx.post(f"{base}/api/v1/app/sign-in/code", json={"phone": "09847012345"})
     assert asked.status_code == 202

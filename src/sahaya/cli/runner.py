@@ -54,8 +54,10 @@ def seed_demo(
     whatsapp_file = settings.var_dir / demo.WHATSAPP_FILE
     sandbox = f"http://{settings.host}:{settings.port}{demo.WHATSAPP_SANDBOX_PATH}"
     sms_file = settings.var_dir / demo.SMS_FILE
+    telegram_file = settings.var_dir / demo.TELEGRAM_FILE
     public = f"http://{settings.host}:{settings.port}"
-    Result = tuple[list[demo.DemoLogin], str | None, dict[str, str] | None, dict[str, str] | None]
+    Credentials = dict[str, str] | None
+    Result = tuple[list[demo.DemoLogin], str | None, dict[Path, Credentials]]
 
     async def work(uow: UnitOfWork) -> Result:
         tenant_id = await default_tenant_id(uow, settings)
@@ -84,15 +86,21 @@ def seed_demo(
             public_base=public,
             secret_key=settings.secret_key.get_secret_value(),
         )
-        return logins, key, whatsapp, sms
+        telegram = await demo.ensure_telegram_account(
+            uow=uow,
+            tenant_id=tenant_id,
+            file=telegram_file,
+            api_base_url=f"{public}{demo.TELEGRAM_SANDBOX_PATH}",
+            secret_key=settings.secret_key.get_secret_value(),
+        )
+        return logins, key, {whatsapp_file: whatsapp, sms_file: sms, telegram_file: telegram}
 
-    logins, key, whatsapp, sms = run(with_uow(url, work))
+    logins, key, channels = run(with_uow(url, work))
     if key is not None:  # committed: now the file may name it
         demo.save_key(key_file, key)
-    if whatsapp is not None:
-        demo.save_credentials(whatsapp_file, whatsapp)
-    if sms is not None:
-        demo.save_credentials(sms_file, sms)
+    for file, credentials in channels.items():
+        if credentials is not None:
+            demo.save_credentials(file, credentials)
     return logins
 
 

@@ -1,25 +1,29 @@
 """`sahaya simulate call` plays a call through the Exotel sandbox against a running Sahaya
 and prints what happened, as a timeline; `sahaya simulate message` sends a customer's
-WhatsApp message as Meta would (signed envelope) and prints the ticket it made."""
+WhatsApp, SMS or Telegram message as the provider would deliver it and prints the ticket
+it made."""
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Annotated, Any
 
 import httpx
 import typer
 
 from sahaya.channels.exotel.sandbox import Behaviour, Phone, Sandbox
+from sahaya.channels.telegram.fake import contact_update, text_update
 from sahaya.channels.textlocal.fake import inbound_form
 from sahaya.channels.whatsapp_cloud.fake import envelope, sign, text_message
 from sahaya.cli.common import run
 from sahaya.customers import InvalidPhone, to_e164
-from sahaya.demo.seed import SMS_FILE, WHATSAPP_FILE
+from sahaya.demo.seed import SMS_FILE, TELEGRAM_FILE, WHATSAPP_FILE
 from sahaya.settings import Settings, get_settings
 
 app = typer.Typer(
-    no_args_is_help=True, help="Simulated provider traffic (Exotel and WhatsApp sandboxes)"
+    no_args_is_help=True,
+    help="Simulated provider traffic (Exotel, WhatsApp, SMS and Telegram sandboxes)",
 )
 DEMO_KEY_FILE = "demo-exotel.key"
 
@@ -82,12 +86,7 @@ def call(
         raise typer.Exit(1) from None
 
 
-async def _post(base: str, path: str, **request: Any) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-        return await client.post(path, **request)
-
-
-def _whatsapp(settings: Settings, wa_id: str, text: str) -> tuple[str, dict[str, Any]]:
+def _whatsapp(settings: Settings, wa_id: str, text: str) -> Step:
     saved = _demo_file(settings, WHATSAPP_FILE)
     body = json.dumps(
         envelope(
@@ -102,13 +101,13 @@ def _whatsapp(settings: Settings, wa_id: str, text: str) -> tuple[str, dict[str,
         "content-type": "application/json",
         "x-hub-signature-256": sign(body, saved["app_secret"]),
     }
-    return f"/webhooks/whatsapp/{saved['account_id']}", {"content": body, "headers": headers}
+    return f"/webhooks/whatsapp/{saved['account_id']}", {"content": body, "headers": headers}, False
 
 
-def _sms(settings: Settings, number: str, text: str) -> tuple[str, dict[str, Any]]:
+def _sms(settings: Settings, number: str, text: str) -> Step:
     saved = _demo_file(settings, SMS_FILE)
     path = f"/webhooks/sms/{saved['account_id']}/inbound?key={saved.get('webhook_key', '')}"
-    return path, {"data": inbound_form(number, text)}
+    return path, {"data": inbound_form(number, text)}, False
 
 
 def _demo_file(settings: Settings, name: str) -> dict[str, str]:
@@ -123,12 +122,14 @@ def _demo_file(settings: Settings, name: str) -> dict[str, str]:
 def message(
     text: Annotated[str, typer.Argument(help="What the customer writes")],
     sender: Annotated[str, typer.Option("--from", help="Customer's number, any format")],
-    channel: Annotated[str, typer.Option(help="whatsapp or sms")] = "whatsapp",
+    channel: Annotated[str, typer.Option(help="whatsapp, sms or telegram")] = "whatsapp",
     url: Annotated[str | None, typer.Option(help="Sahaya's base URL")] = None,
 ) -> None:
-    """Send one customer message to the demo's WhatsApp number (signed as Meta signs it) or
-    SMS inbox (posted as Textlocal posts it) and print what Sahaya made of it. The
-    acknowledgement then goes out through the sandbox, whose receipts come back."""
+    """Send one customer message to the demo's WhatsApp number (signed as Meta signs it),
+    SMS inbox (posted as Textlocal posts it) or Telegram bot (as the Bot API delivers it)
+    and print what Sahaya made of it. On Telegram a chat is anonymous until linked: if the
+    bot does not know it, the customer shares their contact (the registration hint's
+    button) and writes again. Acknowledgements go out through the sandboxes."""
     settings = get_settings()
     base = url or f"http://{settings.host}:{settings.port}"
     try:
@@ -136,19 +137,71 @@ def message(
     except InvalidPhone as exc:
         raise typer.BadParameter(str(exc), param_hint="--from") from None
     if channel == "whatsapp":
-        path, request = _whatsapp(settings, number, text)
+        steps = [_whatsapp(settings, number, text)]
     elif channel == "sms":
-        path, request = _sms(settings, number, text)
+        steps = [_sms(settings, number, text)]
+    elif channel == "telegram":
+        steps = _telegram(settings, number, text)
     else:
-        raise typer.BadParameter("whatsapp or sms", param_hint="--channel")
+        raise typer.BadParameter("whatsapp, sms or telegram", param_hint="--channel")
     try:
-        response = run(_post(base, path, **request))
+        lines = run(_play(base, steps))
     except httpx.HTTPError as exc:
         typer.echo(f"could not reach Sahaya at {base}: {exc}", err=True)
         raise typer.Exit(1) from None
-    if response.status_code != 200:
-        typer.echo(f"Sahaya answered {response.status_code}: {response.text}", err=True)
-        raise typer.Exit(1)
-    for item in response.json().get("outcomes", []):
-        ticket = f" — ticket {item['ticket']}" if item.get("ticket") else ""
-        typer.echo(f"{item['outcome']}{ticket}")
+    except _Refused as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    for line in lines:
+        typer.echo(line)
+
+
+# One webhook request: (path, httpx request arguments, whether it is the contact share that
+# is only sent when the message before it came from an unknown sender).
+Step = tuple[str, dict[str, Any], bool]
+
+
+class _Refused(Exception):
+    pass
+
+
+async def _play(base: str, steps: list[Step]) -> list[str]:
+    lines: list[str] = []
+    unknown = False
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        for path, request, only_if_unknown in steps:
+            if only_if_unknown and not unknown:
+                break
+            response = await client.post(path, **request)
+            if response.status_code != 200:
+                raise _Refused(f"Sahaya answered {response.status_code}: {response.text}")
+            outcomes = response.json().get("outcomes", [])
+            unknown = any(item["outcome"] == "unknown_sender" for item in outcomes)
+            if only_if_unknown:
+                lines.append("the customer shares their contact with the bot")
+            for item in outcomes:
+                ticket = f" — ticket {item['ticket']}" if item.get("ticket") else ""
+                lines.append(f"{item['outcome']}{ticket}")
+    return lines
+
+
+def _telegram(settings: Settings, number: str, text: str) -> list[Step]:
+    """The message; and, for a chat the bot does not know yet, the customer's own contact
+    (`contact.user_id == from.id`, which links the chat) and the message again."""
+    saved = _demo_file(settings, TELEGRAM_FILE)
+    path = f"/webhooks/telegram/{saved['account_id']}"
+    headers = {
+        "content-type": "application/json",
+        "x-telegram-bot-api-secret-token": saved["webhook_secret"],
+    }
+    chat = 5_000_000_000 + int(number[-9:])  # one private chat per demo number
+    first = time.time_ns() // 1000 % 2**31  # update ids only grow
+
+    def step(update: dict[str, Any], only_if_unknown: bool = False) -> Step:
+        return path, {"content": json.dumps(update).encode(), "headers": headers}, only_if_unknown
+
+    return [
+        step(text_update(first, chat, text)),
+        step(contact_update(first + 1, chat, number, contact_user_id=chat), only_if_unknown=True),
+        step(text_update(first + 2, chat, text)),
+    ]

@@ -15,6 +15,7 @@ from pathlib import Path
 from sahaya.access import Principal, Role, UserRow
 from sahaya.access import services as access
 from sahaya.access.repository import AccessRepository
+from sahaya.channels.telegram import api as telegram_api
 from sahaya.channels.textlocal import api as textlocal_api
 from sahaya.channels.whatsapp_cloud import api as whatsapp_api
 from sahaya.customers import CustomerRepository
@@ -260,6 +261,40 @@ async def ensure_whatsapp_account(
         address=DEMO_WHATSAPP_NUMBER_ID,
         api_base_url=api_base_url,
         secrets={k: v for k, v in credentials.items() if k != "phone_number_id"},
+        secret_key=secret_key,
+    )
+    return credentials | {"account_id": str(row.id)}
+
+
+TELEGRAM_FILE = "demo-telegram.json"
+TELEGRAM_SANDBOX_PATH = "/sandbox/telegram"
+DEMO_TELEGRAM_BOT = "apnafood_help_bot"
+
+
+async def ensure_telegram_account(
+    *, uow: UnitOfWork, tenant_id: uuid.UUID, file: Path, api_base_url: str, secret_key: str
+) -> dict[str, str] | None:
+    """The demo's Telegram bot, calling the in-process Bot API sandbox at `api_base_url`.
+    Returns fresh credentials to keep in `file` once committed, or None when the file
+    already names a live account."""
+    if file.exists():
+        saved = json.loads(file.read_text())
+        if await accounts.by_id_in(uow=uow, account_id=uuid.UUID(saved["account_id"])):
+            return None
+    # "<bot id>:<secret>", as BotFather issues them.
+    credentials = {
+        "bot_token": f"{secrets.randbelow(9 * 10**9) + 10**9}:{secrets.token_urlsafe(26)}",
+        "webhook_secret": secrets.token_urlsafe(24),
+    }
+    row = await accounts.create(
+        uow=uow,
+        tenant_id=tenant_id,
+        channel=Channel.TELEGRAM,
+        provider=telegram_api.PROVIDER,
+        name="demo telegram",
+        address=DEMO_TELEGRAM_BOT,
+        api_base_url=api_base_url,
+        secrets=credentials,
         secret_key=secret_key,
     )
     return credentials | {"account_id": str(row.id)}

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 import sahaya
+from sahaya.channels.telegram.fake import FakeBotApi
 from sahaya.channels.textlocal.fake import FakeTextlocal
 from sahaya.channels.whatsapp_cloud.fake import FakeGraphApi
 from sahaya.demo import seed as demo
@@ -58,6 +59,21 @@ def sms_sandbox(config: Settings) -> Starlette | None:
         return JSONResponse([{"to": m.numbers, "message": m.message} for m in reversed(recent)])
 
     return Starlette(routes=[Route("/messages", messages), Mount("/", fake.app)])
+
+
+def telegram_sandbox(config: Settings) -> FakeBotApi | None:
+    """Outside production, the demo's Telegram bot calls a Bot API sandbox in this process,
+    as if it were api.telegram.org."""
+    path = config.var_dir / demo.TELEGRAM_FILE
+    if config.environment == "production" or not path.exists():
+        return None
+    saved = json.loads(path.read_text())
+    return FakeBotApi(
+        saved["bot_token"],
+        bot_username=demo.DEMO_TELEGRAM_BOT,
+        secret_token=saved["webhook_secret"],
+        webhook_url=f"http://{config.host}:{config.port}/webhooks/telegram/{saved['account_id']}",
+    )
 
 
 def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
@@ -120,6 +136,9 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
     sms = sms_sandbox(config)
     if sms is not None:
         app.mount(demo.SMS_SANDBOX_PATH, sms)
+    bot = telegram_sandbox(config)
+    if bot is not None:
+        app.mount(demo.TELEGRAM_SANDBOX_PATH, bot.app)
     app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
     app.add_middleware(HotLane, owner=app, routes=HOT.routes)
     app.add_middleware(metrics.MetricsMiddleware)

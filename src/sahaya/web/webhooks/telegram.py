@@ -63,6 +63,7 @@ async def update(account_id: str, request: Request) -> Response:
             "new": accepted.new,
             "repeated": accepted.repeated,
             "deferred": accepted.deferred,
+            "outcomes": [{"outcome": r.outcome, "ticket": r.number} for r in accepted.outcomes],
         },
         background=answer,
     )
