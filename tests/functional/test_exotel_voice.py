@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -450,15 +450,16 @@ async def test_a_crash_after_concurrent_unanswered_calls_closed_is_resumed_by_th
     assert rows(db_url, "SELECT count(*) FROM tickets") == [(0,)]
     assert rows(db_url, "SELECT count(*) FROM busy_rule_pending") != [(0,)]
 
-    async def sweep(at: datetime) -> int:
-        async with UnitOfWork(database) as uow:
-            settled = await outcomes.resume_busy_rules(
-                uow=uow, now=at, config=voice_config(settings)
-            )
-            await uow.commit()
-        return settled
-
+    sweep = sweeper(database, settings)
     assert await sweep(datetime.now(UTC)) == 0  # the request may still be at it
+    monkeypatch.setattr(outcomes, "_busy_caller", dies_too)  # a try that fails is kept
+    assert await sweep(datetime.now(UTC) + timedelta(hours=1)) >= 1
+    kept = rows(db_url, "SELECT attempts, last_error FROM busy_rule_pending")
+    assert kept
+    assert all(attempts == 1 and "rule broke" in str(error) for attempts, error in kept)
+    assert rows(db_url, "SELECT count(*) FROM tickets") == [(0,)]
+    monkeypatch.undo()
+    assert await sweep(datetime.now(UTC) + timedelta(hours=1)) == 0  # not due again yet
     assert await sweep(datetime.now(UTC) + timedelta(hours=2)) >= 1
     assert rows(db_url, "SELECT count(*) FROM tickets WHERE channel = 'voice'") == [(1,)]
     callbacks = rows(db_url, "SELECT status, ticket_id IS NOT NULL FROM callback_requests")
@@ -466,6 +467,75 @@ async def test_a_crash_after_concurrent_unanswered_calls_closed_is_resumed_by_th
     assert rows(db_url, "SELECT count(*) FROM busy_rule_pending") == [(0,)]
     assert await sweep(datetime.now(UTC) + timedelta(hours=3)) == 0
     assert rows(db_url, "SELECT count(*) FROM tickets") == [(1,)]
+
+
+async def dies_too(*_: Any, **__: Any) -> outcomes.Recorded:
+    raise RuntimeError("rule broke")
+
+
+def sweeper(database: Database, settings: Settings) -> Callable[[datetime], Awaitable[int]]:
+    async def sweep(at: datetime) -> int:
+        return await outcomes.resume_busy_rules(
+            database=database, now=at, config=voice_config(settings)
+        )
+
+    return sweep
+
+
+async def test_a_pending_rule_not_reached_is_only_removed_by_the_sweep(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    db_url: str,
+    database: Database,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One unanswered call whose request died right after its close: the sweep finds the
+    rule not reached (one call of three) and removes the row — no ticket."""
+
+    async def dies(*_: Any, **__: Any) -> list[datetime]:
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(outcomes, "settle_unanswered", dies)
+    with pytest.raises(RuntimeError):
+        await call(client, key)
+    assert rows(db_url, "SELECT count(*) FROM busy_rule_pending") == [(1,)]
+    assert await sweeper(database, settings)(datetime.now(UTC) + timedelta(hours=2)) == 1
+    assert rows(db_url, "SELECT count(*) FROM busy_rule_pending") == [(0,)]
+    assert rows(db_url, "SELECT count(*) FROM tickets") == [(0,)]
+
+
+async def test_a_late_sweep_does_not_call_back_twice_for_one_run_of_unanswered_calls(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    db_url: str,
+    database: Database,
+    settings: Settings,
+) -> None:
+    """Two requests found the rule reached (concurrent calls): one applied it, the other
+    died with its rule pending. Its sweep, after the callback is done, sees the rule ran
+    for this run of calls and opens nothing more."""
+    await call(client, key)
+    second, _ = await call(client, key)
+    await call(client, key)  # the rule: one ticket, one callback
+    with psycopg.connect(db_url) as conn:  # as if it had ended with the third, its request dead
+        conn.execute(
+            "UPDATE calls SET ended_at = (SELECT max(ended_at) FROM calls) + interval '1 second'"
+            " WHERE call_sid = %s",
+            (second,),
+        )
+        conn.execute(
+            "INSERT INTO busy_rule_pending (call_id, due_at)"
+            " SELECT id, ended_at FROM calls WHERE call_sid = %s",
+            (second,),
+        )
+        conn.execute("UPDATE callback_requests SET status = 'completed'")
+    assert await sweeper(database, settings)(datetime.now(UTC) + timedelta(hours=2)) == 1
+    assert rows(db_url, "SELECT count(*) FROM callback_requests") == [(1,)]
+    assert rows(db_url, "SELECT count(*) FROM tickets") == [(1,)]
+    assert rows(db_url, "SELECT count(*) FROM busy_rule_pending") == [(0,)]
 
 
 async def test_unanswered_calls_below_the_rule_leave_nothing_for_the_sweep(

@@ -4,6 +4,7 @@ keeps getting nobody gets a ticket and a callback request."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,6 +35,8 @@ from sahaya.voice.repository import (
 )
 from sahaya.voice.services import SYSTEM, Account, VoiceConfig
 from sahaya.voice.tables import CallbackRequestRow, CallRow
+
+log = logging.getLogger(__name__)
 
 
 async def _ensure_call(
@@ -251,22 +254,47 @@ RESUME_AFTER = timedelta(seconds=30)  # the request that closed the call has had
 
 
 async def resume_busy_rules(
-    *, uow: UnitOfWork, now: datetime, config: VoiceConfig, limit: int = 20
+    *, database: Database, now: datetime, config: VoiceConfig, limit: int = 20
 ) -> int:
     """The worker's sweep: settle the busy-caller rules whose request died between closing
-    its call and deciding the rule. Each is decided as of its call's end — as the request
-    would have — so a sweep that runs late still opens the ticket and callback the caller
-    earned; a rule already applied (the call carries its ticket) is only removed."""
+    its call and deciding the rule, each in its own transaction (one customer locked at a
+    time). A rule that fails keeps its row, with the error, and is tried again after
+    `RESUME_AFTER`. Returns how many were settled or postponed (not those whose call a
+    request holds: they stay due)."""
+    async with UnitOfWork(database) as uow:
+        due = await VoiceRepository(uow.session).busy_rules_due(now - RESUME_AFTER, limit)
+    done = 0
+    for call_id in due:
+        try:
+            async with UnitOfWork(database) as uow:
+                done += await _resume(uow, call_id, now, config)
+                await uow.commit()
+        except Exception as exc:
+            log.exception("the busy-caller rule of call %s failed; tried again later", call_id)
+            async with UnitOfWork(database) as uow:
+                error = f"{type(exc).__name__}: {exc}"
+                await VoiceRepository(uow.session).postpone_busy_rule(call_id, now, error)
+                await uow.commit()
+            done += 1
+    return done
+
+
+async def _resume(uow: UnitOfWork, call_id: uuid.UUID, now: datetime, config: VoiceConfig) -> bool:
+    """Decide one pending rule as of its call's end — as its request would have — so a
+    sweep that runs late still gives the caller the ticket and callback they earned; but
+    not a second time, if the rule has run for them since the window opened (a concurrent
+    call's request applied it, or a later call did)."""
     repo = VoiceRepository(uow.session)
-    pending = await repo.busy_rules_pending(now - RESUME_AFTER, limit)
-    for marker, call in pending:
-        if call.customer_id is not None and call.ticket_id is None and call.outcome:
+    call = await repo.pending_busy_rule(call_id)
+    if call is None:
+        return False  # settled meanwhile, or a request holds the call: next time
+    if call.customer_id is not None and call.ticket_id is None and call.outcome:
+        as_of = call.ended_at or now
+        if not await repo.busy_rule_applied(call.customer_id, as_of - config.busy.window):
             recorded = Recorded(Outcome(call.outcome), repeated=False)
-            await _busy_caller(
-                uow, call.tenant_id, call, recorded, now, config, as_of=call.ended_at or now
-            )
-        await repo.settle_busy_rule(marker.call_id)
-    return len(pending)
+            await _busy_caller(uow, call.tenant_id, call, recorded, now, config, as_of=as_of)
+    await repo.settle_busy_rule(call.id)
+    return True
 
 
 async def _pause_repeat_missers(

@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -208,24 +208,55 @@ class VoiceRepository:
             select(CustomerRow).where(CustomerRow.id == customer_id).with_for_update(key_share=True)
         )
 
-    async def busy_rules_pending(
-        self, before: datetime, limit: int
-    ) -> list[tuple[BusyRulePendingRow, CallRow]]:
-        """Pending busy-caller rules older than `before` (their request has had its time),
-        oldest first, each locked with its call; rows another worker holds are skipped."""
-        rows = await self.session.execute(
-            select(BusyRulePendingRow, CallRow)
-            .join(CallRow, CallRow.id == BusyRulePendingRow.call_id)
-            .where(BusyRulePendingRow.created_at < before)
-            .order_by(BusyRulePendingRow.created_at)
+    async def busy_rules_due(self, before: datetime, limit: int) -> list[uuid.UUID]:
+        """Calls whose busy-caller rule is pending since before `before`, oldest first."""
+        rows = await self.session.scalars(
+            select(BusyRulePendingRow.call_id)
+            .where(BusyRulePendingRow.due_at < before)
+            .order_by(BusyRulePendingRow.due_at)
             .limit(limit)
-            .with_for_update(skip_locked=True)
         )
-        return [(row[0], row[1]) for row in rows.all()]
+        return list(rows)
+
+    async def pending_busy_rule(self, call_id: uuid.UUID) -> CallRow | None:
+        """The call of a pending rule, locked as `call(lock=True)` locks it (the order a
+        live `apply_busy_rule` takes: call, then customer); None when the rule was settled
+        meanwhile or a request holds the call (it is settling it)."""
+        return await self.session.scalar(
+            select(CallRow)
+            .join(BusyRulePendingRow, BusyRulePendingRow.call_id == CallRow.id)
+            .where(CallRow.id == call_id)
+            .with_for_update(of=CallRow, skip_locked=True)
+        )
+
+    async def busy_rule_applied(self, customer_id: uuid.UUID, since: datetime) -> bool:
+        """Whether the rule already ran for the customer since `since`: one of their calls
+        carries a ticket, or a callback request was made for them."""
+        calls = select(CallRow.id).where(
+            CallRow.customer_id == customer_id,
+            CallRow.started_at > since,
+            CallRow.ticket_id.is_not(None),
+        )
+        requests = select(CallbackRequestRow.id).where(
+            CallbackRequestRow.customer_id == customer_id, CallbackRequestRow.created_at > since
+        )
+        found = await self.session.scalar(select(calls.exists() | requests.exists()))
+        return bool(found)
 
     async def settle_busy_rule(self, call_id: uuid.UUID) -> None:
         await self.session.execute(
             delete(BusyRulePendingRow).where(BusyRulePendingRow.call_id == call_id)
+        )
+
+    async def postpone_busy_rule(self, call_id: uuid.UUID, now: datetime, error: str) -> None:
+        await self.session.execute(
+            update(BusyRulePendingRow)
+            .where(BusyRulePendingRow.call_id == call_id)
+            .values(
+                due_at=now,
+                attempts=BusyRulePendingRow.attempts + 1,
+                last_error=error[:2000],
+            )
         )
 
     async def open_callback(self, customer_id: uuid.UUID) -> CallbackRequestRow | None:
@@ -572,7 +603,7 @@ legs AS (
   WHERE l.call_id = (SELECT id FROM call) AND l.position = x.position
   RETURNING 1),
 pending AS (
-  INSERT INTO busy_rule_pending (call_id, created_at)
+  INSERT INTO busy_rule_pending (call_id, due_at)
   SELECT id, %(now)s::timestamptz FROM call WHERE %(watch)s::boolean)
 SELECT EXISTS (SELECT FROM call) AND (SELECT count(*) FROM legs) >= 0"""
 

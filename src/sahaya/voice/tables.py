@@ -180,12 +180,15 @@ class BusyRulePendingRow(Base):
     """An unanswered call closed by the fast outcome whose busy-caller rule is not settled
     yet. The close writes it; the same request removes it once the rule is decided (not
     reached, or its ticket and callback committed). One left behind means the request died
-    in between: the worker's sweep settles it (ADR 0014). Keyed by the call, which carries
-    the tenant; near empty in the steady state."""
+    in between: the worker's sweep settles it once `due_at` is 30 s old, and a try that
+    fails moves `due_at` on and keeps the error (ADR 0014). Keyed by the call, which
+    carries the tenant; near empty in the steady state."""
 
     __tablename__ = "busy_rule_pending"
 
     call_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True
     )
-    created_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -45,12 +45,10 @@ async def resume_busy_rules(context: procrastinate.JobContext, timestamp: int) -
     database: Database = context.additional_context["database"]
     config = voice_config(get_settings())
     while True:
-        async with UnitOfWork(database) as uow:
-            settled = await outcomes.resume_busy_rules(
-                uow=uow, now=datetime.now(UTC), config=config, limit=BATCH
-            )
-            await uow.commit()
-        if settled < BATCH:
+        done = await outcomes.resume_busy_rules(
+            database=database, now=datetime.now(UTC), config=config, limit=BATCH
+        )
+        if done < BATCH:
             return
 
 
