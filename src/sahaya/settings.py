@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     # IMAP accounts are polled by the worker whatever this says.
     smtp_listen_host: str = "127.0.0.1"
     smtp_listen_port: int = Field(default=0, ge=0, le=65535)
+    # STARTTLS on the listener: a PEM certificate chain and its key. With
+    # `smtp_require_tls`, mail is refused (530) until the client has started TLS.
+    smtp_tls_cert: Path | None = None
+    smtp_tls_key: Path | None = None
+    smtp_require_tls: bool = False
     log_level: str = "INFO"
     # Voice (Exotel). Ring each executive this long; the whole call may ring this long.
     voice_ring_seconds: int = Field(default=20, ge=5, le=120)
@@ -86,6 +91,14 @@ class Settings(BaseSettings):
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.environment == "production" and self.secret_key.get_secret_value() == _PLACEHOLDER:
             raise ValueError("SAHAYA_SECRET_KEY must be set to a real secret in production")
+        return self
+
+    @model_validator(mode="after")
+    def _tls_needs_certificate_and_key(self) -> Settings:
+        if (self.smtp_tls_cert is None) != (self.smtp_tls_key is None):
+            raise ValueError("SAHAYA_SMTP_TLS_CERT and SAHAYA_SMTP_TLS_KEY go together")
+        if self.smtp_require_tls and self.smtp_tls_cert is None:
+            raise ValueError("SAHAYA_SMTP_REQUIRE_TLS needs SAHAYA_SMTP_TLS_CERT and _KEY")
         return self
 
 

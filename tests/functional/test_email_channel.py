@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import smtplib
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -23,6 +25,10 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from typer.testing import CliRunner
 
 from sahaya.channels import registry
@@ -612,7 +618,10 @@ async def test_sahaya_email_add_creates_a_pollable_account(
 
 @contextlib.asynccontextmanager
 async def running_listener(
-    inbox: Inbox, account_for: listener.AccountFor
+    inbox: Inbox,
+    account_for: listener.AccountFor,
+    tls: ssl.SSLContext | None = None,
+    require_tls: bool = False,
 ) -> AsyncIterator[tuple[str, int]]:
     port = free_port()
     server = await listener.start(
@@ -620,6 +629,8 @@ async def running_listener(
         host="127.0.0.1",
         port=port,
         hostname="mx.sahaya.test",
+        tls=tls,
+        require_tls=require_tls,
     )
     try:
         yield "127.0.0.1", port
@@ -679,6 +690,87 @@ async def test_the_smtp_listener_opens_a_ticket_and_relays_nothing(
     assert rows(
         db_url, "SELECT outcome, payload->>'text' FROM inbound_events ORDER BY received_at"
     )[-1] == ("ignored", "bounce (null return path)")
+
+
+def self_signed(folder: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for `name` (and 127.0.0.1, where the tests connect) and its key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName(name), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "mx.crt", folder / "mx.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def smtp_send_tls(
+    address: tuple[str, int], trusted: Path, sender: str, recipients: list[str], raw: bytes
+) -> None:
+    with smtplib.SMTP(*address, timeout=10) as smtp:
+        smtp.starttls(context=ssl.create_default_context(cafile=str(trusted)))
+        smtp.sendmail(sender, recipients, raw)
+
+
+async def test_the_smtp_listener_offers_starttls_and_can_require_it(
+    listener_account: ChannelAccount,
+    customer: uuid.UUID,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+    tmp_path: Path,
+) -> None:
+    """With a certificate the listener offers STARTTLS; required, a plain delivery is
+    refused (530) and nothing is kept, and the same mail over TLS opens the ticket."""
+    cert, key = self_signed(tmp_path, "mx.sahaya.test")
+    inbox = Inbox.from_settings(database, settings)
+    accounts_for = listener.account_source(inbox, settings.secret_key.get_secret_value())
+    tls = listener.tls_context(cert, key)
+    async with running_listener(inbox, accounts_for, tls, require_tls=True) as address:
+        with pytest.raises(smtplib.SMTPSenderRefused) as plain:
+            await asyncio.to_thread(
+                smtp_send, address, "anjali@example.in", ["help@sahaya.test"], fixture("plain.eml")
+            )
+        assert plain.value.smtp_code == 530
+        assert rows(db_url, "SELECT count(*) FROM inbound_events") == [(0,)]
+        await asyncio.to_thread(
+            smtp_send_tls,
+            address,
+            cert,
+            "anjali@example.in",
+            ["help@sahaya.test"],
+            fixture("plain.eml"),
+        )
+    assert rows(db_url, "SELECT number, channel FROM tickets") == [(FIRST, "email")]
+
+
+def test_tls_settings_come_as_a_pair() -> None:
+    with pytest.raises(ValueError, match="go together"):
+        Settings(smtp_tls_cert=Path("mx.crt"))
+    with pytest.raises(ValueError, match="REQUIRE_TLS needs"):
+        Settings(smtp_require_tls=True)
 
 
 async def test_the_smtp_listener_answers_451_while_the_database_is_unreachable(

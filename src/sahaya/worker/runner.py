@@ -30,11 +30,14 @@ async def _start_mail_listener(database: Database, settings: Settings) -> asynci
     handler = listener.MailHandler(
         inbox, listener.account_source(inbox, settings.secret_key.get_secret_value())
     )
+    cert, key = settings.smtp_tls_cert, settings.smtp_tls_key
     return await listener.start(
         handler=handler,
         host=settings.smtp_listen_host,
         port=settings.smtp_listen_port,
         hostname=parseaddr(settings.mail_from)[1].rpartition("@")[2] or "sahaya",
+        tls=None if cert is None or key is None else listener.tls_context(cert, key),
+        require_tls=settings.smtp_require_tls,
     )
 
 

@@ -8,9 +8,11 @@ provider `smtp`). `RCPT` for any other address is refused with 550: this is not 
 
 A 250 after DATA means the mail's event is committed (`handoff.take`); when the database
 cannot be reached the answer is 451, and the sending server keeps the mail and retries.
-A mail for several of our addresses is taken once per account. There is no
-authentication and no TLS here: run it behind the organisation's MX (which checks SPF,
-DKIM and DMARC) or on a private network.
+A mail for several of our addresses is taken once per account. With a certificate
+(`SAHAYA_SMTP_TLS_CERT`, `SAHAYA_SMTP_TLS_KEY`) STARTTLS is offered, as delivering MTAs
+expect, and `SAHAYA_SMTP_REQUIRE_TLS` refuses mail (530) over a plain connection. There is
+no authentication: run it behind the organisation's MX (which checks SPF, DKIM and DMARC)
+or on a private network.
 
 The envelope sender is recorded as `Return-Path` (as a delivering MTA does), so a bounce's
 null sender `<>` is recognised like in a mailbox.
@@ -21,9 +23,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -108,10 +112,27 @@ class MailHandler:
         return "250 2.0.0 OK: queued as a ticket event"
 
 
+def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """The server side of STARTTLS (TLS 1.2 or later), from a PEM chain and its key."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+    return context
+
+
 async def start(
-    *, handler: MailHandler, host: str, port: int, hostname: str, reuse_port: bool = True
+    *,
+    handler: MailHandler,
+    host: str,
+    port: int,
+    hostname: str,
+    reuse_port: bool = True,
+    tls: ssl.SSLContext | None = None,
+    require_tls: bool = False,
 ) -> asyncio.Server:
-    """Listen on `host:port` in the running event loop; close the returned server to stop."""
+    """Listen on `host:port` in the running event loop; close the returned server to stop.
+    With `tls`, STARTTLS is offered; with `require_tls` too, nothing but EHLO, STARTTLS,
+    NOOP and QUIT is accepted before it."""
     loop = asyncio.get_running_loop()
 
     def protocol() -> SMTP:
@@ -122,6 +143,8 @@ async def start(
             hostname=hostname,
             ident="Sahaya",
             loop=loop,
+            tls_context=tls,
+            require_starttls=require_tls and tls is not None,
         )
 
     server = await loop.create_server(protocol, host=host, port=port, reuse_port=reuse_port)
