@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.parser import BytesParser
+from email.policy import SMTP as smtp_policy
 from email.policy import default as default_policy
 from pathlib import Path
 from types import SimpleNamespace
@@ -690,6 +691,39 @@ async def test_the_smtp_listener_opens_a_ticket_and_relays_nothing(
     assert rows(
         db_url, "SELECT outcome, payload->>'text' FROM inbound_events ORDER BY received_at"
     )[-1] == ("ignored", "bounce (null return path)")
+
+
+async def test_a_mail_with_a_huge_body_still_opens_its_ticket(
+    listener_account: ChannelAccount,
+    customer: uuid.UUID,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+) -> None:
+    """A pasted log of 1.3 MB of distinct words: its first 50,000 characters become the
+    ticket's search words (PostgreSQL refuses a search vector over 1 MB); the whole text
+    is kept in the thread."""
+    import secrets
+
+    text = "\n".join(" ".join(secrets.token_hex(6) for _ in range(10)) for _ in range(10_000))
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "anjali@example.in", "help@sahaya.test", "log"
+    mail["Message-ID"] = "<huge.log@example.in>"
+    mail.set_content(text)
+    inbox = Inbox.from_settings(database, settings)
+    secret = settings.secret_key.get_secret_value()
+    async with running_listener(inbox, listener.account_source(inbox, secret)) as address:
+        await asyncio.to_thread(
+            smtp_send,
+            address,
+            "anjali@example.in",
+            ["help@sahaya.test"],
+            mail.as_bytes(policy=smtp_policy),
+        )
+    assert rows(db_url, "SELECT number FROM tickets") == [(FIRST,)]
+    kept = rows(db_url, "SELECT length(body) FROM ticket_entries")
+    assert kept
+    assert int(str(kept[0][0])) >= len(text)
 
 
 def self_signed(folder: Path, name: str) -> tuple[Path, Path]:

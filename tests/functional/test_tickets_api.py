@@ -247,6 +247,33 @@ async def test_full_text_search_over_thread_customer_and_number(
     assert await found("biryani", elsewhere) == []
 
 
+async def test_a_long_thread_of_large_messages_keeps_taking_replies(
+    client: httpx.AsyncClient, agent: str
+) -> None:
+    """PostgreSQL refuses a search vector over 1 MB. Each message adds at most its first
+    50,000 characters to the ticket's search words, and once the ticket's words are near
+    the limit a reply adds none: a pasted log or a long dispute never makes a reply fail."""
+    import secrets
+
+    await customer(client, agent)
+    log = " ".join(secrets.token_hex(5) for _ in range(9_000))  # ~99,000 characters
+    number = (await ticket(client, agent, message=log)).json()["number"]
+    for n in range(12):
+        words = " ".join(secrets.token_hex(5) for _ in range(9_000))
+        reply = await client.post(
+            f"/api/v1/tickets/{number}/entries",
+            json={"kind": "internal_note", "body": f"marker{n} {words}"},
+            headers=bearer(agent),
+        )
+        assert reply.status_code == 201, reply.text
+    entries = await client.get(f"/api/v1/tickets/{number}/entries", headers=bearer(agent))
+    assert len(entries.json()) == 13
+    found = await client.get(
+        "/api/v1/tickets/search", params={"q": "marker0"}, headers=bearer(agent)
+    )
+    assert [t["number"] for t in found.json()] == [number]  # the early words stay
+
+
 async def test_attachments_on_new_tickets_and_replies(
     client: httpx.AsyncClient, agent: str
 ) -> None:

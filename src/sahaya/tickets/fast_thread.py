@@ -91,7 +91,7 @@ entry AS (
     'customer:' || look.customer_id || ':' || look.name, %(body)s, %(now)s
   FROM locked, look),
 touched AS (
-  UPDATE tickets SET updated_at = %(now)s, search = search || to_tsvector('simple', %(body)s)
+  UPDATE tickets SET updated_at = %(now)s, search = sahaya_search_add(search, %(body)s)
   FROM locked WHERE tickets.id = locked.id),
 audit AS (
   INSERT INTO ticket_events (id, tenant_id, ticket_id, actor, action, changes, created_at)

@@ -27,6 +27,7 @@ from sahaya.tickets import sla as clocks
 from sahaya.tickets.attachments import AttachmentStore, Limits, NewAttachment, check
 from sahaya.tickets.errors import InvalidTicket
 from sahaya.tickets.repository import (
+    SEARCH_CHARS,
     TicketRepository,
     intake_probe,
     referenced_ticket_id,
@@ -198,7 +199,8 @@ async def open_ticket(
     ticket.entitlement_note = cover.reason
     ticket.approval = "pending" if cover.needs_approval else "not_needed"
     national = customer.phone_e164.removeprefix("+91")
-    words = (number, subject, customer.name, customer.phone_e164, national, intake.message)
+    message_words = intake.message[:SEARCH_CHARS]
+    words = (number, subject, customer.name, customer.phone_e164, national, message_words)
     ticket.search = repo.search_vector(" ".join(words))  # in the INSERT: no second row version
     repo.add(ticket)  # written with the rest below, in foreign-key order
     message = _entry(

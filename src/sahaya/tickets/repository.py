@@ -52,9 +52,11 @@ def sequence_name(tenant_id: uuid.UUID, prefix: str) -> str:
 # 'simple' configuration: no stemming, so Malayalam and English words, numbers and names all
 # match as written; the search box is parsed with websearch_to_tsquery ("quoted phrases", -not).
 _SEARCH_CONFIG = "'simple'::regconfig"
-_INDEX_TEXT = text(
-    "UPDATE tickets SET search = search || to_tsvector('simple', :text) WHERE id = :id"
-)
+# PostgreSQL refuses a tsvector over 1 MB: a message adds at most its first SEARCH_CHARS
+# characters, and `sahaya_search_add` (migration 0025) keeps a ticket's words as they are
+# when adding more would pass the limit.
+SEARCH_CHARS = 50_000
+_INDEX_TEXT = text("UPDATE tickets SET search = sahaya_search_add(search, :text) WHERE id = :id")
 
 
 _REFERENCED_TICKET_ID = """
