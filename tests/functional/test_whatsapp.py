@@ -774,3 +774,14 @@ async def test_a_file_we_do_not_keep_is_named_and_the_message_still_opens_a_tick
     assert rows(db_url, "SELECT count(*) FROM ticket_attachments") == [(0,)]
     [(body,)] = rows(db_url, "SELECT body FROM ticket_entries WHERE kind = 'customer_message'")
     assert "[file not kept: invoice.pdf: files of type application/x-msdownload" in body
+
+
+async def test_a_message_with_a_nul_character_opens_its_ticket(
+    client: httpx.AsyncClient, whatsapp: WhatsApp, customer: uuid.UUID, db_url: str
+) -> None:
+    """JSON may carry U+0000, which PostgreSQL's text and jsonb refuse: the message is
+    kept and opens its ticket, the character dropped."""
+    response = await whatsapp.text(client, WA_ID, "order\u0000 4512 late")
+    assert response.status_code == 200, response.text
+    assert response.json()["new"] == 1
+    assert rows(db_url, "SELECT body FROM ticket_entries") == [("order 4512 late",)]
