@@ -338,6 +338,34 @@ async def test_one_missed_call_is_logged_three_make_one_ticket_and_one_callback(
     assert rows(db_url, "SELECT count(*) FROM app_inbox") == [(1,)]
 
 
+async def unanswered_together(
+    client: httpx.AsyncClient,
+    key: str,
+    db_url: str,
+    calls: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> list[httpx.Response | BaseException]:
+    """`calls` calls of the customer that nobody can take (all executives away) end at
+    once: a barrier lets every outcome read its call before any closes it."""
+    together = asyncio.Barrier(calls)
+    close = outcomes.close_call
+
+    async def close_together(*args: Any) -> bool:
+        await together.wait()
+        return await close(*args)
+
+    monkeypatch.setattr(outcomes, "close_call", close_together)
+    sids = [uuid.uuid4().hex for _ in range(calls)]
+    for sid in sids:
+        assert (await gate(client, key, params(sid))).status_code == 200
+    with psycopg.connect(db_url) as conn:
+        conn.execute("UPDATE executives SET availability = 'away'")
+    for sid in sids:
+        assert await dial(client, key, params(sid)) == []
+    ends = (end(client, key, sid, "", None) for sid in sids)
+    return await asyncio.gather(*ends, return_exceptions=True)
+
+
 @pytest.mark.parametrize("calls", [3, 4])
 async def test_concurrent_unanswered_calls_make_exactly_one_ticket(
     client: httpx.AsyncClient,
@@ -350,23 +378,7 @@ async def test_concurrent_unanswered_calls_make_exactly_one_ticket(
     """Three (the rule's count) or more calls ending at once: each outcome reads the
     caller's unanswered calls after its own has committed, so the last one sees them all.
     Every outcome has read its call before any closes it (a barrier holds them)."""
-    together = asyncio.Barrier(calls)
-    close = outcomes.close_call
-
-    async def close_together(*args: Any) -> bool:
-        await together.wait()
-        return await close(*args)
-
-    monkeypatch.setattr(outcomes, "close_call", close_together)
-    sids = [uuid.uuid4().hex for _ in range(calls)]
-    for sid in sids:
-        assert (await gate(client, key, params(sid))).status_code == 200
-    # Nobody rings (all executives away), so every call ends not connected, at once.
-    with psycopg.connect(db_url) as conn:
-        conn.execute("UPDATE executives SET availability = 'away'")
-    for sid in sids:
-        assert await dial(client, key, params(sid)) == []
-    ends = await asyncio.gather(*(end(client, key, sid, "", None) for sid in sids))
+    ends = await unanswered_together(client, key, db_url, calls, monkeypatch)
     assert [r.text for r in ends] == ["not_connected"] * calls
     assert rows(db_url, "SELECT count(*) FROM tickets") == [(1,)]
     assert rows(db_url, "SELECT count(*) FROM callback_requests") == [(1,)]
@@ -423,28 +435,12 @@ async def test_a_crash_after_concurrent_unanswered_calls_closed_is_resumed_by_th
     one whose request then finds the rule reached dies before applying it. Its close left
     the rule pending, and the worker's sweep — even hours later — opens the one ticket and
     callback, decided as of that call's end; a second sweep finds nothing."""
-    together = asyncio.Barrier(3)
-    close = outcomes.close_call
-
-    async def close_together(*args: Any) -> bool:
-        await together.wait()
-        return await close(*args)
 
     async def dies(**_: Any) -> outcomes.Recorded:
         raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(outcomes, "close_call", close_together)
     monkeypatch.setattr(outcomes, "apply_busy_rule", dies)
-    sids = [uuid.uuid4().hex for _ in range(3)]
-    for sid in sids:
-        assert (await gate(client, key, params(sid))).status_code == 200
-    with psycopg.connect(db_url) as conn:
-        conn.execute("UPDATE executives SET availability = 'away'")
-    for sid in sids:
-        assert await dial(client, key, params(sid)) == []
-    ends = await asyncio.gather(
-        *(end(client, key, sid, "", None) for sid in sids), return_exceptions=True
-    )
+    ends = await unanswered_together(client, key, db_url, 3, monkeypatch)
     assert any(isinstance(e, RuntimeError) for e in ends)
     assert rows(db_url, "SELECT count(*) FROM calls WHERE outcome IS NULL") == [(0,)]
     assert rows(db_url, "SELECT count(*) FROM tickets") == [(0,)]

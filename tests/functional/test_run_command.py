@@ -63,43 +63,31 @@ def logins(lines: list[str]) -> dict[str, str]:
     return {m.group(1): m.group(2) for line in lines if (m := pattern.match(line))}
 
 
-def demo_channels_work(var: Path, port: int) -> None:
-    """The demo's sandboxes: a simulated WhatsApp message opens a ticket, an SMS and a
-    Telegram message (once the chat is linked by a shared contact) thread into it, and the
-    app's SMS sign-in code is sent by the worker through the Textlocal sandbox."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAHAYA_")}
-    env |= {"SAHAYA_VAR_DIR": str(var), "SAHAYA_PORT": str(port)}
-    simulated = subprocess.run(
-        [sys.executable, "-m", "sahaya", "simulate", "message", "--from", "09847012345", "late"],
+def simulate(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`sahaya simulate message …` against the running demo; fails the test on an error."""
+    done = subprocess.run(  # noqa: S603 - our own command line
+        [sys.executable, "-m", "sahaya", "simulate", "message", *args],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    assert simulated.returncode == 0, simulated.stdout + simulated.stderr
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def demo_channels_work(var: Path, port: int) -> None:
+    """The demo's sandboxes: a simulated WhatsApp message opens a ticket, an SMS and a
+    Telegram message (once the chat is linked by a shared contact) thread into it, and the
+    app's SMS sign-in code is sent by the worker through the Textlocal sandbox."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAHAYA_")}
+    env |= {"SAHAYA_VAR_DIR": str(var), "SAHAYA_PORT": str(port)}
+    simulated = simulate(env, "--from", "09847012345", "late")
     assert re.search(r"ticket_opened — ticket AF-\d{6}", simulated.stdout)
-    by_sms = subprocess.run(
-        [sys.executable, "-m", "sahaya", "simulate", "message", "--channel", "sms",
-         "--from", "9847012345", "still late"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )  # fmt: skip
-    assert by_sms.returncode == 0, by_sms.stdout + by_sms.stderr
+    by_sms = simulate(env, "--channel", "sms", "--from", "9847012345", "still late")
     assert re.search(r"threaded — ticket AF-\d{6}", by_sms.stdout)
-    by_telegram = subprocess.run(
-        [sys.executable, "-m", "sahaya", "simulate", "message", "--channel", "telegram",
-         "--from", "9847012345", "any news?"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )  # fmt: skip
-    assert by_telegram.returncode == 0, by_telegram.stdout + by_telegram.stderr
+    by_telegram = simulate(env, "--channel", "telegram", "--from", "9847012345", "any news?")
     # An unknown chat until the customer shares their own contact; then it threads.
     assert by_telegram.stdout.splitlines()[:3] == [
         "unknown_sender",
@@ -107,15 +95,7 @@ def demo_channels_work(var: Path, port: int) -> None:
         "linked",
     ], by_telegram.stdout
     assert re.search(r"threaded — ticket AF-\d{6}", by_telegram.stdout)
-    again = subprocess.run(
-        [sys.executable, "-m", "sahaya", "simulate", "message", "--channel", "telegram",
-         "--from", "9847012345", "thanks"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )  # fmt: skip
+    again = simulate(env, "--channel", "telegram", "--from", "9847012345", "thanks")
     assert re.fullmatch(r"threaded — ticket AF-\d{6}\n", again.stdout), again.stdout
     base = f"http://127.0.0.1:{port}"
     asked = httpx.post(f"{base}/api/v1/app/sign-in/code", json={"phone": "09847012345"})

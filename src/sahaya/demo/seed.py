@@ -229,6 +229,15 @@ def save_key(key_file: Path, key: str) -> None:
     key_file.chmod(0o600)
 
 
+async def _saved_account_lives(uow: UnitOfWork, file: Path) -> bool:
+    """Whether `file` names a channel account that still exists (then it is kept)."""
+    if not file.exists():
+        return False
+    saved = json.loads(file.read_text())
+    found = await accounts.by_id_in(uow=uow, account_id=uuid.UUID(saved["account_id"]))
+    return found is not None
+
+
 DEMO_WHATSAPP_NUMBER_ID = "100000000000001"
 WHATSAPP_FILE = "demo-whatsapp.json"
 # Where the web server mounts the Graph API sandbox the demo number sends through.
@@ -241,11 +250,8 @@ async def ensure_whatsapp_account(
     """The demo's WhatsApp number, sending through the in-process Graph API sandbox at
     `api_base_url`. Returns fresh credentials to keep in `file` once the transaction has
     committed (`save_credentials`), or None when the file already names a live account."""
-    if file.exists():
-        saved = json.loads(file.read_text())
-        live = await accounts.by_id_in(uow=uow, account_id=uuid.UUID(saved["account_id"]))
-        if live is not None:
-            return None
+    if await _saved_account_lives(uow, file):
+        return None
     credentials = {
         "phone_number_id": DEMO_WHATSAPP_NUMBER_ID,
         "access_token": secrets.token_urlsafe(24),
@@ -277,10 +283,8 @@ async def ensure_telegram_account(
     """The demo's Telegram bot, calling the in-process Bot API sandbox at `api_base_url`.
     Returns fresh credentials to keep in `file` once committed, or None when the file
     already names a live account."""
-    if file.exists():
-        saved = json.loads(file.read_text())
-        if await accounts.by_id_in(uow=uow, account_id=uuid.UUID(saved["account_id"])):
-            return None
+    if await _saved_account_lives(uow, file):
+        return None
     # "<bot id>:<secret>", as BotFather issues them.
     credentials = {
         "bot_token": f"{secrets.randbelow(9 * 10**9) + 10**9}:{secrets.token_urlsafe(26)}",
@@ -310,10 +314,8 @@ async def ensure_sms_account(
     """The demo's SMS sender (sign-in codes, replies), sending through the in-process
     Textlocal sandbox whose delivery receipts come back to our webhook. Returns fresh
     credentials to keep in `file` once committed, or None when the file names a live one."""
-    if file.exists():
-        saved = json.loads(file.read_text())
-        if await accounts.by_id_in(uow=uow, account_id=uuid.UUID(saved["account_id"])):
-            return None
+    if await _saved_account_lives(uow, file):
+        return None
     apikey, key = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
     row = await accounts.create(
         uow=uow,
