@@ -89,6 +89,13 @@ async def test_blocked_customer_and_unreadable_number_are_hung_up(
         ({"CallSid": "x1"}, 400),  # no caller
         ({"CallSid": "x2", "CallFrom": CUSTOMER, "DialCallDuration": "soon"}, 400),
         ({"CallSid": "x3" * 600, "CallFrom": CUSTOMER}, 400),
+        # Found by fuzzing (each was a 500): longer than its column, a NUL, a duration
+        # past the integer column or in digits `int()` reads but Exotel never sends.
+        ({"CallSid": "x" * 101, "CallFrom": CUSTOMER}, 400),
+        ({"CallSid": "a\x00b", "CallFrom": CUSTOMER}, 400),
+        ({"CallSid": "x4", "CallFrom": CUSTOMER, "DialCallDuration": "2147483648"}, 400),
+        ({"CallSid": "x5", "CallFrom": CUSTOMER, "DialCallDuration": "\uff11\uff12"}, 400),
+        ({"CallSid": "x6", "CallFrom": CUSTOMER, "DialWhomNumber": "9" * 30}, 400),
     ],
 )
 async def test_malformed_requests_get_a_clear_400(
@@ -109,6 +116,8 @@ async def test_a_wrong_or_missing_key_is_refused(
         assert (wrong.status_code, missing.status_code) == (403, 403)
     status = await client.post("/webhooks/exotel/status?key=nope", json={"CallSid": "k"})
     assert status.status_code == 403
+    signed = f"/webhooks/exotel/status?account={uuid.uuid4()}&token=%C3%A9"  # was a 500
+    assert (await client.post(signed, json={"CallSid": "k"})).status_code == 403
     assert rows(db_url, "SELECT count(*) FROM calls") == [(0,)]
 
 

@@ -378,3 +378,35 @@ async def test_files_travel_both_ways_in_the_app_and_sms_names_them(
         "SELECT body FROM outbox_messages WHERE channel = 'sms' AND template = 'agent_reply'",
     )
     assert "refund.pdf" in body  # SMS cannot carry the file: it is named
+
+
+async def test_sms_input_postgresql_cannot_hold_is_cleaned_or_refused_never_a_500(
+    client: httpx.AsyncClient, sms: Sms, customer: uuid.UUID, db_url: str
+) -> None:
+    """Found by fuzzing: a NUL in a form, a lone surrogate in JSON, JSON nested too deep
+    and a receipt dated year 1 each answered 500 and kept nothing."""
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    nul = await client.post(
+        sms.url("inbound"), content="sender=919847012345&content=hi%00there", headers=form
+    )
+    assert nul.status_code == 200, nul.text
+    surrogate = await client.post(
+        sms.url("inbound"),
+        content=b'{"sender": "919847012345", "content": "cold \\ud800 food"}',
+        headers={"content-type": "application/json"},
+    )
+    assert surrogate.status_code == 200, surrogate.text
+    bodies = {b for (b,) in rows(db_url, "SELECT body FROM ticket_entries")}
+    assert bodies == {"hithere", "cold \ufffd food"}
+    deep = await client.post(
+        sms.url("inbound"),
+        content=b"[" * 5_000 + b"]" * 5_000,
+        headers={"content-type": "application/json"},
+    )
+    assert deep.status_code == 400
+    year_one = await client.post(
+        sms.url("receipt"),
+        content="status=D&customID=x&datetime=0001-01-01+00:00:00",
+        headers=form,
+    )
+    assert year_one.status_code < 500

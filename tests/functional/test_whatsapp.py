@@ -785,3 +785,44 @@ async def test_a_message_with_a_nul_character_opens_its_ticket(
     assert response.status_code == 200, response.text
     assert response.json()["new"] == 1
     assert rows(db_url, "SELECT body FROM ticket_entries") == [("order 4512 late",)]
+
+
+async def test_odd_input_found_by_fuzzing_is_kept_or_refused_never_a_500(
+    client: httpx.AsyncClient, whatsapp: WhatsApp, customer: uuid.UUID, db_url: str
+) -> None:
+    surrogate = await whatsapp.post(
+        client, json.dumps(whatsapp.fake._envelope(messages=[])).encode()
+    )  # a valid, empty envelope first: the account works
+    assert surrogate.status_code == 200
+    lone = await whatsapp.text(client, WA_ID, "late \ud800 again")
+    assert lone.status_code == 200, lone.text
+    literal = await whatsapp.text(client, WA_ID, "C:\\u0000 end")  # a backslash, then u0000
+    assert literal.status_code == 200, literal.text
+    bodies = [b for (b,) in rows(db_url, "SELECT body FROM ticket_entries ORDER BY seq")]
+    assert bodies == ["late \ufffd again", "C:\\u0000 end"]
+    # A forged signature in characters hmac cannot compare: refused, not a 500.
+    body = json.dumps(whatsapp.fake._envelope(messages=[])).encode()
+    odd = await client.post(
+        whatsapp.url,
+        content=body,
+        headers={"content-type": "application/json", "x-hub-signature-256": "sha256=é".encode()},
+    )
+    assert odd.status_code == 401
+    deep = b"[" * 5_000 + b"]" * 5_000
+    assert (await whatsapp.post(client, deep)).status_code == 400
+    far = fake_module.text_message(WA_ID, "x")
+    far.update(type="location", location={"latitude": 10**400, "longitude": 1})
+    del far["text"]
+    huge = await whatsapp.post(client, json.dumps(whatsapp.fake._envelope(messages=[far])).encode())
+    assert huge.status_code == 400
+
+
+async def test_long_message_ids_sharing_a_beginning_stay_two_messages(
+    client: httpx.AsyncClient, whatsapp: WhatsApp, customer: uuid.UUID, db_url: str
+) -> None:
+    for ending in ("a", "b"):
+        message = fake_module.text_message(WA_ID, f"message {ending}", wamid="w" * 320 + ending)
+        body = json.dumps(whatsapp.fake._envelope(messages=[message])).encode()
+        response = await whatsapp.post(client, body)
+        assert response.json()["new"] == 1, response.text
+    assert rows(db_url, "SELECT count(*) FROM inbound_events") == [(2,)]

@@ -1,11 +1,15 @@
-"""Webhook JSON read as PostgreSQL can keep it: NaN and Infinity are refused (JSON has
-none; jsonb cannot hold them), and NUL characters — which no text or jsonb column can hold —
-are dropped rather than refused, so a message that carries one is still kept."""
+"""Webhook input read as PostgreSQL can keep it: NaN and Infinity are refused (JSON has
+none; jsonb cannot hold them), nesting too deep to read is refused, and characters no text
+or jsonb column can hold — NUL, and lone UTF-16 surrogates that JSON's `\\ud800` escapes
+produce — are dropped or replaced rather than refused, so a message that carries one is
+still kept (found by fuzzing the webhooks: each made the keep fail with a 500)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+from sahaya.messaging.domain import keepable
 
 
 class BodyError(ValueError):
@@ -18,6 +22,8 @@ def _no_constant(name: str) -> float:
 
 def loads(raw: bytes) -> Any:
     try:
-        return json.loads(raw.replace(b"\\u0000", b""), parse_constant=_no_constant)
+        return keepable(json.loads(raw, parse_constant=_no_constant))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BodyError(f"body is not JSON: {exc}") from None
+    except RecursionError:
+        raise BodyError("body is not JSON we read: nested too deeply") from None

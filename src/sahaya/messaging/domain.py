@@ -9,9 +9,9 @@ pushed out along `BACKOFF`; a permanent refusal, or `MAX_ATTEMPTS` transient one
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
+from enum import Enum, StrEnum
 from string import Template
 from typing import Any
 
@@ -306,3 +306,48 @@ def render(template: str, language: str | None, **values: str) -> Rendered:
     except KeyError:
         raise UnknownTemplate(template) from None
     return Rendered(subject=subject.substitute(values), body=body.substitute(values))
+
+
+def keepable_text(value: str) -> str:
+    """`value` as a text column can keep it: NUL characters dropped, lone UTF-16
+    surrogates (JSON's `\\ud800`, a mail in a broken charset) replaced by U+FFFD."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
+    return value
+
+
+def keepable(value: Any) -> Any:
+    """Every string in a value built of dicts, lists, tuples and dataclasses (keys too)
+    through `keepable_text`; what no channel should be able to make us refuse to keep."""
+    if isinstance(value, Enum):
+        return value
+    if isinstance(value, str):
+        return keepable_text(value)
+    if isinstance(value, Mapping):
+        return {keepable_text(str(k)): keepable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(keepable(v) for v in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return replace(
+            value, **{f.name: keepable(getattr(value, f.name)) for f in fields(value) if f.init}
+        )
+    return value
+
+
+def unkeepable(value: Any) -> bool:
+    """Whether `keepable` would change anything (most messages: no, and nothing is built)."""
+    if isinstance(value, str):
+        return "\x00" in value or (not value.isascii() and keepable_text(value) != value)
+    if isinstance(value, Mapping):
+        return any(unkeepable(str(k)) or unkeepable(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(unkeepable(v) for v in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return any(unkeepable(getattr(value, f.name)) for f in fields(value))
+    return False

@@ -8,6 +8,7 @@ so the retry sweep can process an event without the provider's parser.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
@@ -83,6 +84,18 @@ def receipt_from_payload(data: Mapping[str, Any]) -> Receipt:
     )
 
 
+_KEY_CHARS = 300  # inbound_events.dedupe_key
+
+
+def stored_key(dedupe_key: str) -> str:
+    """The dedupe key as kept: a longer key ends in its own hash instead of being cut, so
+    two long ids that share a beginning stay two events."""
+    if len(dedupe_key) <= _KEY_CHARS:
+        return dedupe_key
+    digest = hashlib.sha256(dedupe_key.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{dedupe_key[: _KEY_CHARS - 65]}#{digest}"
+
+
 _RECORD = """
 INSERT INTO inbound_events (id, tenant_id, account_id, dedupe_key, kind, payload, received_at,
                             attempts, next_attempt_at)
@@ -110,7 +123,7 @@ async def record_event(
             uuid.uuid4(),
             account.tenant_id,
             account.id,
-            dedupe_key[:300],
+            stored_key(dedupe_key),
             kind,
             Jsonb(payload),
             now,

@@ -33,7 +33,7 @@ from sahaya.customers import CustomerRow
 from sahaya.customers.repository import WITH_HOME, card_from_row
 from sahaya.messaging.accounts import ChannelAccount
 from sahaya.messaging.domain import InboundKind, InboundMessage
-from sahaya.messaging.inbound import TOUCHED, Conversation
+from sahaya.messaging.inbound import TOUCHED, Conversation, stored_key
 from sahaya.network import NodeRow
 from sahaya.tickets.domain import PAUSED, EntryKind
 
@@ -157,7 +157,7 @@ async def keep_or_thread(
         "paused_1": _PAUSED[0],
         "paused_2": _PAUSED[1],
         "event": event_id,
-        "key": message.dedupe_key[:300],
+        "key": stored_key(message.dedupe_key),
         "payload": Jsonb(payload),
         "now": now,
         "retry_at": retry_at,

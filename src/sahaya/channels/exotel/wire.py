@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from sahaya.customers import e164_or_none
+from sahaya.messaging.domain import keepable_text
 from sahaya.voice.domain import CallReport
 
 MAX_FIELD = 1000
@@ -28,46 +29,53 @@ class WireError(ValueError):
     """The request is not something Exotel sends; the message says what is wrong."""
 
 
-def _field(params: Mapping[str, str], *names: str) -> str | None:
+def _field(params: Mapping[str, str], *names: str, limit: int = MAX_FIELD) -> str | None:
+    """The first of `names` present, stripped; refused when longer than `limit` (the
+    column it is kept in) or holding what no text column can keep."""
     for name in names:
         value = params.get(name)
         if value is not None:
             value = value.strip()
-            if len(value) > MAX_FIELD:
-                raise WireError(f"{name}: longer than {MAX_FIELD} characters")
+            if len(value) > limit:
+                raise WireError(f"{name}: longer than {limit} characters")
+            if "\x00" in value or (not value.isascii() and keepable_text(value) != value):
+                raise WireError(f"{name}: holds characters that are not text")
             return value or None
     return None
+
+
+_MAX_INT = 2**31 - 1  # the integer columns durations are kept in
 
 
 def _int(value: str | None, name: str) -> int | None:
     if value is None:
         return None
-    try:
-        number = int(value.strip().strip('"'))
-    except ValueError:
-        raise WireError(f"{name}: {value!r} is not a whole number") from None
-    if number < 0:
-        raise WireError(f"{name}: must not be negative")
+    digits = value.strip().strip('"')
+    if not (digits.isascii() and digits.isdigit()):
+        raise WireError(f"{name}: {value!r} is not a whole number")
+    number = int(digits)
+    if number > _MAX_INT:
+        raise WireError(f"{name}: {value!r} is too large")
     return number
 
 
 def parse_passthru(params: Mapping[str, str]) -> CallReport:
     """The call details Exotel sends to a Passthru applet or a Connect dynamic URL."""
-    sid = _field(params, "CallSid", "Sid")
+    sid = _field(params, "CallSid", "Sid", limit=100)
     if not sid:
         raise WireError("CallSid: required")
-    caller = _field(params, "CallFrom", "From")
+    caller = _field(params, "CallFrom", "From", limit=40)
     if not caller:
         raise WireError("CallFrom: required")
-    digits = _field(params, "digits", "Digits")
+    digits = _field(params, "digits", "Digits", limit=40)
     if digits is not None:
         digits = digits.strip('"').strip() or None
-    dialled = _field(params, "DialWhomNumber")
+    dialled = _field(params, "DialWhomNumber", limit=20)
     return CallReport(
         call_sid=sid,
         caller=caller,
         caller_e164=e164_or_none(caller),
-        called=_field(params, "CallTo", "To") or "",
+        called=_field(params, "CallTo", "To", limit=40) or "",
         digits=digits,
         call_type=_field(params, "CallType"),
         dial_status=_field(params, "DialCallStatus"),
@@ -107,7 +115,7 @@ def parse_status(body: bytes, content_type: str) -> StatusCallback:
     if "json" in content_type.lower():
         try:
             loaded = json.loads(body or b"null")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise WireError("body: not valid JSON") from None
         if not isinstance(loaded, dict):
             raise WireError("body: expected a JSON object")
@@ -118,7 +126,7 @@ def parse_status(body: bytes, content_type: str) -> StatusCallback:
         except UnicodeDecodeError:
             raise WireError("body: not UTF-8 form data") from None
     params = {k: str(v) for k, v in data.items() if isinstance(v, str | int | float)}
-    sid = _field(params, "CallSid", "Sid")
+    sid = _field(params, "CallSid", "Sid", limit=100)
     if not sid:
         raise WireError("CallSid: required")
     status = (_field(params, "Status") or "").lower()

@@ -162,7 +162,7 @@ def _message(update_id: int, message: Mapping[str, Any], raw: dict[str, Any]) ->
     if isinstance(location, dict):
         try:
             at = (float(location["latitude"]), float(location["longitude"]))
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise WireError("message.location: latitude and longitude required") from None
         if not all(math.isfinite(v) for v in at):
             raise WireError("message.location: latitude and longitude must be numbers")

@@ -35,9 +35,11 @@ def _when(raw: str | None, fallback: datetime) -> datetime:
     if not raw:
         return fallback
     try:
-        return datetime.strptime(raw.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=IST)
-    except ValueError:
+        when = datetime.strptime(raw.strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=IST)
+        when.astimezone(UTC)  # year 1 in IST is before year 1 in UTC
+    except (ValueError, OverflowError):
         return fallback
+    return when
 
 
 def receipt(form: Mapping[str, str], now: datetime) -> Receipt | None:

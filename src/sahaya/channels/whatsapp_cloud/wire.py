@@ -68,7 +68,7 @@ def signature_valid(raw: bytes, header: str | None, app_secret: str) -> bool:
     if not header or not app_secret:
         return False
     expected = "sha256=" + hmac.new(app_secret.encode(), raw, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header.strip().lower())
+    return hmac.compare_digest(expected.encode(), header.strip().lower().encode())
 
 
 def challenge(params: Mapping[str, str], verify_token: str) -> str | None:
@@ -217,7 +217,7 @@ def _message(item: Mapping[str, Any], where: str) -> InboundMessage:
     if kind_name == "location":
         try:
             where_at = (float(body["latitude"]), float(body["longitude"]))
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise WireError(f"{where}.location: latitude and longitude required") from None
         if not all(math.isfinite(v) for v in where_at):
             raise WireError(f"{where}.location: latitude and longitude must be numbers")

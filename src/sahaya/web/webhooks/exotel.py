@@ -254,7 +254,7 @@ async def _status_account(request: Request) -> voice.Account | Response:
     except ValueError:
         return _text(403, "unknown or missing key")
     expected = callbacks.status_token(settings.secret_key.get_secret_value(), parsed)
-    if not hmac.compare_digest(expected, token):
+    if not hmac.compare_digest(expected.encode(), token.encode()):
         return _text(403, "unknown or missing key")
     found = await voice.account_by_id(database=request.app.state.database, account_id=parsed)
     return found if found is not None else _text(403, "unknown or missing key")

@@ -13,16 +13,15 @@ answers 503 so the provider retries.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from sahaya.channels import registry
+from sahaya.channels import jsonbody, registry
 from sahaya.messaging.accounts import ChannelAccount
-from sahaya.messaging.domain import Channel
+from sahaya.messaging.domain import Channel, keepable
 from sahaya.persistence.unreachable import UNREACHABLE
 from sahaya.tickets import channel_events
 from sahaya.web.deps import clock
@@ -52,12 +51,12 @@ async def _fields(request: Request) -> dict[str, str] | Response:
     try:
         text = raw.decode()
         if "json" in request.headers.get("content-type", ""):
-            parsed = json.loads(text)
+            parsed = jsonbody.loads(raw)
             if not isinstance(parsed, dict):
                 return plain(400, "expected a JSON object")
             return {str(k): str(v) for k, v in parsed.items() if v is not None}
-        return dict(parse_qsl(text, keep_blank_values=True))
-    except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
+        return keepable(dict(parse_qsl(text, keep_blank_values=True)))  # type: ignore[no-any-return]
+    except (UnicodeDecodeError, ValueError) as exc:
         return plain(400, f"unreadable body: {exc}")
 
 
