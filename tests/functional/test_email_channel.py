@@ -726,6 +726,28 @@ async def test_a_mail_with_a_huge_body_still_opens_its_ticket(
     assert int(str(kept[0][0])) >= len(text)
 
 
+async def test_a_mail_in_a_broken_charset_still_opens_its_ticket(
+    listener_account: ChannelAccount,
+    customer: uuid.UUID,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+) -> None:
+    """Found by fuzzing: UTF-7 `+2AA-` decodes to a lone surrogate, which PostgreSQL
+    cannot hold; the listener answered a permanent 500 and the mail was lost."""
+    raw = (
+        b"From: anjali@example.in\r\nTo: help@sahaya.test\r\nSubject: cold\r\n"
+        b"Message-ID: <utf7@example.in>\r\nContent-Type: text/plain; charset=utf-7\r\n"
+        b"\r\nfood +2AA- cold\r\n"
+    )
+    inbox = Inbox.from_settings(database, settings)
+    secret = settings.secret_key.get_secret_value()
+    async with running_listener(inbox, listener.account_source(inbox, secret)) as address:
+        await asyncio.to_thread(smtp_send, address, "anjali@example.in", ["help@sahaya.test"], raw)
+    assert rows(db_url, "SELECT number FROM tickets") == [(FIRST,)]
+    assert rows(db_url, "SELECT body FROM ticket_entries") == [("food \ufffd cold",)]
+
+
 def self_signed(folder: Path, name: str) -> tuple[Path, Path]:
     """A certificate for `name` (and 127.0.0.1, where the tests connect) and its key."""
     key = ec.generate_private_key(ec.SECP256R1())
