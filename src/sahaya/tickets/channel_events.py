@@ -26,7 +26,7 @@ from datetime import datetime
 from sahaya.customers import CustomerRow
 from sahaya.messaging import inbound as events
 from sahaya.messaging.accounts import ChannelAccount
-from sahaya.messaging.domain import InboundMessage, Receipt, keepable, unkeepable
+from sahaya.messaging.domain import InboundMessage, Receipt
 from sahaya.network import NodeRow
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.persistence.uow import NeedsSession
@@ -183,9 +183,6 @@ async def accept(
     unreachable: Unreachable = (),
 ) -> Accepted:
     """Keep and process a webhook's events; see the module docstring for the guarantees."""
-    # A NUL or a lone surrogate from any channel (a mail in a broken charset, an SMS form)
-    # would make PostgreSQL refuse to keep the event at all.
-    batch = [keepable(e) if unkeepable(e) else e for e in batch]
 
     async def work() -> Accepted:
         return await _accept(

@@ -18,7 +18,7 @@ from sahaya.channels.email import repository
 from sahaya.channels.email.inbound import parse
 from sahaya.channels.email.spool import Spool, spool_dir
 from sahaya.messaging.accounts import ChannelAccount
-from sahaya.messaging.domain import InboundKind
+from sahaya.messaging.domain import InboundKind, keepable, unkeepable
 from sahaya.persistence import Database
 from sahaya.persistence.unreachable import UNREACHABLE
 from sahaya.settings import Settings
@@ -61,6 +61,8 @@ async def take(
         own=frozenset({account.address.strip().lower()}),
         oversize=oversize,
     )
+    if unkeepable(parsed):  # a NUL or a lone surrogate (a broken charset): not storable
+        parsed = keepable(parsed)
     message = parsed.message
     if message.kind == InboundKind.UNSUPPORTED:
         log.info(
