@@ -156,8 +156,8 @@ def message(
         typer.echo(line)
 
 
-# One webhook request: (path, httpx request arguments, whether it is the contact share that
-# is only sent when the message before it came from an unknown sender).
+# One webhook request: (path, httpx request arguments, whether it is only sent — it and
+# every step after it — when the message before it came from an unknown sender).
 Step = tuple[str, dict[str, Any], bool]
 
 

@@ -31,7 +31,6 @@ from sahaya.voice.repository import (
     close_call,
     recent_outcomes,
     settle_unanswered,
-    unanswered_since,
 )
 from sahaya.voice.services import SYSTEM, Account, VoiceConfig
 from sahaya.voice.tables import CallbackRequestRow, CallRow
@@ -143,7 +142,7 @@ async def record_outcome_fast(
                 return None
             stored, customer = row[1], row[2]
             if stored is not None:
-                return await _repeated(connection, Outcome(stored), customer, now, config)
+                return await _repeated(connection, row[0], Outcome(stored), customer, now, config)
             decided = await _decide(connection, report, row, now, config)
             if decided is None:
                 return None
@@ -214,6 +213,7 @@ async def _decide(
 
 async def _repeated(
     connection: AsyncConnection,
+    call_id: uuid.UUID,
     stored: Outcome,
     customer: uuid.UUID | None,
     now: datetime,
@@ -221,10 +221,14 @@ async def _repeated(
 ) -> Recorded:
     """A report of a call already closed. If it was unanswered and the busy-caller rule
     is due, the rule is applied (again, idempotently): the request that closed the call
-    may have died before it did."""
+    may have died before it did (and a pending rule not reached is settled, as the first
+    request would have)."""
     if stored not in domain.UNANSWERED or customer is None:
         return Recorded(stored, repeated=True)
-    times = await unanswered_since(connection, customer, now - config.busy.window)
+    since = now - config.busy.window
+    times = await settle_unanswered(
+        connection, call_id, customer, since=since, now=now, calls=config.busy.calls
+    )
     return Recorded(stored, repeated=True, busy_rule_due=config.busy.triggered(times, now))
 
 

@@ -649,16 +649,6 @@ async def close_call(connection: AsyncConnection, values: dict[str, Any]) -> boo
     return bool(row and row[0])
 
 
-async def unanswered_since(
-    connection: AsyncConnection, customer_id: uuid.UUID, since: datetime
-) -> list[datetime]:
-    cursor = await connection.execute(
-        _UNANSWERED_SINCE, {"customer": customer_id, "since": since}, prepare=True
-    )
-    row = await cursor.fetchone()
-    return list(row[0]) if row else []
-
-
 async def settle_unanswered(
     connection: AsyncConnection,
     call_id: uuid.UUID,
@@ -668,7 +658,8 @@ async def settle_unanswered(
     now: datetime,
     calls: int,
 ) -> list[datetime]:
-    """`unanswered_since`, and the call's pending rule removed when it is not reached."""
+    """When the customer's unanswered calls since `since` started, read after this call's
+    close has committed; and the call's pending rule removed when it is not reached."""
     cursor = await connection.execute(
         _UNANSWERED_SETTLED,
         {"customer": customer_id, "since": since, "call": call_id, "now": now, "calls": calls},

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from sahaya.customers import e164_or_none
-from sahaya.messaging.domain import keepable_text
+from sahaya.messaging.domain import unkeepable
 from sahaya.voice.domain import CallReport
 
 MAX_FIELD = 1000
@@ -38,7 +38,7 @@ def _field(params: Mapping[str, str], *names: str, limit: int = MAX_FIELD) -> st
             value = value.strip()
             if len(value) > limit:
                 raise WireError(f"{name}: longer than {limit} characters")
-            if "\x00" in value or (not value.isascii() and keepable_text(value) != value):
+            if unkeepable(value):
                 raise WireError(f"{name}: holds characters that are not text")
             return value or None
     return None
