@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # the ticket on its node and climbs L1 → L2 → L3 engineers (executives' support_tier).
     escalation_ladder: Literal["tree", "tiers"] = "tree"
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    # The largest request body the API takes (attachments travel base64 in JSON, 4/3 their
+    # size, so this also bounds the files of one request); webhooks have their own limits.
+    request_max_bytes: int = Field(default=32 * 1024 * 1024, ge=64 * 1024, le=1024**3)
     worker_concurrency: int = Field(default=4, ge=1, le=64)
     # Outbound email. An empty host disables it: the worker leaves email messages queued
     # (nothing fails) and logs that once; they go out once a host is configured.

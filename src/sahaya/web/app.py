@@ -26,6 +26,7 @@ from sahaya.settings import Settings, get_settings
 from sahaya.tickets.attachments import AttachmentStore
 from sahaya.web import api, health, metrics, problems, webhooks
 from sahaya.web.api import osticket
+from sahaya.web.bodylimit import BodyLimit
 from sahaya.web.deps import PrincipalCache
 from sahaya.web.hotlane import HOT, HotLane
 from sahaya.web.live import app_replies, screen_pops
@@ -141,5 +142,6 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
         app.mount(demo.TELEGRAM_SANDBOX_PATH, bot.app)
     app.add_route("/metrics", metrics.metrics_endpoint, include_in_schema=False)
     app.add_middleware(HotLane, owner=app, routes=HOT.routes)
+    app.add_middleware(BodyLimit, default=config.request_max_bytes, limits=webhooks.BODY_LIMITS)
     app.add_middleware(metrics.MetricsMiddleware)
     return app

@@ -107,7 +107,12 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)  # noqa: S101
-    titles = {404: "Not found", 405: "Method not allowed", 401: "Authentication required"}
+    titles = {
+        404: "Not found",
+        405: "Method not allowed",
+        401: "Authentication required",
+        413: "Content too large",
+    }
     title = titles.get(exc.status_code, "Request failed")
     detail = exc.detail if isinstance(exc.detail, str) else title
     return problem(

@@ -2,6 +2,9 @@
 
 from sahaya.web.webhooks import exotel, sms, telegram, whatsapp
 
-ROUTERS = (exotel.router, whatsapp.router, telegram.router, sms.router)
+_MODULES = (exotel, whatsapp, telegram, sms)
+ROUTERS = tuple(module.router for module in _MODULES)
+# What each provider's webhooks take, by path prefix (web.bodylimit enforces it).
+BODY_LIMITS = tuple((f"{module.router.prefix}/", module.MAX_BODY) for module in _MODULES)
 
-__all__ = ["ROUTERS"]
+__all__ = ["BODY_LIMITS", "ROUTERS"]

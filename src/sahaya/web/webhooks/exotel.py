@@ -30,6 +30,7 @@ from sahaya.web.hotlane import HOT
 
 router = APIRouter(prefix="/webhooks/exotel", tags=["exotel"])
 log = logging.getLogger(__name__)
+MAX_BODY = 64 * 1024  # a status callback is a few hundred bytes; gate, dial, outcome are GETs
 
 
 def _text(status: int, message: str) -> PlainTextResponse:
