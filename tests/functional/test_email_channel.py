@@ -1050,3 +1050,36 @@ def test_outbound_threading_headers_only_for_tickets() -> None:
     notice = built("away:+919400000001", "Executive away")
     assert notice["In-Reply-To"] is None
     assert notice["Subject"] == "Executive away"
+
+
+async def test_a_long_sender_address_is_processed_and_an_impossible_one_is_named(
+    listener_account: ChannelAccount, database: Database, settings: Settings, db_url: str
+) -> None:
+    """A 247-character address is valid (RFC 5321 allows 254): before, the conversation's
+    200-character column refused it on every try, so the mail was kept but never processed.
+    A longer one cannot be anyone's: the mail is kept as having no usable sender."""
+    valid = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 50 + ".org"
+    impossible = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 63 + ".e" * 8 + ".org"
+    assert (len(valid), len(impossible)) == (247, 276)
+    inbox = Inbox.from_settings(database, settings)
+    secret = settings.secret_key.get_secret_value()
+    async with running_listener(inbox, listener.account_source(inbox, secret)) as address:
+        for n, sender in enumerate((valid, impossible)):
+            mail = EmailMessage()
+            mail["From"], mail["To"], mail["Subject"] = sender, "help@sahaya.test", "hello"
+            mail["Message-ID"] = f"<long.{n}@example.org>"
+            mail.set_content("Where is my order?")
+            await asyncio.to_thread(
+                smtp_send, address, "x@example.org", ["help@sahaya.test"], bytes(mail)
+            )
+    kept = rows(
+        db_url,
+        "SELECT outcome, payload->>'text', processed_at IS NOT NULL FROM inbound_events"
+        " ORDER BY payload->>'provider_message_id'",
+    )
+    assert kept == [
+        ("unknown_sender", "Where is my order?", True),
+        ("ignored", "no sender address", True),
+    ]
+    hints = "SELECT recipient FROM outbox_messages WHERE template = 'registration_hint'"
+    assert rows(db_url, hints) == [(valid,)]

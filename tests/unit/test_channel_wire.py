@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -115,6 +116,43 @@ def test_other_whatsapp_fields_are_ignored_not_refused() -> None:
 def test_whatsapp_malformed_bodies_raise_wire_errors(body: bytes) -> None:
     with pytest.raises(whatsapp.WireError):
         whatsapp.parse(body)
+
+
+def _whatsapp_text(sender: dict[str, str]) -> bytes:
+    message = {"id": "wamid.X", "timestamp": "1741614131", "type": "text", "text": {"body": "hi"}}
+    value = {"metadata": {"phone_number_id": "1"}, "messages": [message | sender]}
+    envelope = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "2", "changes": [{"field": "messages", "value": value}]}],
+    }
+    return json.dumps(envelope).encode()
+
+
+def test_a_whatsapp_sender_that_no_conversation_could_keep_is_refused() -> None:
+    """Kept, such a sender failed on every try to process it; now the webhook says 400."""
+    [(_, ok)] = whatsapp.parse(_whatsapp_text({"from": "9" * 15})).messages
+    assert ok.phone == "+" + "9" * 15
+    for sender in ({"from": "9" * 16}, {"from": "٩" * 10}, {"user_id": "U" * 255}):
+        with pytest.raises(whatsapp.WireError):
+            whatsapp.parse(_whatsapp_text(sender))
+
+
+def test_telegram_ids_beyond_64_bits_are_refused() -> None:
+    chat = {"id": 2**63 - 1, "type": "private"}
+    message = {"message_id": 1, "date": 1741614131, "chat": chat, "text": "hi"}
+    assert telegram.parse(json.dumps({"update_id": 1, "message": message}).encode()).address == str(
+        2**63 - 1
+    )
+    huge = 10**250
+    updates = [
+        {"update_id": 1, "message": message | {"chat": {"id": huge, "type": "private"}}},
+        {"update_id": 1, "edited_message": message | {"chat": {"id": huge}}},
+        {"update_id": 1, "callback_query": {"id": "q", "from": {"id": huge}, "data": "x"}},
+        {"update_id": huge, "message": message},
+    ]
+    for update in updates:
+        with pytest.raises(telegram.WireError):
+            telegram.parse(json.dumps(update).encode())
 
 
 def test_whatsapp_signature_is_over_the_raw_bytes() -> None:

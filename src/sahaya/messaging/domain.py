@@ -114,6 +114,13 @@ class InboundMedia:
     sha256: str | None = None
 
 
+# The longest sender address a conversation keeps: an email address (RFC 5321's 254);
+# phone numbers and chat ids are far shorter. Each wire refuses a longer one, so nothing
+# is kept that could never be processed.
+ADDRESS_MAX = 254
+E164_DIGITS = 15  # the most digits an international phone number has (ITU-T E.164)
+
+
 @dataclass(frozen=True, slots=True)
 class InboundMessage:
     """One message from a customer, the same shape for every channel.

@@ -94,7 +94,7 @@ class ConversationRow(HotTenantMixin, Base):
     account_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("channel_accounts.id", ondelete="CASCADE")
     )
-    address: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(320))  # wires keep it to ADDRESS_MAX
     customer_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("customers.id", ondelete="SET NULL")
     )

@@ -36,7 +36,13 @@ from email.parser import BytesParser
 from email.utils import parseaddr
 
 from sahaya.channels.email import automated, body
-from sahaya.messaging.domain import InboundKind, InboundMedia, InboundMessage, Receipt
+from sahaya.messaging.domain import (
+    ADDRESS_MAX,
+    InboundKind,
+    InboundMedia,
+    InboundMessage,
+    Receipt,
+)
 from sahaya.tickets.attachments import ALLOWED_TYPES, Limits
 
 _NUMBER = r"[A-Z]{2,4}-\d{6,}"
@@ -77,7 +83,8 @@ def _sender(mail: EmailMessage) -> tuple[str | None, str]:
     else:
         name, address = parseaddr(automated.header(mail, "From"))
         found = (name or None, address.lower())
-    return found if _ADDRESS.match(found[1]) else (found[0], "")
+    usable = len(found[1]) <= ADDRESS_MAX and _ADDRESS.match(found[1])
+    return found if usable else (found[0], "")
 
 
 def _sent_at(mail: EmailMessage, now: datetime) -> datetime:

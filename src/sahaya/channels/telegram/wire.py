@@ -27,6 +27,8 @@ from typing import Any
 from sahaya.channels import jsonbody
 from sahaya.messaging.domain import InboundKind, InboundMedia, InboundMessage
 
+_ID_LIMIT = 2**63
+
 _START = re.compile(r"^/start(?:@\w+)?(?:\s+(\S+))?\s*$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -52,8 +54,9 @@ def _maybe(value: Any) -> Mapping[str, Any]:
 
 
 def _int(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise WireError(f"{where}: expected an integer")
+    """An integer as Telegram sends ids: within 64 bits ("at most 52 significant bits")."""
+    if isinstance(value, bool) or not isinstance(value, int) or not -_ID_LIMIT < value < _ID_LIMIT:
+        raise WireError(f"{where}: expected a 64-bit integer")
     return value
 
 
@@ -99,10 +102,10 @@ def _any_chat(update: Mapping[str, Any]) -> str:
         if isinstance(value, dict):
             chat = value.get("chat")
             if isinstance(chat, dict) and "id" in chat:
-                return str(chat["id"])
+                return str(_int(chat["id"], "chat.id"))
             sender = value.get("from")
             if isinstance(sender, dict) and "id" in sender:
-                return str(sender["id"])
+                return str(_int(sender["id"], "from.id"))
     return "unknown"
 
 
@@ -177,7 +180,7 @@ def _callback(update_id: int, query: Mapping[str, Any], raw: dict[str, Any]) -> 
     sender = _object(query.get("from"), "callback_query.from")
     message = _maybe(query.get("message"))
     chat = _maybe(message.get("chat"))
-    chat_id = chat.get("id", sender.get("id"))
+    chat_id = _int(chat.get("id", sender.get("id")), "callback_query chat.id or from.id")
     data = query.get("data")
     if not isinstance(data, str) or not data:
         return InboundMessage(

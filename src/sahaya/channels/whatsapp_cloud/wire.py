@@ -27,6 +27,8 @@ from typing import Any
 
 from sahaya.channels import jsonbody
 from sahaya.messaging.domain import (
+    ADDRESS_MAX,
+    E164_DIGITS,
     InboundKind,
     InboundMedia,
     InboundMessage,
@@ -184,11 +186,13 @@ def _message(item: Mapping[str, Any], where: str) -> InboundMessage:
     user_id = item.get("from_user_id") or item.get("user_id")
     if isinstance(sender, str) and sender.strip():
         address = sender.strip().lstrip("+")
-        if not address.isdigit():
-            raise WireError(f"{where}.from: expected digits")
+        if not (address.isascii() and address.isdigit() and len(address) <= E164_DIGITS):
+            raise WireError(f"{where}.from: expected a phone number of at most 15 digits")
         phone: str | None = "+" + address
     elif isinstance(user_id, str) and user_id.strip():
         address, phone = user_id.strip(), None  # a username user: no phone shared
+        if len(address) > ADDRESS_MAX:
+            raise WireError(f"{where}.user_id: longer than {ADDRESS_MAX} characters")
     else:
         raise WireError(f"{where}: neither 'from' nor 'from_user_id'")
     kind_name = _text(item.get("type"), f"{where}.type")
