@@ -54,6 +54,7 @@ _REPLY_PREFIX = re.compile(r"^(?:\s*(?:re|fwd?|aw|wg|sv)\s*(?:\[\d+\])?\s*:\s*)+
 _MAX_REFERENCES = 20
 _ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+$")
 UNKNOWN_SENDER = "unknown@invalid"
+_MAX_NOTES = 20  # "[not kept: …]" lines in the text; the rest are counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,12 +186,19 @@ def _attachments(
         assert isinstance(data, bytes)  # noqa: S101 - size > 0
         digest = hashlib.sha256(data).hexdigest()
         kept.append(InboundMedia(f"{sha}#{index}", mime, filename, digest))
+    if len(refused) > _MAX_NOTES:  # a mail of 4,000 parts once added 280 KB of these
+        more = len(refused) - _MAX_NOTES
+        refused[_MAX_NOTES:] = [f"[not kept: {more:,} more parts]"]
     return tuple(kept), refused
 
 
-def attachment(raw: bytes, index: int) -> tuple[bytes, str]:
+def parts(raw: bytes) -> list[Message]:
+    """A kept mail's parts in walk order, which `InboundMedia.provider_id` indexes."""
+    return list(_parse(raw).walk())
+
+
+def attachment(parts: list[Message], index: int) -> tuple[bytes, str]:
     """The bytes and MIME type of the part `index` (walk order) of a kept mail."""
-    parts = list(_parse(raw).walk())
     if not 0 <= index < len(parts) or parts[index].is_multipart():
         raise LookupError(f"the mail has no attachment at part {index}")
     part = parts[index]
