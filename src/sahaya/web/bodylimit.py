@@ -8,7 +8,7 @@ provider's webhook takes what that provider sends), and any other path takes the
 reading; a chunked body is counted as it arrives and refused as soon as it passes the limit.
 The answer is an RFC 9457 problem (RFC 9110 §15.5.14: 413 Content Too Large).
 
-Not Starlette's `RequestBodyLimitMiddleware` (FastAPI's `max_body_size`): it takes one limit
+Not Starlette's `RequestBodyLimitMiddleware` (FastAPI's `max_body_size`; ADR 0015): one limit
 per app or per route, route limits do not reach the hot lane (ADR 0010), and it runs the
 handler before refusing a declared size, answering in plain text.
 """
