@@ -21,7 +21,7 @@ from sqlalchemy import and_, or_, select, update
 from sahaya.messaging import domain
 from sahaya.messaging.accounts import ChannelAccount
 from sahaya.messaging.domain import InboundKind, InboundMedia, InboundMessage, Receipt
-from sahaya.messaging.tables import ConversationRow, InboundEventRow, OutboxMessageRow
+from sahaya.messaging.tables import InboundEventRow, OutboxMessageRow
 from sahaya.persistence import UnitOfWork
 
 _ERROR_LENGTH = 1000
@@ -223,22 +223,24 @@ async def link_customer(
     uow.defer(_LINK, (customer_id, conversation.id))  # read by no one before the commit
 
 
+_CLAIM_HINT = """
+UPDATE conversations SET last_hint_at = %(now)s
+WHERE id = %(id)s AND (last_hint_at IS NULL OR last_hint_at <= %(due)s)
+RETURNING id"""
+
+
 async def claim_hint(*, uow: UnitOfWork, conversation_id: uuid.UUID, now: datetime) -> bool:
     """Whether this unknown sender is due a registration hint; claims it (at most once per
-    `HINT_INTERVAL`, even when their messages arrive concurrently)."""
-    claimed = await uow.session.scalar(
-        update(ConversationRow)
-        .where(
-            ConversationRow.id == conversation_id,
-            or_(
-                ConversationRow.last_hint_at.is_(None),
-                ConversationRow.last_hint_at <= now - domain.HINT_INTERVAL,
-            ),
-        )
-        .values(last_hint_at=now)
-        .returning(ConversationRow.id)
+    `HINT_INTERVAL`, even when their messages arrive concurrently). A prepared statement, not
+    the ORM: through the session it sent an unknown sender's message down the full unit of
+    work, ~11 ms of CPU where the lean one takes ~2 ms (bench/README.md)."""
+    driver = await uow.driver()
+    cursor = await driver.execute(
+        _CLAIM_HINT,
+        {"now": now, "id": conversation_id, "due": now - domain.HINT_INTERVAL},
+        prepare=True,
     )
-    return claimed is not None
+    return await cursor.fetchone() is not None
 
 
 async def apply_receipt(*, uow: UnitOfWork, account: ChannelAccount, receipt: Receipt) -> bool:
