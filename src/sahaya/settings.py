@@ -97,6 +97,16 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _one_attachment_fits_a_request(self) -> Settings:
+        # Base64 makes a file 4/3 its size; a request also carries its JSON around it.
+        if self.request_max_bytes < self.attachment_max_bytes * 4 // 3 + 64 * 1024:
+            raise ValueError(
+                "SAHAYA_REQUEST_MAX_BYTES must hold one attachment of SAHAYA_ATTACHMENT_MAX_BYTES"
+                " sent base64 (4/3 its size, plus 64 KiB)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _tls_needs_certificate_and_key(self) -> Settings:
         if (self.smtp_tls_cert is None) != (self.smtp_tls_key is None):
             raise ValueError("SAHAYA_SMTP_TLS_CERT and SAHAYA_SMTP_TLS_KEY go together")

@@ -16,14 +16,18 @@ from sahaya.web.webhooks import exotel, whatsapp
 from tests.conftest import TENANT, TokenFactory, bearer
 from tests.functional.channel_support import rows
 
-API_LIMIT = 64 * 1024
+API_LIMIT = 128 * 1024
 CHUNK = 16 * 1024
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(
-        environment="test", default_tenant=TENANT, var_dir=tmp_path, request_max_bytes=API_LIMIT
+        environment="test",
+        default_tenant=TENANT,
+        var_dir=tmp_path,
+        request_max_bytes=API_LIMIT,
+        attachment_max_bytes=16 * 1024,
     )
 
 
@@ -86,3 +90,28 @@ async def test_the_api_refuses_a_body_over_request_max_bytes_and_keeps_nothing(
     assert rows(db_url, "SELECT count(*) FROM tickets") == [(0,)]
     within = await client.post("/api/v1/tickets", json=ticket, headers=bearer(token))
     assert within.status_code == 201, within.text
+
+
+async def test_limits_hold_for_an_app_served_under_a_root_path(
+    db_url: str, settings: Settings
+) -> None:
+    """Behind a proxy at /support the webhook keeps its own limit, not the API's."""
+    from sahaya.web.app import create_app
+
+    app = create_app(db_url, settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, root_path="/support")
+        async with httpx.AsyncClient(transport=transport, base_url="http://sahaya.test") as http:
+            url = f"/support/webhooks/whatsapp/{uuid.uuid4()}"
+            within = await http.post(url, content=b"{" + b" " * 2 * API_LIMIT + b"}")
+            over = await http.post(url, content=b"{" + b" " * whatsapp.MAX_BODY + b"}")
+    assert within.status_code == 404  # over the API's limit, within WhatsApp's: read
+    _too_large(over, whatsapp.MAX_BODY)
+    assert over.headers["connection"] == "close"
+
+
+def test_the_request_limit_must_hold_one_attachment() -> None:
+    """A 30 MiB attachment travels as 40 MiB of base64: more than the 32 MiB default."""
+    with pytest.raises(ValueError, match="must hold one attachment"):
+        Settings(attachment_max_bytes=30 * 1024 * 1024)
+    Settings(attachment_max_bytes=30 * 1024 * 1024, request_max_bytes=41 * 1024 * 1024)

@@ -5,7 +5,7 @@ callback, which takes a few hundred bytes, was read into memory and parsed; webh
 checked a size did so only after reading everything. Here each path prefix has its limit (a
 provider's webhook takes what that provider sends), and any other path takes the server's
 `request_max_bytes`. A declared `Content-Length` over the limit is refused at once, without
-reading; a chunked body is counted as it arrives and refused as soon as it passes the limit.
+reading; every body is also counted as it arrives and refused as soon as it passes the limit.
 The answer is an RFC 9457 problem (RFC 9110 §15.5.14: 413 Content Too Large).
 
 Not Starlette's `RequestBodyLimitMiddleware` (FastAPI's `max_body_size`; ADR 0015): one limit
@@ -55,18 +55,27 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(scope["path"])
+        path, root = scope["path"], scope.get("root_path", "")
+        if root and path.startswith(root):  # served under a prefix: match as the router does
+            path = path[len(root) :]
+        limit = self.limit_for(path)
         for name, value in scope["headers"]:
-            if name == b"content-length":
-                # The server reads no more than declared, so a declared size is the size.
-                if value.isdigit() and int(value) > limit:
-                    answer = problem(
-                        413, TITLE, _detail(limit), slug="content-too-large", instance=scope["path"]
-                    )
-                    await answer(scope, receive, send)
-                    return
-                await self.app(scope, receive, send)
+            if name != b"content-length":
+                continue
+            if value.isdigit() and int(value) > limit:
+                answer = problem(
+                    413,
+                    TITLE,
+                    _detail(limit),
+                    slug="content-too-large",
+                    instance=scope["path"],
+                    headers={"connection": "close"},  # not reading the rest of it
+                )
+                await answer(scope, receive, send)
                 return
+            break
+        # Counted even when declared: not every server stops at the declared size (h11
+        # reads a chunked body sent with a Content-Length too).
         seen = 0
 
         async def counted() -> Message:

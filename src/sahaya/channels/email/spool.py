@@ -42,8 +42,6 @@ def spool_dir(settings: Settings) -> Path:
 class Spool:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._lock = threading.Lock()  # parts are read in worker threads
-        self._last: tuple[str, list[Message]] | None = None
 
     def path(self, sha: str) -> Path:
         if not _SHA.match(sha):
@@ -80,29 +78,25 @@ class Spool:
         with contextlib.suppress(FileNotFoundError):
             self.path(sha).unlink()
 
-    def part(self, provider_id: str) -> tuple[bytes, str]:
-        """An attachment by its media id `<sha256>#<part index>`: (bytes, MIME type)."""
-        sha, _, index = provider_id.partition("#")
-        if not index.isdigit():
-            raise LookupError(f"not an email attachment id: {provider_id!r}")
-        return attachment(self._parts(sha), int(index))
-
-    def _parts(self, sha: str) -> list[Message]:
-        """The mail's parts, parsed once for all of its attachments: they are fetched one
-        after another, and parsing a mail of 4,000 parts again for each took ~1.2 s."""
-        with self._lock:
-            if self._last is not None and self._last[0] == sha:
-                return self._last[1]
-        found = parts(self.path(sha).read_bytes())
-        with self._lock:
-            self._last = (sha, found)
-        return found
-
     def fetcher(self) -> MediaFetcher:
-        """The media fetcher the ticket pipeline calls (file reads off the event loop)."""
+        """The media fetcher the ticket pipeline calls for one mail's attachments, by media
+        id `<sha256>#<part index>` (file reads and parsing off the event loop). It parses
+        the mail once for all of its parts: parsing a mail of 4,000 parts again for each
+        attachment took ~1.2 s a time."""
+        parsed: dict[str, list[Message]] = {}  # lives as long as this fetcher: one mail
+        lock = threading.Lock()
+
+        def part(provider_id: str) -> tuple[bytes, str]:
+            sha, _, index = provider_id.partition("#")
+            if not index.isdigit():
+                raise LookupError(f"not an email attachment id: {provider_id!r}")
+            with lock:
+                if sha not in parsed:
+                    parsed[sha] = parts(self.path(sha).read_bytes())
+                return attachment(parsed[sha], int(index))
 
         async def fetch(provider_id: str) -> tuple[bytes, str]:
-            return await asyncio.to_thread(self.part, provider_id)
+            return await asyncio.to_thread(part, provider_id)
 
         return fetch
 

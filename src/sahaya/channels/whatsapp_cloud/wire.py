@@ -27,7 +27,6 @@ from typing import Any
 
 from sahaya.channels import jsonbody
 from sahaya.messaging.domain import (
-    ADDRESS_MAX,
     E164_DIGITS,
     InboundKind,
     InboundMedia,
@@ -37,6 +36,7 @@ from sahaya.messaging.domain import (
 )
 
 _MEDIA = ("image", "audio", "video", "document")
+_USER_ID_MAX = 200  # what customer_identities.external_id holds, once the user links
 _RECEIPTS = {
     "sent": OutboundState.SENT,
     "delivered": OutboundState.DELIVERED,
@@ -56,6 +56,11 @@ _EXTENSIONS = {
 
 class WireError(ValueError):
     """The request is not something Meta sends; the message says what is wrong."""
+
+
+class _Unkeepable(WireError):
+    """A message whose sender no conversation could keep (it would fail on every try): that
+    message is ignored and logged; the rest of Meta's delivery is accepted."""
 
 
 def loads(raw: bytes) -> Any:
@@ -151,7 +156,11 @@ def _value(value: Mapping[str, Any], where: str, events: Events) -> None:
             if isinstance(contact.get(key), str) and isinstance(name, str):
                 names[contact[key]] = name
     for k, item in enumerate(_list(value.get("messages"), f"{where}.messages")):
-        message = _message(_object(item, f"{where}.messages[{k}]"), f"{where}.messages[{k}]")
+        try:
+            message = _message(_object(item, f"{where}.messages[{k}]"), f"{where}.messages[{k}]")
+        except _Unkeepable as exc:  # only this message: the others of the delivery go on
+            events.ignored.append(str(exc))
+            continue
         if message.address in names:
             message = _with_name(message, names[message.address])
         events.messages.append((number_id, message))
@@ -187,12 +196,12 @@ def _message(item: Mapping[str, Any], where: str) -> InboundMessage:
     if isinstance(sender, str) and sender.strip():
         address = sender.strip().lstrip("+")
         if not (address.isascii() and address.isdigit() and len(address) <= E164_DIGITS):
-            raise WireError(f"{where}.from: expected a phone number of at most 15 digits")
+            raise _Unkeepable(f"{where}.from: not a phone number of at most 15 digits")
         phone: str | None = "+" + address
     elif isinstance(user_id, str) and user_id.strip():
         address, phone = user_id.strip(), None  # a username user: no phone shared
-        if len(address) > ADDRESS_MAX:
-            raise WireError(f"{where}.user_id: longer than {ADDRESS_MAX} characters")
+        if len(address) > _USER_ID_MAX:
+            raise _Unkeepable(f"{where}.user_id: longer than {_USER_ID_MAX} characters")
     else:
         raise WireError(f"{where}: neither 'from' nor 'from_user_id'")
     kind_name = _text(item.get("type"), f"{where}.type")

@@ -27,6 +27,18 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Refused, saying why, while an address longer than 200 characters exists: shortening
+    # would fail with "value too long", or, truncated, merge two senders' conversations.
+    op.execute(
+        """
+        DO $$ BEGIN
+          IF EXISTS (SELECT FROM conversations WHERE length(address) > 200) THEN
+            RAISE EXCEPTION 'conversations.address holds addresses over 200 characters: '
+              'downgrading below 0026 would cut them';
+          END IF;
+        END $$
+        """
+    )
     op.alter_column(
         "conversations", "address", type_=sa.String(length=200), existing_nullable=False
     )
