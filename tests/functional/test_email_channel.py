@@ -42,7 +42,7 @@ from sahaya.messaging import accounts
 from sahaya.messaging import services as messaging
 from sahaya.messaging.accounts import ChannelAccount
 from sahaya.messaging.domain import Channel, InboundKind, OutboundState
-from sahaya.messaging.ports import OutboundMessage
+from sahaya.messaging.ports import OutboundMessage, PermanentSendError
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.settings import Settings, get_settings
 from sahaya.tickets.attachments import Limits
@@ -1121,3 +1121,7 @@ async def test_a_mail_of_many_parts_is_read_once_and_its_refusals_counted(
     files = [await fetch(media.provider_id) for media in parsed.message.media]
     assert files == [(f"file {n}".encode(), "application/pdf") for n in range(10)]
     assert reads == [len(raw)]
+    with pytest.raises(PermanentSendError):  # pruned from the spool: retrying cannot help
+        await fetch("0" * 64 + "#1")
+    with pytest.raises(PermanentSendError):
+        await fetch(f"{parsed.sha256}#999")

@@ -290,6 +290,30 @@ async def test_a_medium_that_cannot_be_fetched_is_kept_and_processed_by_the_retr
     assert rows(db_url, "SELECT outcome FROM inbound_events") == [("ticket_opened",)]
 
 
+async def test_a_medium_never_fetched_leaves_the_message_in_a_ticket_after_three_tries(
+    client: httpx.AsyncClient,
+    whatsapp: WhatsApp,
+    customer: uuid.UUID,
+    db_url: str,
+    database: Database,
+    settings: Settings,
+) -> None:
+    """The Graph API never gives the file (gone, or an outage): the customer's words must not
+    wait for it for ever. After three failed tries (~12.5 minutes along the backoff) the
+    message opens its ticket and the thread names the file it could not fetch."""
+    assert (await whatsapp.replay(client, "document.json")).json()["deferred"] == 1
+    start = datetime.now(UTC)
+    for minutes in (1, 4):
+        assert await retry(database, settings, start + timedelta(minutes=minutes)) == 0
+    assert rows(db_url, "SELECT attempts FROM inbound_events") == [(3,)]
+    assert rows(db_url, "SELECT count(*) FROM tickets") == [(0,)]
+    assert await retry(database, settings, start + timedelta(minutes=15)) == 1
+    assert rows(db_url, "SELECT outcome FROM inbound_events") == [("ticket_opened",)]
+    assert rows(db_url, "SELECT count(*) FROM ticket_attachments") == [(0,)]
+    [(body,)] = rows(db_url, "SELECT body FROM ticket_entries WHERE kind = 'customer_message'")
+    assert "[file not fetched: invoice.pdf: HTTP 400, code 100" in body
+
+
 # --- outbound, receipts and the 24-hour window ---------------------------------------------
 
 

@@ -21,11 +21,16 @@ from sahaya.channels.whatsapp_cloud import api as whatsapp
 from sahaya.messaging import accounts
 from sahaya.messaging.accounts import ChannelAccount
 from sahaya.messaging.domain import Capabilities, Channel, InboundMessage, Receipt
-from sahaya.messaging.ports import OutboundMessage, PermanentSendError, Sender, SendResult
+from sahaya.messaging.ports import (
+    MediaFetcher,
+    OutboundMessage,
+    PermanentSendError,
+    Sender,
+    SendResult,
+)
 from sahaya.persistence import Database
 from sahaya.settings import Settings, get_settings
 
-MediaFetcher = Callable[[str], Awaitable[tuple[bytes, str]]]
 EMAIL_PROVIDERS = frozenset({IMAP_PROVIDER, LISTENER_PROVIDER})
 
 

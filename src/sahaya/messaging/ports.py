@@ -1,8 +1,9 @@
 """The port every outbound channel implements (email, WhatsApp, Telegram, SMS).
 
 A sender declares its channel and puts one message on the wire. It reports a refusal by
-raising `TransientSendError` (try again later: busy server, 4xx, connection lost) or
-`PermanentSendError` (never retry: unknown recipient, 5xx); the delivery service turns
+raising `TransientSendError` (try again later: busy server, SMTP 4xx, HTTP 429 or 5xx,
+connection lost) or `PermanentSendError` (never retry: unknown recipient, SMTP 5xx, HTTP
+4xx); the delivery service turns
 those into retries with backoff or a failed message. Anything else it raises is treated as
 transient, so a bug in one adapter cannot roll back the batch of messages already sent.
 """
@@ -10,7 +11,7 @@ transient, so a bug in one adapter cannot roll back the batch of messages alread
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -28,6 +29,9 @@ class OutboundFile:
 
 # Reads a stored file by its SHA-256 (the attachment store); the worker provides one.
 FileReader = Callable[[str], bytes]
+# Fetches an inbound medium by the provider's id: (bytes, MIME type). It raises the errors
+# above: transient when another try may work, permanent when it cannot.
+MediaFetcher = Callable[[str], Awaitable[tuple[bytes, str]]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,17 +27,12 @@ from sahaya.customers import CustomerRow
 from sahaya.messaging import inbound as events
 from sahaya.messaging.accounts import ChannelAccount
 from sahaya.messaging.domain import InboundMessage, Receipt
+from sahaya.messaging.ports import MediaFetcher
 from sahaya.network import NodeRow
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.persistence.uow import NeedsSession
 from sahaya.tickets import fast_thread
-from sahaya.tickets.inbound import (
-    InboundConfig,
-    MediaFetcher,
-    Received,
-    receive,
-    service_code_for,
-)
+from sahaya.tickets.inbound import InboundConfig, Received, receive, service_code_for
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +90,7 @@ async def _process(
         fetch_media=fetch_media,
         conversation=conversation,
         sender=sender,
+        failed_tries=attempts,
     )
     await events.finish_event(
         uow=uow,

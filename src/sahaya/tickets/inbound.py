@@ -15,7 +15,6 @@ contact's user_id is the sender's); a contact share also verifies the number.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,6 +30,7 @@ from sahaya.messaging import inbound as events
 from sahaya.messaging import services as messaging
 from sahaya.messaging.accounts import ChannelAccount
 from sahaya.messaging.domain import InboundKind, InboundMessage
+from sahaya.messaging.ports import MediaFetcher, SendError
 from sahaya.network import NetworkRepository, NodeRow
 from sahaya.persistence import UnitOfWork
 from sahaya.settings import Settings
@@ -44,7 +44,6 @@ SYSTEM = "system:messaging"
 SUBJECT_LENGTH = 80
 
 # Fetches an inbound medium by the provider's id: (bytes, MIME type).
-MediaFetcher = Callable[[str], Awaitable[tuple[bytes, str]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,18 +142,32 @@ async def service_code_for(uow: UnitOfWork, account: ChannelAccount) -> str:
     return await uow.cached(("default_service", account.tenant_id), load)
 
 
+# A medium still not fetched after this many failed tries of its event (~12.5 min along the
+# backoff: 30 s, 2 min, 10 min) is named in the thread instead, and the message goes on.
+MEDIA_TRIES = 3
+
+
 async def _attachments(
-    message: InboundMessage, fetch: MediaFetcher | None, limits: Limits
+    message: InboundMessage, fetch: MediaFetcher | None, limits: Limits, failed_tries: int
 ) -> tuple[tuple[NewAttachment, ...], list[str]]:
     """The message's files, and a note for each one the ticket store refuses (a type we do
     not keep, too big, a strange name): those are named in the thread instead, so one bad
-    file neither loses the message nor keeps it retrying for ever."""
+    file neither loses the message nor keeps it retrying for ever. A file the provider will
+    not give retries the whole event (a medium can lag its webhook), but only `MEDIA_TRIES`
+    times: a medium that is gone, too large or behind a provider outage must not keep the
+    customer's words out of a ticket."""
     if not message.media or fetch is None:
         return (), []
     files: list[NewAttachment] = []
     refused: list[str] = []
     for media in message.media:
-        data, mime = await fetch(media.provider_id)  # a failure retries the whole event
+        try:
+            data, mime = await fetch(media.provider_id)
+        except SendError as exc:
+            if failed_tries < MEDIA_TRIES:
+                raise  # the event is retried along the backoff
+            refused.append(f"[file not fetched: {media.filename}: {exc}]"[:1000])
+            continue
         item = NewAttachment(media.filename, mime or media.mime_type, data)
         try:
             check((*files, item), limits)
@@ -249,10 +262,12 @@ async def receive(
     fetch_media: MediaFetcher | None = None,
     conversation: events.Conversation | None = None,
     sender: tuple[CustomerRow, NodeRow] | None = None,
+    failed_tries: int = 0,
 ) -> Received:
     """Turn one inbound message into its effect, in the caller's transaction.
     `conversation`: the sender's conversation when the caller has already touched it;
-    `sender`: the customer the caller found by that conversation, identity or phone."""
+    `sender`: the customer the caller found by that conversation, identity or phone;
+    `failed_tries`: how often processing this message failed before (see `MEDIA_TRIES`)."""
     if conversation is None:
         conversation = await events.touch_conversation(
             uow=uow, account=account, message=message, now=now
@@ -288,7 +303,7 @@ async def receive(
     if message.kind == InboundKind.START:
         return Received("started", customer.id)
     actor = await system_actor(uow, account.tenant_id, home)
-    files, refused = await _attachments(message, fetch_media, config.limits)
+    files, refused = await _attachments(message, fetch_media, config.limits, failed_tries)
     opened = await open_ticket(
         uow=uow,
         actor=actor,

@@ -21,18 +21,16 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from email.message import Message
 from pathlib import Path
 
 from sahaya.channels.email.inbound import attachment, parts
+from sahaya.messaging.ports import MediaFetcher, PermanentSendError
 from sahaya.settings import Settings
 
 KEEP = timedelta(days=30)
 _SHA = re.compile(r"^[0-9a-f]{64}$")
-
-MediaFetcher = Callable[[str], Awaitable[tuple[bytes, str]]]
 
 
 def spool_dir(settings: Settings) -> Path:
@@ -89,11 +87,14 @@ class Spool:
         def part(provider_id: str) -> tuple[bytes, str]:
             sha, _, index = provider_id.partition("#")
             if not index.isdigit():
-                raise LookupError(f"not an email attachment id: {provider_id!r}")
-            with lock:
-                if sha not in parsed:
-                    parsed[sha] = parts(self.path(sha).read_bytes())
-                return attachment(parsed[sha], int(index))
+                raise PermanentSendError(f"not an email attachment id: {provider_id!r}")
+            try:
+                with lock:
+                    if sha not in parsed:
+                        parsed[sha] = parts(self.path(sha).read_bytes())
+                    return attachment(parsed[sha], int(index))
+            except (FileNotFoundError, LookupError) as exc:  # pruned, or no such part
+                raise PermanentSendError(f"{provider_id}: {exc}") from exc
 
         async def fetch(provider_id: str) -> tuple[bytes, str]:
             return await asyncio.to_thread(part, provider_id)
