@@ -10,7 +10,17 @@ from tests.conftest import TokenFactory, bearer
 async def test_healthz_reports_database_and_worker(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "worker": {"last_beat": None}}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "worker": {"last_beat": None},
+        "backlog": {
+            "inbound_events": {"pending": 0, "failing": 0, "oldest_age_seconds": None},
+            "outbox": {"queued": 0, "oldest_age_seconds": None},
+            "busy_rules_pending": 0,
+            "counted_up_to": 10_000,
+        },
+    }
 
 
 async def test_metrics_count_requests_by_route_template(

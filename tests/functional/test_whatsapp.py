@@ -307,8 +307,12 @@ async def test_a_medium_never_fetched_leaves_the_message_in_a_ticket_after_three
         assert await retry(database, settings, start + timedelta(minutes=minutes)) == 0
     assert rows(db_url, "SELECT attempts FROM inbound_events") == [(3,)]
     assert rows(db_url, "SELECT count(*) FROM tickets") == [(0,)]
+    owed = (await client.get("/healthz")).json()["backlog"]  # what an operator sees meanwhile
+    assert owed["inbound_events"]["pending"] == owed["inbound_events"]["failing"] == 1
+    assert owed["inbound_events"]["oldest_age_seconds"] >= 0
     assert await retry(database, settings, start + timedelta(minutes=15)) == 1
     assert rows(db_url, "SELECT outcome FROM inbound_events") == [("ticket_opened",)]
+    assert (await client.get("/healthz")).json()["backlog"]["inbound_events"]["pending"] == 0
     assert rows(db_url, "SELECT count(*) FROM ticket_attachments") == [(0,)]
     [(body,)] = rows(db_url, "SELECT body FROM ticket_entries WHERE kind = 'customer_message'")
     assert "[file not fetched: invoice.pdf: HTTP 400, code 100" in body

@@ -1,10 +1,12 @@
-"""`/healthz`: is the database reachable, and when did a worker last run a job.
+"""`/healthz`: is the database reachable, when did a worker last run a job, and what work
+kept for the worker is still owed (`worker.backlog`).
 `/livez`: is this process answering at all (no database; a load balancer's probe)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import psycopg
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
@@ -13,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.web.hotlane import HOT
 from sahaya.worker import services as worker
+from sahaya.worker.backlog import backlog
 
 router = APIRouter(tags=["operations"])
 
@@ -30,7 +33,9 @@ async def healthz(request: Request) -> JSONResponse:
         async with UnitOfWork(database) as uow:
             await uow.session.execute(text("SELECT 1"))
             beat = await worker.last_beat(uow=uow, source="periodic")
-    except (SQLAlchemyError, OSError) as exc:
+        async with database.reading() as connection:
+            owed = await backlog(connection)
+    except (SQLAlchemyError, OSError, psycopg.Error) as exc:
         return JSONResponse(
             {"status": "unavailable", "database": f"unreachable: {type(exc).__name__}"},
             status_code=503,
@@ -44,4 +49,11 @@ async def healthz(request: Request) -> JSONResponse:
         if beat
         else {"last_beat": None}
     )
-    return JSONResponse({"status": "ok", "database": "ok", "worker": worker_state})
+    return JSONResponse(
+        {
+            "status": "ok",
+            "database": "ok",
+            "worker": worker_state,
+            "backlog": owed.as_json(now),  # informational: a backlog is not "unhealthy"
+        }
+    )
