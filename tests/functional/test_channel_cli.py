@@ -5,16 +5,22 @@ the printed secret, and SMS receipts are taken at the printed URL."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 import psycopg
 import pytest
 from typer.testing import CliRunner
 
+from sahaya.channels.whatsapp_cloud.fake import Media
 from sahaya.cli import app as cli
+from sahaya.persistence import Database
 from sahaya.settings import Settings, get_settings
+from tests.functional.channel_support import PROVIDERS, WhatsApp, retry
 
 
 @pytest.fixture
@@ -81,3 +87,31 @@ async def test_an_sms_account_added_by_the_cli_takes_receipts_at_the_printed_url
     assert answer.status_code == 200
     wrong = receipts.group(1).replace("key=", "key=x")
     assert (await client.post(wrong, data=form)).status_code == 403
+
+
+async def test_sahaya_events_shows_what_keeps_failing_and_retries_it_now(
+    cli_env: None,
+    client: httpx.AsyncClient,
+    whatsapp: WhatsApp,
+    customer: uuid.UUID,
+    database: Database,
+    settings: Settings,
+) -> None:
+    """A document the Graph API does not have yet: the operator sees the event and why it
+    failed, the file turns up, and `retry` makes it due at once instead of along the
+    backoff (the sweep at this very moment takes it)."""
+    assert (await whatsapp.replay(client, "document.json")).json()["deferred"] == 1
+    listed = await sahaya("events", "pending", "--failing")
+    assert "tries 1" in listed
+    assert "last error: PermanentSendError: HTTP 400, code 100" in listed
+    document = json.loads((PROVIDERS / "whatsapp" / "document.json").read_bytes())
+    media_id = document["entry"][0]["changes"][0]["value"]["messages"][0]["document"]["id"]
+    whatsapp.fake.media[media_id] = Media(b"%PDF-1.7 invoice", "application/pdf")
+    now = datetime.now(UTC)
+    assert await retry(database, settings, now) == 0  # not due yet: 30 s of backoff
+    assert "1 event(s) due now" in await sahaya("events", "retry", "--all-failing")
+    assert await retry(database, settings, datetime.now(UTC)) == 1
+    assert await sahaya("events", "pending") == "no unprocessed events\n"
+    refused = await asyncio.to_thread(CliRunner().invoke, cli, ["events", "retry"])
+    assert refused.exit_code != 0
+    assert "--all-failing" in refused.output

@@ -10,7 +10,7 @@ import typer
 
 from sahaya.access import Role
 from sahaya.access import services as access
-from sahaya.cli import channels, imports, runner, simulate
+from sahaya.cli import channels, events, imports, runner, simulate
 from sahaya.cli.common import database_url, default_tenant_id, run, setup_logging, with_uow
 from sahaya.errors import SahayaError
 from sahaya.network import services as network
@@ -28,6 +28,7 @@ app.add_typer(exotel_app, name="exotel")
 app.add_typer(channels.app, name="channel")
 app.add_typer(imports.app, name="import")
 app.add_typer(simulate.app, name="simulate")
+app.add_typer(events.app, name="events")
 app.command("run", help="Database, migrations, demo data, web server and worker, together.")(
     runner.run_all
 )

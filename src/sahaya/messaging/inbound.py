@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -159,7 +159,7 @@ async def postpone_event(
     *, uow: UnitOfWork, event_id: uuid.UUID, attempts: int, error: str, now: datetime
 ) -> None:
     """Processing failed: try again later along the backoff; the event is never dropped
-    (after the last step it is retried every 6 h until someone looks)."""
+    (after the last step it is retried every 6 h until someone looks: `sahaya events`)."""
     wait = RETRY[min(max(attempts, 1), len(RETRY)) - 1]
     await uow.session.execute(
         update(InboundEventRow)
@@ -178,6 +178,36 @@ async def pending_events(*, uow: UnitOfWork, now: datetime, limit: int) -> list[
         .with_for_update(skip_locked=True)
     )
     return list(rows)
+
+
+async def unprocessed_events(
+    *, uow: UnitOfWork, failing_only: bool, limit: int
+) -> list[InboundEventRow]:
+    """Kept events not processed yet, oldest first: what an operator looks at when the
+    backlog of /healthz grows (`failing_only`: processing failed at least once)."""
+    statement = select(InboundEventRow).where(InboundEventRow.processed_at.is_(None))
+    if failing_only:
+        statement = statement.where(InboundEventRow.attempts > 0)
+    rows = await uow.session.scalars(statement.order_by(InboundEventRow.received_at).limit(limit))
+    return list(rows)
+
+
+async def retry_now(
+    *, uow: UnitOfWork, event_ids: Sequence[uuid.UUID] | None, now: datetime
+) -> int:
+    """Make unprocessed events due now (all failing ones when `event_ids` is None): once an
+    operator has fixed the cause, the worker's next sweep (every 5 s) takes them."""
+    statement = (
+        update(InboundEventRow)
+        .where(InboundEventRow.processed_at.is_(None))
+        .values(next_attempt_at=now)
+        .returning(InboundEventRow.id)
+    )
+    if event_ids is None:
+        statement = statement.where(InboundEventRow.attempts > 0)
+    else:
+        statement = statement.where(InboundEventRow.id.in_(event_ids))
+    return len((await uow.session.scalars(statement)).all())
 
 
 @dataclass(frozen=True, slots=True)
