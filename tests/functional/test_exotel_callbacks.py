@@ -315,7 +315,9 @@ async def test_a_callback_never_takes_an_executive_another_call_holds(
     assert stale == callbacks.Sweep(waiting=1)
     assert exotel.placed == []
     assert rows(db_url, "SELECT count(*) FROM calls WHERE direction = 'outbound'") == [(0,)]
-    await end(client, key, sid, "completed", PHONES["kochi1"], CallType="completed")
+    # The caller gives up while it rings (had an executive answered, the callback would be
+    # cancelled: they got through).
+    await end(client, key, sid, "canceled", None, CallType="client-hangup")
     later = datetime.now(UTC) + timedelta(minutes=2)
     assert (await sweep(database, settings, later)).placed == 1
     assert exotel.placed[0].form["From"] == PHONES["kochi1"]

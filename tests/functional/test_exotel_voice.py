@@ -347,6 +347,50 @@ async def test_one_missed_call_is_logged_three_make_one_ticket_and_one_callback(
     assert rows(db_url, "SELECT count(*) FROM app_inbox") == [(1,)]
 
 
+@pytest.mark.parametrize("path", ["fast", "unit of work"])
+async def test_a_caller_who_gets_through_no_longer_waits_for_their_callback(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    path: str,
+) -> None:
+    """Owed a callback after three unanswered calls, the customer calls again and an
+    executive answers: calling them back now would only disturb them. The request is
+    cancelled, saying which call served it; the ticket stays for the team. The same on
+    the outcome's fast path and on its unit-of-work path."""
+    for _ in range(3):
+        await call(client, key)
+    assert rows(db_url, "SELECT status FROM callback_requests") == [("pending",)]
+    fast = outcomes.record_outcome_fast
+    if path == "unit of work":
+
+        async def full_path(**_: Any) -> None:
+            return None
+
+        monkeypatch.setattr(outcomes, "record_outcome_fast", full_path)
+    sid, _ = await call(client, key, status="completed")
+    monkeypatch.setattr(outcomes, "record_outcome_fast", fast)
+    [(status, why, due)] = rows(
+        db_url, "SELECT status, last_error, next_attempt_at FROM callback_requests"
+    )
+    assert (status, due) == ("cancelled", None)
+    assert why == f"not needed: the customer got through on call {sid}"
+    assert rows(db_url, "SELECT status FROM tickets") == [("new",)]
+    # Getting through ended that run of unanswered calls: the next two are only logged,
+    # the third brings a new callback request (into the ticket still open).
+    await call(client, key)
+    await call(client, key)
+    assert rows(db_url, "SELECT count(*) FROM callback_requests") == [(1,)]
+    await call(client, key)
+    assert rows(db_url, "SELECT status FROM callback_requests ORDER BY created_at") == [
+        ("cancelled",),
+        ("pending",),
+    ]
+    assert rows(db_url, "SELECT count(*) FROM tickets") == [(1,)]
+
+
 async def unanswered_together(
     client: httpx.AsyncClient,
     key: str,

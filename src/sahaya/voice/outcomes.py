@@ -28,8 +28,10 @@ from sahaya.voice.domain import CallReport, GateDecision, Outcome
 from sahaya.voice.repository import (
     VoiceRepository,
     call_for_outcome,
+    cancel_served_callback,
     close_call,
     recent_outcomes,
+    served_reason,
     settle_unanswered,
 )
 from sahaya.voice.services import SYSTEM, Account, VoiceConfig
@@ -117,6 +119,8 @@ async def record_outcome(
     call.recording_url = report.recording_url
     call.ended_at = call.updated_at = now
     await uow.flush()
+    if call.answered_by is not None and call.customer_id is not None:
+        await cancel_served_callback(await uow.driver(), call.customer_id, call.call_sid, now)
     away = await _pause_repeat_missers(uow, account, missed, now, config)
     recorded = Recorded(outcome, repeated=False, set_away=away)
     if outcome in domain.UNANSWERED and call.customer_id is not None:
@@ -208,6 +212,8 @@ async def _decide(
         "duration": report.duration,
         "recording": report.recording_url,
         "answered_by": answered,
+        "customer": customer,
+        "served": served_reason(report.call_sid),
     }
 
 

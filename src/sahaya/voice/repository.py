@@ -10,9 +10,10 @@ from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from sahaya.customers import CustomerRow
 from sahaya.network import NodeRow
@@ -191,11 +192,19 @@ class VoiceRepository:
         return [r for r in rows if r is not None]
 
     async def unanswered_since(self, customer_id: uuid.UUID, since: datetime) -> list[datetime]:
+        """When the customer's unanswered calls since `since` started — only those after
+        their last answered call: getting through ends a run of unanswered calls."""
+        answered = aliased(CallRow)
         rows = await self.session.scalars(
             select(CallRow.started_at).where(
                 CallRow.customer_id == customer_id,
                 CallRow.started_at > since,
                 CallRow.outcome.in_([o.value for o in UNANSWERED]),
+                ~exists().where(
+                    answered.customer_id == customer_id,
+                    answered.answered_by.is_not(None),
+                    answered.started_at > CallRow.started_at,
+                ),
             )
         )
         return list(rows)
@@ -561,7 +570,9 @@ async def unclaim(connection: AsyncConnection, tenant_id: uuid.UUID, sid: str) -
 _UNANSWERED_STARTS = f"""
 SELECT coalesce(array_agg(u.started_at), '{{{{}}}}') FROM calls u
 WHERE u.customer_id = {{customer}} AND u.started_at > %(since)s
-  AND u.outcome IN ({", ".join(f"'{o}'" for o in sorted(UNANSWERED))})"""  # noqa: S608 - enum
+  AND u.outcome IN ({", ".join(f"'{o}'" for o in sorted(UNANSWERED))})
+  AND NOT EXISTS (SELECT FROM calls a WHERE a.customer_id = {{customer}}
+                  AND a.answered_by IS NOT NULL AND a.started_at > u.started_at)"""  # noqa: S608
 
 # The call as the outcome needs it: its legs, when it was last changed (the close writes
 # only if nothing changed since), and when the caller's other unanswered calls of the
@@ -586,10 +597,22 @@ SELECT x.executive,
              ORDER BY l.offered_at DESC LIMIT %s)
 FROM unnest(%s::uuid[]) AS x(executive)"""  # noqa: S608 - enum constants, values bound
 
+# A customer who got through to an executive no longer needs the callback they were owed:
+# a pending request is cancelled, saying why (one being dialled right now is left to its
+# report). Shared by the fast close and `cancel_served_callback`.
+_CALLBACK_SERVED = """
+  UPDATE callback_requests
+  SET status = 'cancelled', next_attempt_at = NULL, updated_at = %(now)s::timestamptz,
+      last_error = %(served)s::text
+  WHERE customer_id = %(customer)s::uuid AND status = 'pending' AND {answered}"""
+_SERVED_BY_THIS_CLOSE = _CALLBACK_SERVED.format(
+    answered="%(answered_by)s::uuid IS NOT NULL AND EXISTS (SELECT FROM call)"
+)
+
 # Close the call once, and only as it was read: a repeat (or a concurrent copy) of the
 # report finds it closed, an offer committed since the read changed it — either way this
 # writes nothing. Returns whether this statement closed it.
-_CLOSE_CALL = """
+_CLOSE_CALL = f"""
 WITH call AS (
   UPDATE calls SET outcome = %(outcome)s::text, dialled_number = %(dialled)s::text,
          duration_seconds = %(duration)s::int, recording_url = %(recording)s::text,
@@ -604,8 +627,9 @@ legs AS (
   RETURNING 1),
 pending AS (
   INSERT INTO busy_rule_pending (call_id, due_at)
-  SELECT id, %(now)s::timestamptz FROM call WHERE %(watch)s::boolean)
-SELECT EXISTS (SELECT FROM call) AND (SELECT count(*) FROM legs) >= 0"""
+  SELECT id, %(now)s::timestamptz FROM call WHERE %(watch)s::boolean),
+served AS ({_SERVED_BY_THIS_CLOSE})
+SELECT EXISTS (SELECT FROM call) AND (SELECT count(*) FROM legs) >= 0"""  # noqa: S608
 
 # The caller's unanswered calls, read after the call's own close has committed: of two
 # concurrent unanswered calls, the later reader sees both.
@@ -640,6 +664,24 @@ async def recent_outcomes(
 ) -> dict[uuid.UUID, list[str]]:
     cursor = await connection.execute(_RECENT_OUTCOMES, (limit, executives), prepare=True)
     return {row[0]: list(row[1]) for row in await cursor.fetchall()}
+
+
+async def cancel_served_callback(
+    connection: AsyncConnection,
+    customer_id: uuid.UUID,
+    call_sid: str,
+    now: datetime,
+) -> None:
+    """The customer got through on `call_sid`: their pending callback is not needed."""
+    await connection.execute(
+        _CALLBACK_SERVED.format(answered="true"),
+        {"customer": customer_id, "now": now, "served": served_reason(call_sid)},
+        prepare=True,
+    )
+
+
+def served_reason(call_sid: str) -> str:
+    return f"not needed: the customer got through on call {call_sid}"[:500]
 
 
 async def close_call(connection: AsyncConnection, values: dict[str, Any]) -> bool:
