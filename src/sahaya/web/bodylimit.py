@@ -20,9 +20,7 @@ from collections.abc import Sequence
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sahaya.web.problems import problem
-
-TITLE = "Content too large"
+from sahaya.web.problems import HTTP_TITLES, problem
 
 
 class BodyTooLarge(HTTPException):
@@ -65,7 +63,7 @@ class BodyLimit:
             if value.isdigit() and int(value) > limit:
                 answer = problem(
                     413,
-                    TITLE,
+                    HTTP_TITLES[413],
                     _detail(limit),
                     slug="content-too-large",
                     instance=scope["path"],

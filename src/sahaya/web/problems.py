@@ -25,6 +25,12 @@ from sahaya.errors import (
 )
 
 MEDIA_TYPE = "application/problem+json"
+HTTP_TITLES = {
+    401: "Authentication required",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Content too large",
+}
 _STATUS = (
     (NotFound, 404),
     (Conflict, 409),
@@ -107,13 +113,7 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)  # noqa: S101
-    titles = {
-        404: "Not found",
-        405: "Method not allowed",
-        401: "Authentication required",
-        413: "Content too large",
-    }
-    title = titles.get(exc.status_code, "Request failed")
+    title = HTTP_TITLES.get(exc.status_code, "Request failed")
     detail = exc.detail if isinstance(exc.detail, str) else title
     return problem(
         exc.status_code,
