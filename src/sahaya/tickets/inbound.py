@@ -43,8 +43,6 @@ from sahaya.tickets.services import DEFAULT_LIMITS
 SYSTEM = "system:messaging"
 SUBJECT_LENGTH = 80
 
-# Fetches an inbound medium by the provider's id: (bytes, MIME type).
-
 
 @dataclass(frozen=True, slots=True)
 class Received:
