@@ -179,3 +179,9 @@ async def serving(app: Any) -> AsyncIterator[str]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def rows(db_url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """What a test reads back, straight from PostgreSQL (its own connection)."""
+    with psycopg.connect(db_url) as conn:
+        return conn.execute(sql, args).fetchall()

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 
 from sahaya.channels import registry
 from sahaya.channels.telegram.fake import FakeBotApi
@@ -100,11 +99,6 @@ async def add_account(
         )
         await uow.commit()
     return row.id
-
-
-def rows(db_url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    with psycopg.connect(db_url) as conn:
-        return conn.execute(sql, args).fetchall()
 
 
 async def deliver(

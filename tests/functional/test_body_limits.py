@@ -13,8 +13,7 @@ import pytest
 
 from sahaya.settings import Settings
 from sahaya.web.webhooks import exotel, whatsapp
-from tests.conftest import TENANT, TokenFactory, bearer
-from tests.functional.channel_support import rows
+from tests.conftest import TENANT, TokenFactory, bearer, rows
 
 API_LIMIT = 128 * 1024
 CHUNK = 16 * 1024

@@ -24,7 +24,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -48,7 +47,7 @@ from sahaya.settings import Settings, get_settings
 from sahaya.tickets.attachments import Limits
 from sahaya.worker.app import build_app
 from sahaya.worker.runner import run_worker
-from tests.conftest import TokenFactory, bearer, free_port
+from tests.conftest import TokenFactory, bearer, free_port, rows
 from tests.mailservers import Dovecot, SmtpServer
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "providers" / "email"
@@ -76,11 +75,6 @@ def stranger(number: int) -> bytes:
             "CAF4512.anjali@mail.example.in": f"stranger-{number}@example.org",
         },
     )
-
-
-def rows(db_url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    with psycopg.connect(db_url) as conn:
-        return conn.execute(sql, args).fetchall()
 
 
 def unreachable_database() -> Database:

@@ -24,18 +24,8 @@ from sahaya.voice import services as voice
 from sahaya.voice.config import voice_config
 from sahaya.voice.ports import CallPlacer, CallRequest, PlacerAccount
 from sahaya.voice.repository import VoiceRepository
-from tests.conftest import TokenFactory, bearer, serving
-from tests.functional.voice_support import (
-    CHAIN,
-    CUSTOMER,
-    PHONES,
-    call,
-    dial,
-    end,
-    gate,
-    params,
-    rows,
-)
+from tests.conftest import TokenFactory, bearer, rows, serving
+from tests.functional.voice_support import CHAIN, CUSTOMER, PHONES, call, dial, end, gate, params
 
 SID, API_KEY, API_TOKEN = "apna-sandbox", "api-key-1", "api-token-1"
 POLICY = domain.CallbackPolicy(tries=3, spacing=timedelta(minutes=15))

@@ -24,7 +24,7 @@ from sahaya.voice import dialling, outcomes
 from sahaya.voice import services as voice
 from sahaya.voice.config import voice_config
 from sahaya.voice.repository import record_gates
-from tests.conftest import TokenFactory, bearer
+from tests.conftest import TokenFactory, bearer, rows
 from tests.functional.voice_support import (
     CHAIN,
     CUSTOMER,
@@ -36,7 +36,6 @@ from tests.functional.voice_support import (
     end,
     gate,
     params,
-    rows,
 )
 
 # ------------------------------------------------------------------------------- gate

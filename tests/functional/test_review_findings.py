@@ -22,7 +22,8 @@ from sahaya.settings import Settings
 from sahaya.tickets import channel_events
 from sahaya.tickets.attachments import AttachmentStore
 from sahaya.tickets.inbound import InboundConfig
-from tests.functional.channel_support import Telegram, WhatsApp, retry, rows
+from tests.conftest import rows
+from tests.functional.channel_support import Telegram, WhatsApp, retry
 from tests.functional.test_whatsapp import WA_ID
 
 

@@ -20,8 +20,8 @@ from sahaya.settings import Settings
 from sahaya.tickets import domain as ticket_domain
 from sahaya.tickets import intake as ticket_intake
 from sahaya.web.app import create_app
-from tests.conftest import TokenFactory, bearer, serving
-from tests.functional.voice_support import PHONES, dial, gate, params, rows
+from tests.conftest import TokenFactory, bearer, rows, serving
+from tests.functional.voice_support import PHONES, dial, gate, params
 
 
 @pytest.fixture

@@ -27,9 +27,8 @@ from sahaya.messaging.domain import Channel
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.settings import Settings
 from sahaya.web.app import create_app
-from tests.conftest import TokenFactory, bearer, serving
+from tests.conftest import TokenFactory, bearer, rows, serving
 from tests.functional.channel_support import deliver as deliver_channel
-from tests.functional.channel_support import rows
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "providers"
 APIKEY, KEY = "tl-api-key", "dlr-key-1"

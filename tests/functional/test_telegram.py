@@ -24,8 +24,8 @@ from sahaya.messaging import services as messaging
 from sahaya.messaging.domain import Channel
 from sahaya.persistence import Database
 from sahaya.settings import Settings
-from tests.conftest import TokenFactory, bearer
-from tests.functional.channel_support import Telegram, rows
+from tests.conftest import TokenFactory, bearer, rows
+from tests.functional.channel_support import Telegram
 from tests.functional.channel_support import deliver as deliver_channel
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "providers" / "telegram"

@@ -29,8 +29,8 @@ from sahaya.settings import Settings
 from sahaya.tickets import channel_events, fast_thread
 from sahaya.tickets.attachments import AttachmentStore
 from sahaya.tickets.inbound import InboundConfig
-from tests.conftest import TokenFactory, bearer
-from tests.functional.channel_support import APP_SECRET, VERIFY, WhatsApp, retry, rows
+from tests.conftest import TokenFactory, bearer, rows
+from tests.functional.channel_support import APP_SECRET, VERIFY, WhatsApp, retry
 from tests.functional.channel_support import deliver as deliver_channel
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "providers" / "whatsapp"

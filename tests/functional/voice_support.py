@@ -7,7 +7,6 @@ import uuid
 from pathlib import Path
 
 import httpx
-import psycopg
 
 from sahaya.network import domain as network_domain
 
@@ -70,8 +69,3 @@ async def call(
     response = await end(client, key, sid, status, numbers[-1] if numbers else None)
     assert response.status_code == 200, response.text
     return sid, numbers
-
-
-def rows(db_url: str, sql: str, *args: object) -> list[tuple[object, ...]]:
-    with psycopg.connect(db_url) as conn:
-        return conn.execute(sql, args).fetchall()
