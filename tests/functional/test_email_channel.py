@@ -1119,3 +1119,33 @@ async def test_a_mail_of_many_parts_is_read_once_and_its_refusals_counted(
         await fetch("0" * 64 + "#1")
     with pytest.raises(PermanentSendError):
         await fetch(f"{parsed.sha256}#999")
+
+
+async def test_an_attachment_with_a_broken_content_type_is_kept_not_retried_for_ever(
+    listener_account: ChannelAccount,
+    customer: uuid.UUID,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+) -> None:
+    """`Content-Type: image/png<NUL>x` (found by fuzzing): PostgreSQL cannot keep a NUL, so
+    the message failed on every try. An unreadable type is read as unknown, and the type is
+    then taken from the file name, as for application/octet-stream."""
+    raw = (
+        b"From: anjali@example.in\r\nTo: help@sahaya.test\r\nSubject: cold food\r\n"
+        b"Message-ID: <nul.type@example.in>\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n'
+        b"--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nsee attached\r\n"
+        b"--B\r\nContent-Type: image/png\x00x\r\n"
+        b"Content-Disposition: attachment; filename=a\x00.png\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--B--\r\n"
+    )
+    inbox = Inbox.from_settings(database, settings)
+    secret = settings.secret_key.get_secret_value()
+    async with running_listener(inbox, listener.account_source(inbox, secret)) as address:
+        await asyncio.to_thread(smtp_send, address, "x@example.in", ["help@sahaya.test"], raw)
+    assert rows(db_url, "SELECT outcome, last_error FROM inbound_events") == [
+        ("ticket_opened", None)
+    ]
+    kept = rows(db_url, "SELECT filename, content_type, size FROM ticket_attachments")
+    assert kept == [("a.png", "image/png", 8)]
