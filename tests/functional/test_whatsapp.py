@@ -263,6 +263,19 @@ async def test_an_image_is_fetched_through_the_graph_api_and_attached(
     assert subject == "Damaged box, order 4512"
 
 
+async def test_a_medium_of_an_impossible_type_is_named_and_the_message_goes_on(
+    client: httpx.AsyncClient, whatsapp: WhatsApp, customer: uuid.UUID, db_url: str
+) -> None:
+    """A provider's MIME type that ticket_attachments cannot keep (too long) failed the
+    message on every try; now the file is refused and named, like a type we do not take."""
+    whatsapp.fake.media["1003383421387256"] = Media(b"\xff\xd8 photo", "image/" + "j" * 200)
+    response = await whatsapp.replay(client, "image.json")
+    assert response.json()["outcomes"] == [{"outcome": "ticket_opened", "ticket": "AF-000001"}]
+    assert rows(db_url, "SELECT count(*) FROM ticket_attachments") == [(0,)]
+    [(body,)] = rows(db_url, "SELECT body FROM ticket_entries WHERE kind = 'customer_message'")
+    assert "is not a MIME type]" in body
+
+
 async def test_a_medium_that_cannot_be_fetched_is_kept_and_processed_by_the_retry_sweep(
     client: httpx.AsyncClient,
     whatsapp: WhatsApp,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,11 @@ ALLOWED_TYPES = (
     "application/vnd.openxmlformats-officedocument.",
     "application/vnd.oasis.opendocument.",
 )
+
+# A MIME type as RFC 6838 writes one, within ticket_attachments.content_type (120): a
+# provider's odd header or payload value is refused (and named), not failed on every retry.
+MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$", re.I)
+MIME_TYPE_LENGTH = 120
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +55,8 @@ def check(attachments: tuple[NewAttachment, ...], limits: Limits) -> None:
         name = item.filename.strip()
         if not name or "/" in name or "\\" in name or len(name) > 200:
             raise InvalidTicket(f"attachment name {item.filename!r} is not a plain file name")
+        if len(item.content_type) > MIME_TYPE_LENGTH or not MIME_TYPE.match(item.content_type):
+            raise InvalidTicket(f"{name}: {item.content_type[:60]!r} is not a MIME type")
         if not item.content_type.startswith(ALLOWED_TYPES):
             raise InvalidTicket(f"{name}: files of type {item.content_type} are not accepted")
         if len(item.data) > limits.max_bytes:

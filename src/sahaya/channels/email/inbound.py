@@ -43,7 +43,7 @@ from sahaya.messaging.domain import (
     InboundMessage,
     Receipt,
 )
-from sahaya.tickets.attachments import ALLOWED_TYPES, Limits
+from sahaya.tickets.attachments import ALLOWED_TYPES, MIME_TYPE, Limits
 
 _NUMBER = r"[A-Z]{2,4}-\d{6,}"
 _BRACKETED = re.compile(rf"\[({_NUMBER})\]", re.I)
@@ -55,7 +55,6 @@ _MAX_REFERENCES = 20
 _ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+$")
 UNKNOWN_SENDER = "unknown@invalid"
 _MAX_NOTES = 20  # "[not kept: …]" lines in the text; the rest are counted
-_MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +128,7 @@ def clean_subject(subject: str) -> str | None:
 
 def _mime_of(part: Message, filename: str) -> str:
     declared = part.get_content_type()
-    if not _MIME_TYPE.match(declared):  # e.g. a NUL inside: PostgreSQL could not keep it
+    if not MIME_TYPE.match(declared):  # e.g. a NUL inside: PostgreSQL could not keep it
         declared = "application/octet-stream"
     if declared == "application/octet-stream" and filename:
         return mimetypes.guess_type(filename)[0] or declared
