@@ -638,6 +638,17 @@ def smtp_send(address: tuple[str, int], sender: str, recipients: list[str], raw:
         smtp.sendmail(sender, recipients, raw)
 
 
+async def through_listener(
+    database: Database, settings: Settings, *mails: bytes, sender: str = "anjali@example.in"
+) -> None:
+    """Deliver mails to help@sahaya.test through a real SMTP listener, one session each."""
+    inbox = Inbox.from_settings(database, settings)
+    secret = settings.secret_key.get_secret_value()
+    async with running_listener(inbox, listener.account_source(inbox, secret)) as address:
+        for raw in mails:
+            await asyncio.to_thread(smtp_send, address, sender, ["help@sahaya.test"], raw)
+
+
 @pytest.fixture
 async def listener_account(
     database: Database, tenant_id: uuid.UUID, settings: Settings
@@ -704,16 +715,7 @@ async def test_a_mail_with_a_huge_body_still_opens_its_ticket(
     mail["From"], mail["To"], mail["Subject"] = "anjali@example.in", "help@sahaya.test", "log"
     mail["Message-ID"] = "<huge.log@example.in>"
     mail.set_content(text)
-    inbox = Inbox.from_settings(database, settings)
-    secret = settings.secret_key.get_secret_value()
-    async with running_listener(inbox, listener.account_source(inbox, secret)) as address:
-        await asyncio.to_thread(
-            smtp_send,
-            address,
-            "anjali@example.in",
-            ["help@sahaya.test"],
-            mail.as_bytes(policy=smtp_policy),
-        )
+    await through_listener(database, settings, mail.as_bytes(policy=smtp_policy))
     assert rows(db_url, "SELECT number FROM tickets") == [(FIRST,)]
     kept = rows(db_url, "SELECT length(body) FROM ticket_entries")
     assert kept
@@ -734,10 +736,7 @@ async def test_a_mail_in_a_broken_charset_still_opens_its_ticket(
         b"Message-ID: <utf7@example.in>\r\nContent-Type: text/plain; charset=utf-7\r\n"
         b"\r\nfood +2AA- cold\r\n"
     )
-    inbox = Inbox.from_settings(database, settings)
-    secret = settings.secret_key.get_secret_value()
-    async with running_listener(inbox, listener.account_source(inbox, secret)) as address:
-        await asyncio.to_thread(smtp_send, address, "anjali@example.in", ["help@sahaya.test"], raw)
+    await through_listener(database, settings, raw)
     assert rows(db_url, "SELECT number FROM tickets") == [(FIRST,)]
     assert rows(db_url, "SELECT body FROM ticket_entries") == [("food \ufffd cold",)]
 
@@ -1055,17 +1054,14 @@ async def test_a_long_sender_address_is_processed_and_an_impossible_one_is_named
     valid = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 50 + ".org"
     impossible = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 63 + ".e" * 8 + ".org"
     assert (len(valid), len(impossible)) == (247, 276)
-    inbox = Inbox.from_settings(database, settings)
-    secret = settings.secret_key.get_secret_value()
-    async with running_listener(inbox, listener.account_source(inbox, secret)) as address:
-        for n, sender in enumerate((valid, impossible)):
-            mail = EmailMessage()
-            mail["From"], mail["To"], mail["Subject"] = sender, "help@sahaya.test", "hello"
-            mail["Message-ID"] = f"<long.{n}@example.org>"
-            mail.set_content("Where is my order?")
-            await asyncio.to_thread(
-                smtp_send, address, "x@example.org", ["help@sahaya.test"], bytes(mail)
-            )
+    mails = []
+    for n, sender in enumerate((valid, impossible)):
+        mail = EmailMessage()
+        mail["From"], mail["To"], mail["Subject"] = sender, "help@sahaya.test", "hello"
+        mail["Message-ID"] = f"<long.{n}@example.org>"
+        mail.set_content("Where is my order?")
+        mails.append(bytes(mail))
+    await through_listener(database, settings, *mails, sender="x@example.org")
     kept = rows(
         db_url,
         "SELECT outcome, payload->>'text', processed_at IS NOT NULL FROM inbound_events"
@@ -1140,10 +1136,7 @@ async def test_an_attachment_with_a_broken_content_type_is_kept_not_retried_for_
         b"Content-Disposition: attachment; filename=a\x00.png\r\n"
         b"Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--B--\r\n"
     )
-    inbox = Inbox.from_settings(database, settings)
-    secret = settings.secret_key.get_secret_value()
-    async with running_listener(inbox, listener.account_source(inbox, secret)) as address:
-        await asyncio.to_thread(smtp_send, address, "x@example.in", ["help@sahaya.test"], raw)
+    await through_listener(database, settings, raw)
     assert rows(db_url, "SELECT outcome, last_error FROM inbound_events") == [
         ("ticket_opened", None)
     ]
