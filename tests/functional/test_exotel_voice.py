@@ -818,6 +818,8 @@ async def test_call_timing_is_set_per_node_and_inherited_down_the_tree(
     body = response.json()
     assert body["max_ringing_duration"] == 30
     assert body["destination"]["numbers"] == CHAIN[:2]  # 60 s of budget: two numbers
+    again = await client.get("/webhooks/exotel/dial", params={"key": key} | params(sid))
+    assert again.json() == body  # Exotel's retry: the same numbers, rung as long
     cleared = await client.put(
         f"/api/v1/nodes/{ernakulam}/call-timing",
         json={"ring_seconds": None, "budget_seconds": None},

@@ -95,8 +95,11 @@ async def _plan(
     """The plan, and the offer to write for it — or only a plan when there is nothing to
     write (a repeat, a denied or ended call, no service chosen)."""
     call_id, decision, reason, outcome, node_id, path, customer_id, offered, seen = rows[0][:9]
-    if offered:
-        return DialPlan(tuple(offered), "repeated request: same list")
+    if offered:  # with the node's ring time, as the first answer had it
+        timing = await _timing(connection, database, account, path, config)
+        return DialPlan(
+            tuple(offered), "repeated request: same list", ring_seconds=timing.ring_seconds
+        )
     if decision == GateDecision.DENY.value or node_id is None:
         return DialPlan((), f"not dialled: {reason}")
     if outcome is not None:
@@ -109,15 +112,7 @@ async def _plan(
     service = domain.selected_service(active, report.digits)
     if service is None:
         return DialPlan((), f"no service chosen (digits {report.digits!r}, {len(active)} active)")
-
-    async def load_timings() -> dict[str, domain.DialTiming]:
-        found = await node_timings(connection, account.tenant_id)
-        return {node: domain.DialTiming(ring, budget) for node, ring, budget in found}
-
-    overrides = await database.reference_cache.get(
-        ("voice_timings", account.tenant_id), load_timings
-    )
-    timing = domain.timing_for(path, overrides, config.timing)
+    timing = await _timing(connection, database, account, path, config)
     nodes, on_call = _node_views([row[9:] for row in rows if row[9] is not None])
     chain = network_domain.escalation_chain(
         path=nodes, service=service, now=now, depth=config.depth, on_call=on_call
@@ -148,6 +143,25 @@ async def _plan(
         "service": service,
         "reason": plan.reason[:1000],
     }
+
+
+async def _timing(
+    connection: AsyncConnection,
+    database: Database,
+    account: Account,
+    path: str,
+    config: VoiceConfig,
+) -> domain.DialTiming:
+    """The ring time and budget for a caller's home node (per-node settings, cached)."""
+
+    async def load_timings() -> dict[str, domain.DialTiming]:
+        found = await node_timings(connection, account.tenant_id)
+        return {node: domain.DialTiming(ring, budget) for node, ring, budget in found}
+
+    overrides = await database.reference_cache.get(
+        ("voice_timings", account.tenant_id), load_timings
+    )
+    return domain.timing_for(path, overrides, config.timing)
 
 
 def _once_each(
