@@ -78,8 +78,8 @@ class Settings(BaseSettings):
     voice_miss_limit: int = Field(default=3, ge=0, le=50)
     voice_max_conversation_seconds: int = Field(default=3600, ge=60, le=14400)
     # When the gate cannot decide in time (database unreachable): `allow` lets the call on,
-    # and the dial step rings `voice_fallback_number` (the State franchisee's line); `deny`
-    # hangs up.
+    # and the dial step rings `voice_fallback_number` if set, else the State franchisee's
+    # line as last read from the database (voice.fallback); `deny` hangs up.
     voice_gate_fallback: Literal["allow", "deny"] = "allow"
     voice_gate_timeout_ms: int = Field(default=1500, ge=50, le=10000)
     voice_fallback_number: str = ""

@@ -96,3 +96,13 @@ def test_dial_budget_caps_how_many_numbers_ring() -> None:
     assert DialTiming(30, 60).max_numbers == 2
     with pytest.raises(ValueError, match="budget"):
         DialTiming(30, 20)
+
+
+def test_the_state_line_is_the_franchisees_phone_else_its_executives_by_rank() -> None:
+    from sahaya.voice.fallback import lines_of
+
+    assert lines_of("+914842000100", ["+919400000021"], depth=1) == ("+914842000100",)
+    executives = ["+919400000021", "+919400000022", "+919400000021"]
+    assert lines_of(None, executives, depth=2) == ("+919400000021", "+919400000022")
+    assert lines_of("", executives, depth=0) == ("+919400000021",)  # at least one
+    assert lines_of(None, [], depth=1) == ()

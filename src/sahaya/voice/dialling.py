@@ -19,6 +19,7 @@ from sahaya.network import domain as network_domain
 from sahaya.persistence import Database
 from sahaya.voice import domain
 from sahaya.voice.domain import CallReport, GateDecision
+from sahaya.voice.fallback import STATE_LINES
 from sahaya.voice.repository import (
     active_services,
     dial_view,
@@ -55,6 +56,8 @@ async def dial(
     call_id = None
     for _ in range(_OFFER_TRIES):
         async with database.reading() as connection:
+            if STATE_LINES.due(account.tenant_id):  # for when the database is away
+                await STATE_LINES.refresh(connection, account.tenant_id, config.depth.state)
             rows = await dial_view(connection, account.tenant_id, report.call_sid, since)
             if rows:
                 found = await _plan(connection, database, account, report, rows, now, config, since)

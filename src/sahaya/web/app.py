@@ -24,6 +24,7 @@ from sahaya.network import services as network
 from sahaya.persistence import Database, UnitOfWork
 from sahaya.settings import Settings, get_settings
 from sahaya.tickets.attachments import AttachmentStore
+from sahaya.voice.fallback import STATE_LINES
 from sahaya.web import api, health, metrics, problems, webhooks
 from sahaya.web.api import osticket
 from sahaya.web.bodylimit import BodyLimit
@@ -90,6 +91,8 @@ def create_app(database_url: str, settings: Settings | None = None) -> FastAPI:
             await uow.commit()
         app.state.database = database
         app.state.tenant_id = tenant.id
+        async with database.reading() as connection:  # known before any outage: the fallback
+            await STATE_LINES.refresh(connection, tenant.id, config.chain_depth_state)
         app.state.screen_pops = screen_pops(database.url)
         app.state.app_replies = app_replies(database.url)
         # Outbound HTTP from request handlers (fetching a WhatsApp medium): one pool.

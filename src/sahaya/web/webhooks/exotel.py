@@ -25,6 +25,7 @@ from sahaya.voice import callbacks, dialling, domain, outcomes
 from sahaya.voice import services as voice
 from sahaya.voice.config import callback_policy, voice_config
 from sahaya.voice.domain import CallReport
+from sahaya.voice.fallback import STATE_LINES
 from sahaya.web.deps import clock
 from sahaya.web.hotlane import HOT
 
@@ -162,11 +163,11 @@ def _dial_fallback(
 ) -> Response:
     sid = request.query_params.get("CallSid", "?")
     log.warning("exotel dial fallback for CallSid %s: %s", sid, why)
-    numbers = (
-        [settings.voice_fallback_number]
-        if _fallback_allows(settings) and settings.voice_fallback_number
-        else []
-    )
+    numbers: list[str] = []
+    if _fallback_allows(settings):  # the configured line, else the State franchisee's
+        tenant_id = account.tenant_id if account else request.app.state.tenant_id
+        known = STATE_LINES.known(tenant_id)
+        numbers = [settings.voice_fallback_number] if settings.voice_fallback_number else [*known]
     caller_id = account.caller_id if account else request.query_params.get("CallTo", "")
     return _connect(settings, caller_id, numbers)
 
