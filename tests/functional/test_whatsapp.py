@@ -502,6 +502,36 @@ async def test_an_agents_reply_goes_back_on_whatsapp_or_where_the_agent_says(
     }
 
 
+async def test_a_changed_phone_number_takes_the_old_numbers_chat_away_from_the_customer(
+    client: httpx.AsyncClient,
+    whatsapp: WhatsApp,
+    customer: uuid.UUID,
+    db_url: str,
+    make_token: TokenFactory,
+) -> None:
+    """The old number may pass to someone else: its chat must not keep writing into the
+    customer's ticket, nor receive their replies."""
+    await _opened_conversation(client, whatsapp)
+    [(number,)] = rows(db_url, "SELECT number FROM tickets")
+    admin = bearer(await make_token("admin", "kerala"))
+    moved = await client.patch(
+        f"/api/v1/customers/{customer}", json={"phone": "09847099999"}, headers=admin
+    )
+    assert moved.status_code == 200, moved.text
+    later = await whatsapp.text(client, WA_ID, "whose ticket is this?")
+    assert later.json()["outcomes"] == [{"outcome": "unknown_sender", "ticket": None}]
+    with psycopg.connect(db_url) as conn:
+        conn.execute("DELETE FROM outbox_messages")
+    agent = bearer(await make_token("agent", "kerala/ernakulam/kochi"))
+    reply = {"kind": "agent_reply", "body": "Your refund was sent today."}
+    sent = await client.post(f"/api/v1/tickets/{number}/entries", json=reply, headers=agent)
+    assert sent.status_code == 201, sent.text
+    assert (
+        rows(db_url, "SELECT channel, recipient FROM outbox_messages WHERE channel <> 'email'")
+        == []
+    )
+
+
 async def test_a_username_user_without_a_phone_is_matched_once_their_id_is_linked(
     client: httpx.AsyncClient,
     whatsapp: WhatsApp,

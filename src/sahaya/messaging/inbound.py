@@ -253,6 +253,27 @@ async def link_customer(
     uow.defer(_LINK, (customer_id, conversation.id))  # read by no one before the commit
 
 
+# A customer's registered phone changed: their WhatsApp and SMS chats were recognised by
+# the old number (the address is the number), so they stop being theirs — else a number
+# passed on to someone else would keep writing into this customer's tickets and receiving
+# their replies. A chat the customer linked explicitly (an identity) stays linked.
+_FORGET_PHONE_CHATS = """
+UPDATE conversations c SET customer_id = NULL
+FROM channel_accounts a
+WHERE c.customer_id = %(customer)s AND a.id = c.account_id AND a.channel IN ('whatsapp', 'sms')
+  AND NOT EXISTS (
+    SELECT FROM customer_identities i
+    WHERE i.tenant_id = c.tenant_id AND i.customer_id = %(customer)s AND i.channel = a.channel
+      AND i.external_id = c.address)"""
+
+
+async def forget_phone_chats(*, uow: UnitOfWork, customer_id: uuid.UUID) -> int:
+    """Unlink the chats a customer's old phone number identified; how many."""
+    driver = await uow.driver()
+    cursor = await driver.execute(_FORGET_PHONE_CHATS, {"customer": customer_id}, prepare=True)
+    return cursor.rowcount
+
+
 _CLAIM_HINT = """
 UPDATE conversations SET last_hint_at = %(now)s
 WHERE id = %(id)s AND (last_hint_at IS NULL OR last_hint_at <= %(due)s)

@@ -21,7 +21,7 @@ from sahaya.customers.schemas import (
     LinkTokenIn,
     LinkTokenOut,
 )
-from sahaya.messaging import accounts
+from sahaya.messaging import accounts, inbound
 from sahaya.network import NodeRow
 from sahaya.web.api.prefix import PREFIX
 from sahaya.web.deps import Caller, Now, UoW, caller_of
@@ -136,13 +136,16 @@ async def get_customer(customer_id: uuid.UUID, uow: UoW, caller: Caller) -> Cust
 async def patch_customer(
     customer_id: uuid.UUID, body: CustomerPatch, uow: UoW, now: Now, caller: Caller
 ) -> CustomerOut:
+    changes = body.model_dump(exclude_unset=True)
+    old_phone = None
+    if "phone" in changes:
+        current, _ = await customers.get(uow=uow, actor=caller, customer_id=customer_id)
+        old_phone = current.phone_e164
     row, node = await customers.update(
-        uow=uow,
-        actor=caller,
-        customer_id=customer_id,
-        changes=body.model_dump(exclude_unset=True),
-        now=now,
+        uow=uow, actor=caller, customer_id=customer_id, changes=changes, now=now
     )
+    if old_phone is not None and row.phone_e164 != old_phone:  # chats known by the old number
+        await inbound.forget_phone_chats(uow=uow, customer_id=row.id)
     await uow.commit()
     return customer_out(row, node, await _identities(uow, row.id))
 
