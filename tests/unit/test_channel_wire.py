@@ -202,3 +202,20 @@ def test_telegram_secret_and_malformed_updates() -> None:
     for body in (b"nope", b"[]", b'{"update_id": "x"}', b'{"update_id": 1, "message": {}}'):
         with pytest.raises(telegram.WireError):
             telegram.parse(body)
+
+
+def test_an_exotel_sms_receipt_is_dated_when_exotel_says_it_was_delivered() -> None:
+    from urllib.parse import parse_qsl
+
+    from sahaya.channels.exotel import sms
+
+    now = datetime(2025, 3, 10, 14, 0, tzinfo=UTC)
+    form = (FIXTURES / "exotel" / "sms-status-sent.form").read_text().strip()
+    got = sms.receipt(dict(parse_qsl(form)), now)  # DateSent=2025-03-10 19:06:12, Indian time
+    assert got is not None
+    assert got.at == datetime(2025, 3, 10, 13, 36, 12, tzinfo=UTC)
+    fields = {"SmsSid": "s1", "Status": "sent"}
+    for sent in ("2025-03-10 21:00:00", "soon", None):  # ahead of now, unreadable, absent
+        late = sms.receipt(fields | {"DateSent": sent}, now)
+        assert late is not None
+        assert late.at == now

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -98,4 +99,17 @@ def receipt(fields: Mapping[str, object], now: datetime) -> Receipt | None:
         detail = fields.get("DetailedStatus") or ""
         code = fields.get("DetailedStatusCode") or fields.get("ExoStatusCode") or ""
         error = f"Exotel {status}: {detail} {code}".strip()
-    return Receipt(sid, state, now, error)
+    return Receipt(sid, state, _sent_at(fields.get("DateSent"), now), error)
+
+
+IST = ZoneInfo("Asia/Kolkata")
+
+
+def _sent_at(value: object, now: datetime) -> datetime:
+    """When Exotel says the SMS reached its end (`DateSent`, `YYYY-MM-DD HH:mm:ss`; Exotel's
+    timestamps are Indian time), else when the callback came. Never later than now."""
+    try:
+        sent = datetime.strptime(str(value).strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=IST)
+    except ValueError:
+        return now
+    return min(sent, now)
