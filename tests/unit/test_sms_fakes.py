@@ -350,6 +350,51 @@ async def test_exotel_sms_accepts_the_exophone_as_from(exo_api: httpx.AsyncClien
     assert answer.status_code == 200
 
 
+async def test_each_text_goes_out_under_its_own_dlt_template_id(
+    exotel: FakeExotelSms, exo_api: httpx.AsyncClient
+) -> None:
+    """An acknowledgement and a sign-in code are different registered texts: the adapter
+    names each one's template, and the account's single id covers the rest."""
+    import uuid
+
+    from sahaya.channels.exotel import sms as exotel_sms
+    from sahaya.messaging.accounts import ChannelAccount
+    from sahaya.messaging.domain import Channel
+    from sahaya.messaging.ports import OutboundMessage
+
+    account = ChannelAccount(
+        id=uuid.uuid4(),
+        tenant_id=uuid.uuid4(),
+        channel=Channel.SMS,
+        provider=exotel_sms.PROVIDER,
+        name="sms",
+        address="APNAFD",
+        api_base_url="https://api.in.exotel.com",
+        settings={
+            "account_sid": SID,
+            "dlt_templates": {"ticket_acknowledgement": "1107160000000000001"},
+            "dlt_template_id": "1107160000000000009",
+        },
+        secrets={"api_key": KEY, "api_token": TOKEN},
+    )
+    for template in ("ticket_acknowledgement", "agent_reply"):
+        message = OutboundMessage(
+            id=uuid.uuid4(),
+            channel=Channel.SMS,
+            recipient="+919847012345",
+            subject="",
+            body=MESSAGE,
+            template=template,
+            language="en",
+            reference="AF-008812",
+        )
+        await exotel_sms.send(account, message, exo_api)
+    assert [s.form["DltTemplateId"] for s in exotel.sent] == [
+        "1107160000000000001",
+        "1107160000000000009",
+    ]
+
+
 def test_dlt_templates_match_variables_of_up_to_30_characters() -> None:
     assert matches_dlt_template(MESSAGE, {TEMPLATE})
     assert matches_dlt_template(

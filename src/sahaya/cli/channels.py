@@ -115,6 +115,14 @@ def add_sms(
     api_token: Annotated[str, typer.Option(help="Exotel API token (Exotel only)")] = "",
     account_sid: Annotated[str, typer.Option(help="Exotel account SID (Exotel only)")] = "",
     dlt_entity_id: Annotated[str, typer.Option(help="DLT principal entity id")] = "",
+    dlt_template: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="DLT template id of a Sahaya text, NAME=ID (otp, ticket_acknowledgement,"
+            " registration_hint, agent_reply…; repeatable), or a bare ID for every text"
+            " (Exotel only)"
+        ),
+    ] = None,
     name: Annotated[str, typer.Option(help="A name for the account")] = "sms",
     api_base_url: Annotated[str, typer.Option(help="Default: the provider's")] = "",
 ) -> None:
@@ -128,6 +136,7 @@ def add_sms(
         chosen, base = exotel_sms.PROVIDER, api_base_url or exotel_sms.DEFAULT_BASE_URL
         account_secrets = {"api_key": api_key, "api_token": api_token, "webhook_key": key}
         extra = {"account_sid": account_sid, "dlt_entity_id": dlt_entity_id}
+        extra |= _dlt_templates(dlt_template or [])
     else:
         raise typer.BadParameter("textlocal or exotel", param_hint="--provider")
     account_id = _create(Channel.SMS, chosen, name, sender, base, {}, account_secrets)
@@ -145,6 +154,20 @@ def add_sms(
     if chosen == textlocal.PROVIDER:
         inbound = f"{_public_base()}/webhooks/sms/{account_id}/inbound?key={key}"
         typer.echo(f"inbound SMS (Textlocal inbox): {inbound}")
+
+
+def _dlt_templates(given: list[str]) -> dict[str, Any]:
+    """`NAME=ID` pairs into `dlt_templates`, a bare `ID` into `dlt_template_id`."""
+    found: dict[str, Any] = {}
+    for item in given:
+        name, sep, template_id = item.partition("=")
+        if not sep:
+            found["dlt_template_id"] = name.strip()
+        elif name.strip() and template_id.strip():
+            found.setdefault("dlt_templates", {})[name.strip()] = template_id.strip()
+        else:
+            raise typer.BadParameter(f"{item!r}: NAME=ID or ID", param_hint="--dlt-template")
+    return found
 
 
 @app.command("email")

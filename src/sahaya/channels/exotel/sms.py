@@ -2,7 +2,8 @@
 (form-encoded, HTTP Basic with the API key and token) and read its status callback.
 
 An account's `address` is its sender (a DLT-approved header or the ExoPhone); settings
-hold `account_sid`, the DLT entity and template ids and the `status_callback` URL; secrets
+hold `account_sid`, the DLT entity id, the DLT template ids (one per Sahaya template, or
+one for all) and the `status_callback` URL; secrets
 hold `api_key`, `api_token` and the `webhook_key` that callback URLs carry. Malayalam
 needs `EncodingType=unicode`. HTTP 200 means accepted, not delivered: the status callback
 says `sent` (delivered to the handset) or `failed`/`failed_dnd`; the JSON shape of the newer
@@ -53,13 +54,11 @@ async def send(
     }
     if any(ord(ch) > 127 for ch in message.body):
         form["EncodingType"] = "unicode"
-    for setting, name in (
-        ("status_callback", "StatusCallback"),
-        ("dlt_entity_id", "DltEntityId"),
-        ("dlt_template_id", "DltTemplateId"),
-    ):
+    for setting, name in (("status_callback", "StatusCallback"), ("dlt_entity_id", "DltEntityId")):
         if account.settings.get(setting):
             form[name] = str(account.settings[setting])
+    if template_id := dlt_template_id(account.settings, message.template):
+        form["DltTemplateId"] = template_id
     try:
         response = await http.post(
             f"{account.api_base_url or DEFAULT_BASE_URL}/v1/Accounts/{sid}/Sms/send.json",
@@ -83,6 +82,18 @@ async def send(
         return SendResult(provider_message_id=str(answer["SMSMessage"]["Sid"]))
     except (KeyError, TypeError):
         raise TransientSendError(f"unexpected answer: {response.text[:300]}") from None
+
+
+def dlt_template_id(settings: Mapping[str, object], template: str | None) -> str | None:
+    """The DLT template a message's text was registered under: in India every SMS body
+    must match one, and a sign-in code, an acknowledgement and an agent's reply are
+    different texts — so an id per Sahaya template (`dlt_templates`), else the account's
+    one `dlt_template_id`."""
+    per_template = settings.get("dlt_templates")
+    if isinstance(per_template, Mapping) and template and per_template.get(template):
+        return str(per_template[template])
+    fallback = settings.get("dlt_template_id")
+    return str(fallback) if fallback else None
 
 
 def receipt(fields: Mapping[str, object], now: datetime) -> Receipt | None:
