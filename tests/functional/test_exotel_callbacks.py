@@ -24,6 +24,7 @@ from sahaya.voice import services as voice
 from sahaya.voice.config import voice_config
 from sahaya.voice.ports import CallPlacer, CallRequest, PlacerAccount
 from sahaya.voice.repository import VoiceRepository
+from sahaya.web.webhooks import exotel as exotel_webhooks
 from tests.conftest import TokenFactory, bearer, rows, serving
 from tests.functional.voice_support import CHAIN, CUSTOMER, PHONES, call, dial, end, gate, params
 
@@ -346,3 +347,68 @@ async def test_a_try_that_died_before_placing_its_call_is_resumed_without_a_stuc
         (False, "no_answer")
     ]
     assert rows(db_url, OPEN_LEGS) == []
+
+
+class _Clock:
+    """The webhooks' clock, moved by the test (sweeps are passed the same times)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    async def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
+    fixed = _Clock(datetime.now(UTC))
+    monkeypatch.setattr(exotel_webhooks, "clock", fixed)
+    return fixed
+
+
+async def test_a_completed_callback_ends_the_customers_run_of_unanswered_calls(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    exotel: FakeExotelApi,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+) -> None:
+    """Called back and spoken to, the customer starts afresh: their next missed call is
+    logged, not ticketed again."""
+    await automatic_callback_due(client, key, db_url)
+    exotel.phones = {PHONES["kochi1"]: Phone(Behaviour.ANSWER, talk_seconds=60)}
+    assert (await sweep(database, settings, datetime.now(UTC))).placed == 1
+    await exotel.flush()
+    assert rows(db_url, "SELECT status FROM callback_requests") == [("completed",)]
+    ((kochi1,),) = rows(db_url, "SELECT id FROM executives WHERE phone_e164 = %s", PHONES["kochi1"])
+    assert rows(db_url, "SELECT answered_by FROM calls WHERE direction = 'outbound'") == [(kochi1,)]
+    await call(client, key)  # one more missed call
+    assert rows(db_url, "SELECT status FROM callback_requests") == [("completed",)]
+    assert rows(db_url, "SELECT count(*) FROM tickets") == [(1,)]
+
+
+async def test_unanswered_callback_tries_are_not_the_customers_unanswered_calls(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    exotel: FakeExotelApi,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+    clock: _Clock,
+) -> None:
+    """Three tries nobody picked up fail the request; a single missed call the customer
+    makes afterwards is logged, not ticketed: only the customer's own calls count."""
+    start = clock.now
+    await automatic_callback_due(client, key, db_url)
+    for attempt in range(3):
+        clock.now = start + attempt * (POLICY.spacing + timedelta(seconds=5))
+        assert (await sweep(database, settings, clock.now)).placed == 1
+        await exotel.flush()
+    assert rows(db_url, "SELECT status FROM callback_requests") == [("failed",)]
+    clock.now = start + timedelta(minutes=31)  # the first three calls left the window
+    await call(client, key)
+    assert rows(db_url, "SELECT status FROM callback_requests") == [("failed",)]
+    assert rows(db_url, "SELECT count(*) FROM tickets") == [(1,)]

@@ -12,6 +12,7 @@ from sahaya.voice.domain import (
     DialTiming,
     LegOutcome,
     Outcome,
+    conversation_happened,
     leg_outcomes,
     missed_in_a_row,
     outcome_of,
@@ -106,3 +107,22 @@ def test_the_state_line_is_the_franchisees_phone_else_its_executives_by_rank() -
     assert lines_of(None, executives, depth=2) == ("+919400000021", "+919400000022")
     assert lines_of("", executives, depth=0) == ("+919400000021",)  # at least one
     assert lines_of(None, [], depth=1) == ()
+
+
+@pytest.mark.parametrize(
+    ("status", "legs", "seconds", "talked"),
+    [
+        ("completed", ("completed", "completed"), 241, True),
+        ("completed", ("completed", "no-answer"), 0, False),  # the customer did not pick up
+        ("completed", ("completed",), None, False),
+        ("no-answer", ("no-answer",), 0, False),
+        ("completed", (), 75, True),  # a form report: no Legs, the duration decides
+        ("completed", (), 0, False),
+        ("completed", (), None, True),  # nothing but the status
+        ("busy", (), None, False),
+    ],
+)
+def test_a_callback_conversation_needs_both_parties(
+    status: str, legs: tuple[str, ...], seconds: int | None, talked: bool
+) -> None:
+    assert conversation_happened(status, legs, seconds) is talked

@@ -262,6 +262,7 @@ async def on_report(
     call: CallRow,
     status: str,
     legs: tuple[str | None, ...],
+    talked: bool,
     duration: int | None,
     now: datetime,
     policy: domain.CallbackPolicy,
@@ -271,15 +272,17 @@ async def on_report(
     row = await repo.callback_for_call(call.id)
     if row is None or row.status != "dialling":
         return
+    # Without `Legs` (a form report), a completed call is one the executive took.
+    executive = legs[0] if legs else ("completed" if talked else status)
     for leg in await repo.legs(call.id):
-        leg.outcome = "answered" if legs and legs[0] == "completed" else "no_answer"
+        leg.outcome = "answered" if executive == "completed" else "no_answer"
         leg.ended_at = now
-    if domain.conversation_happened(status, legs):
+    if talked:
         row.status, row.completed_at, row.next_attempt_at = "completed", now, None
         row.updated_at = now
         note = f"Called back: conversation of {duration or 0} s."
     else:
-        who = "the executive" if not legs or legs[0] != "completed" else "the customer"
+        who = "the executive" if executive != "completed" else "the customer"
         again = _failed_attempt(row, policy, now, f"try {row.attempts}: {status} ({who})")
         note = f"Callback try {row.attempts}: {status}, {who} did not pick up. " + (
             f"Next try at {row.next_attempt_at:%H:%M} UTC." if again else "No tries left."
@@ -355,8 +358,15 @@ async def record_status(
     outcome = _STATUS_OUTCOME.get(event.status)
     if outcome is None:  # in-progress: not an end
         return True
-    # A conversation needs both legs answered; otherwise whoever did not pick up decides.
-    if outcome == domain.Outcome.ANSWERED and any(s not in (None, "completed") for s in event.legs):
+    # Answered means a conversation; otherwise whoever did not pick up decides.
+    talked = domain.conversation_happened(event.status, event.legs, event.duration)
+    if talked:
+        outcome = domain.Outcome.ANSWERED
+        # The executive rung first took it: like an inbound call they answered, it ends
+        # the customer's run of unanswered calls (the busy-caller rule).
+        legs = await repo.legs(call.id)
+        call.answered_by = legs[0].executive_id if legs else None
+    elif outcome == domain.Outcome.ANSWERED:
         outcome = domain.Outcome.NO_ANSWER
     call.outcome = outcome.value
     call.duration_seconds = event.duration
@@ -367,6 +377,7 @@ async def record_status(
         call=call,
         status=event.status,
         legs=event.legs,
+        talked=talked,
         duration=event.duration,
         now=now,
         policy=policy,

@@ -203,6 +203,15 @@ class CallbackPolicy:
         return now + self.spacing if attempts < self.tries else None
 
 
-def conversation_happened(status: str, legs: Sequence[str | None]) -> bool:
-    """A callback is done only when both the executive and the customer talked."""
-    return status == "completed" and len(legs) >= 2 and all(leg == "completed" for leg in legs)
+def conversation_happened(
+    status: str, legs: Sequence[str | None], conversation_seconds: int | None
+) -> bool:
+    """A callback is done only when both the executive and the customer talked. Exotel
+    documents `Legs` only in JSON reports (how a form flattens them is undocumented), so
+    without them `ConversationDuration` — seconds both parties were connected — decides,
+    and without that the call's status (providers.md §1.c)."""
+    if legs:
+        return status == "completed" and len(legs) >= 2 and all(leg == "completed" for leg in legs)
+    if conversation_seconds is not None:
+        return conversation_seconds > 0
+    return status == "completed"

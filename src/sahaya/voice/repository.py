@@ -193,11 +193,14 @@ class VoiceRepository:
 
     async def unanswered_since(self, customer_id: uuid.UUID, since: datetime) -> list[datetime]:
         """When the customer's unanswered calls since `since` started — only those after
-        their last answered call: getting through ends a run of unanswered calls."""
+        their last answered call: getting through ends a run of unanswered calls, and so
+        does a callback that reached a conversation (its executive is its `answered_by`).
+        Only calls the customer made count: a callback try nobody picked up is not one."""
         answered = aliased(CallRow)
         rows = await self.session.scalars(
             select(CallRow.started_at).where(
                 CallRow.customer_id == customer_id,
+                CallRow.direction == "inbound",
                 CallRow.started_at > since,
                 CallRow.outcome.in_([o.value for o in UNANSWERED]),
                 ~exists().where(
@@ -565,11 +568,12 @@ async def unclaim(connection: AsyncConnection, tenant_id: uuid.UUID, sid: str) -
 
 # --------------------------------------------------------------------- outcome fast path
 
-# When a customer's unanswered calls in the window started (the busy-caller rule); the
-# customer is `{customer}`, an SQL expression.
+# When a customer's unanswered calls in the window started (the busy-caller rule): calls
+# they made, after their last call that reached an executive (a callback included); the
+# customer is `{customer}`, an SQL expression. As `VoiceRepository.unanswered_since`.
 _UNANSWERED_STARTS = f"""
 SELECT coalesce(array_agg(u.started_at), '{{{{}}}}') FROM calls u
-WHERE u.customer_id = {{customer}} AND u.started_at > %(since)s
+WHERE u.customer_id = {{customer}} AND u.direction = 'inbound' AND u.started_at > %(since)s
   AND u.outcome IN ({", ".join(f"'{o}'" for o in sorted(UNANSWERED))})
   AND NOT EXISTS (SELECT FROM calls a WHERE a.customer_id = {{customer}}
                   AND a.answered_by IS NOT NULL AND a.started_at > u.started_at)"""  # noqa: S608
