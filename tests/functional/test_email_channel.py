@@ -32,7 +32,7 @@ from cryptography.x509.oid import NameOID
 from typer.testing import CliRunner
 
 from sahaya.channels import registry
-from sahaya.channels.email import automated, body, imap, inbound, listener
+from sahaya.channels.email import automated, body, imap, inbound, listener, threads
 from sahaya.channels.email import tasks as email_tasks
 from sahaya.channels.email.handoff import Inbox
 from sahaya.channels.email.smtp import SmtpConfig, SmtpSender
@@ -187,12 +187,19 @@ async def poll(
 async def send_outbox(
     database: Database, smtp_server: SmtpServer, now: datetime | None = None
 ) -> messaging.DeliveryRun:
-    sender = SmtpSender(
-        SmtpConfig(host=smtp_server.host, port=smtp_server.port, mail_from=MAIL_FROM, timeout=5)
+    """Send the due email through the SMTP server with the sender the worker builds."""
+    config = Settings(
+        environment="test",
+        smtp_host=smtp_server.host,
+        smtp_port=smtp_server.port,
+        smtp_timeout=5,
+        mail_from=MAIL_FROM,
     )
-    async with UnitOfWork(database) as uow:
-        run = await messaging.deliver_due(uow=uow, sender=sender, now=now or datetime.now(UTC))
-        await uow.commit()
+    async with httpx.AsyncClient() as http:
+        [sender] = [s for s in registry.senders(database, config, http) if s.channel == "email"]
+        async with UnitOfWork(database) as uow:
+            run = await messaging.deliver_due(uow=uow, sender=sender, now=now or datetime.now(UTC))
+            await uow.commit()
     return run
 
 
@@ -251,10 +258,57 @@ async def test_a_customers_mail_opens_a_ticket_answered_with_threading_headers(
     [mail] = smtp_server.recorder.messages()
     assert mail["To"] == "anjali@example.in"
     assert FIRST in mail["Subject"]
-    assert mail["In-Reply-To"] == f"<{FIRST}@sahaya.test>"
-    assert mail["References"] == f"<{FIRST}@sahaya.test>"
+    # It answers the customer's mail, so their mail client files it under theirs.
+    assert mail["In-Reply-To"] == "<CAF4512.anjali@mail.example.in>"
+    assert mail["References"] == f"<{FIRST}@sahaya.test> <CAF4512.anjali@mail.example.in>"
     assert mail["Message-ID"].startswith(f"<{FIRST}.")
     assert mail["Auto-Submitted"] == "auto-replied"
+
+
+async def test_an_agents_reply_answers_the_customers_latest_mail_in_their_thread(
+    listener_account: ChannelAccount,
+    customer: uuid.UUID,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+    smtp_server: SmtpServer,
+    client: httpx.AsyncClient,
+    make_token: TokenFactory,
+) -> None:
+    """The customer's second mail answers our acknowledgement; the agent's reply names it
+    in In-Reply-To and its whole thread in References, and the ticket's id as well."""
+    await through_listener(database, settings, fixture("plain.eml"))
+    await through_listener(database, settings, fixture("reply.eml"))
+    assert rows(db_url, "SELECT outcome FROM inbound_events ORDER BY received_at") == [
+        ("ticket_opened",),
+        ("threaded",),
+    ]
+    agent = bearer(await make_token("agent", KOCHI))
+    response = await client.post(
+        f"/api/v1/tickets/{FIRST}/entries",
+        json={"kind": "agent_reply", "body": "The refund was sent again today."},
+        headers=agent,
+    )
+    assert response.status_code == 201, response.text
+    assert (await send_outbox(database, smtp_server)).sent == 2
+    ack, reply = sorted(smtp_server.recorder.messages(), key=lambda m: "Re:" in m["Subject"])
+    assert ack["In-Reply-To"] == "<CAF4512.anjali@mail.example.in>"
+    assert reply["In-Reply-To"] == "<CAF4512-2.anjali@mail.example.in>"
+    assert reply["References"].split() == [
+        f"<{FIRST}@sahaya.test>",
+        "<CAF4512.anjali@mail.example.in>",
+        f"<{FIRST}.5f0c2d7e9b8a4c1d8e3f2a1b0c9d8e7f@sahaya.test>",
+        "<CAF4512-2.anjali@mail.example.in>",
+    ]
+    # The customer's answer to that reply finds the ticket again by its headers alone.
+    answer = EmailMessage()
+    answer["From"], answer["To"] = "anjali@example.in", "help@sahaya.test"
+    answer["Subject"], answer["Message-ID"] = "thanks", "<CAF4512-4.anjali@mail.example.in>"
+    answer["In-Reply-To"], answer["References"] = reply["Message-ID"], reply["References"]
+    answer.set_content("Got it, thank you.")
+    await through_listener(database, settings, bytes(answer))
+    assert rows(db_url, "SELECT count(*) FROM tickets") == [(1,)]
+    assert entries(db_url)[-1] == "Got it, thank you."
 
 
 async def test_a_reply_joins_its_ticket_and_reopens_it_once_resolved(
@@ -1043,6 +1097,38 @@ def test_outbound_threading_headers_only_for_tickets() -> None:
     notice = built("away:+919400000001", "Executive away")
     assert notice["In-Reply-To"] is None
     assert notice["Subject"] == "Executive away"
+
+
+def test_a_long_thread_is_trimmed_and_long_ids_are_never_encoded() -> None:
+    """Outlook writes Message-IDs of 80+ characters; the email package used to RFC 2047-
+    encode a word longer than a line, which no mail client would match again."""
+    outlook = "DB9PR04MB8445D8D4B3A1C7F2E8F1E6A5C9A12@DB9PR04MB8445.eurprd04.prod.outlook.com"
+    thread = [f"old-{n}@example.in" for n in range(30)]
+    raw = {"message_id": f"<{outlook}>", "references": thread}
+    answered = threads.Answered.from_raw(raw)
+    mail = SmtpSender(SmtpConfig(host="unused", mail_from=MAIL_FROM)).build(
+        OutboundMessage(
+            id=uuid.uuid4(),
+            channel=Channel.EMAIL,
+            recipient="anjali@example.in",
+            subject="Refund",
+            body="Your refund is on its way.",
+            template="agent_reply",
+            language="en",
+            reference="AF-000123",
+        ),
+        datetime.now(UTC),
+        answered,
+    )
+    received = BytesParser(policy=default_policy).parsebytes(bytes(mail))
+    assert received["In-Reply-To"] == f"<{outlook}>"
+    references = received["References"].split()
+    assert len(references) == threads.MAX_REFERENCES
+    assert references[:2] == ["<AF-000123@sahaya.test>", "<old-0@example.in>"]
+    assert references[-2:] == ["<old-29@example.in>", f"<{outlook}>"]
+    assert b"=?" not in bytes(mail).split(b"\r\n\r\n")[0]
+    # A mail without a Message-ID cannot be answered: only the ticket is named.
+    assert threads.Answered.from_raw({"message_id": "", "references": thread}) is None
 
 
 async def test_a_long_sender_address_is_processed_and_an_impossible_one_is_named(

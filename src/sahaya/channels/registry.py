@@ -138,7 +138,7 @@ def senders(database: Database, settings: Settings, http: httpx.AsyncClient) -> 
     """Every outbound channel this process can send on. Email needs an SMTP host; the
     provider channels read their accounts from the database per message."""
     found: list[Sender] = [sender_for(c, database, settings, http) for c in CHANNELS]
-    email = SmtpSender.from_settings(settings)
+    email = SmtpSender.from_settings(settings, database=database)
     if email is not None:
         found.append(email)
     return found

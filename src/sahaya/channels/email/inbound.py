@@ -17,6 +17,8 @@
   the part in walk order>`: the bytes stay inside the mail, which the caller keeps in the
   spool, and `attachment()` reads the part back. Files the ticket store would refuse
   (type, size, count) are named in the text instead, so the mail still opens its ticket.
+* `raw` keeps the Message-ID and the thread the mail belongs to (its References, trimmed), so
+  our answer can name both (channels.email.threads).
 * Machine-written mail (`automated.reason`) becomes `UNSUPPORTED` with the reason as its
   text; a delivery report also yields receipts for the message of ours it names.
 * Nothing here raises on a malformed mail: what cannot be read becomes `UNSUPPORTED`.
@@ -35,7 +37,7 @@ from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import parseaddr
 
-from sahaya.channels.email import automated, body
+from sahaya.channels.email import automated, body, threads
 from sahaya.messaging.domain import (
     ADDRESS_MAX,
     InboundKind,
@@ -212,6 +214,12 @@ def attachment(parts: list[Message], index: int) -> tuple[bytes, str]:
 def _raw_fields(mail: EmailMessage, sha: str, size: int, why: str | None) -> dict[str, object]:
     return {
         "message_id": automated.header(mail, "Message-ID"),
+        # What an answer to this mail lists before its id (channels.email.threads).
+        "references": list(
+            threads.thread_of(
+                automated.header(mail, "References"), automated.header(mail, "In-Reply-To")
+            )
+        ),
         "from": automated.header(mail, "From"),
         "to": automated.header(mail, "To"),
         "date": automated.header(mail, "Date"),

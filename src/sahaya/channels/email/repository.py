@@ -1,15 +1,17 @@
-"""The email channel's queries: which accounts to poll or deliver to, and which ticket an
-earlier mail of the customer's went into (threading by Message-ID)."""
+"""The email channel's queries: which accounts to poll or deliver to, which ticket an
+earlier mail of the customer's went into, and which of their mails ours answers (threading
+by Message-ID)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import func, select
 
 from sahaya.messaging.domain import Channel
-from sahaya.messaging.tables import ChannelAccountRow, InboundEventRow
+from sahaya.messaging.tables import ChannelAccountRow, InboundEventRow, OutboxMessageRow
 from sahaya.persistence import Database
 from sahaya.tickets import TicketRow
 
@@ -62,3 +64,29 @@ async def ticket_answered(
             .order_by(InboundEventRow.received_at.desc())
             .limit(1)
         )
+
+
+async def answered_mail(*, database: Database, outbox_id: uuid.UUID) -> dict[str, Any] | None:
+    """The kept fields (`raw`: Message-ID, References) of the latest mail the customer wrote
+    on the ticket this outbox message is about, up to when the message was written (an
+    acknowledgement answers the mail that opened the ticket, even if sent after another);
+    None when they never mailed it, or when the message is to no customer (staff notices)."""
+    async with database.session() as session:
+        found = await session.scalar(
+            select(InboundEventRow.payload["raw"])
+            .join(ChannelAccountRow, ChannelAccountRow.id == InboundEventRow.account_id)
+            .join(
+                OutboxMessageRow,
+                (OutboxMessageRow.ticket_id == InboundEventRow.ticket_id)
+                & (OutboxMessageRow.customer_id == InboundEventRow.customer_id),
+            )
+            .where(
+                OutboxMessageRow.id == outbox_id,
+                ChannelAccountRow.channel == Channel.EMAIL.value,
+                InboundEventRow.kind == "message",
+                InboundEventRow.received_at <= OutboxMessageRow.created_at,
+            )
+            .order_by(InboundEventRow.received_at.desc())
+            .limit(1)
+        )
+    return found if isinstance(found, dict) else None

@@ -18,11 +18,14 @@ Quirks, and what we do about them:
 * Headers: From (settings), Reply-To, Date, `Content-Language`, `X-Sahaya-Ticket` with the
   ticket number, and `Auto-Submitted: auto-replied` (RFC 3834) on acknowledgements so
   customers' auto-responders do not answer them.
-* Threading: every mail about a ticket carries `In-Reply-To` and `References` naming the
-  ticket's thread id `<AF-000123@domain>` (no mail has that id; it is the root every mail
-  of the ticket hangs from, so mail clients group them), and the number in the subject
-  (`[AF-000123]` is added when the subject lacks it). A customer's reply then names the
-  ticket twice over, which is how inbound mail finds it (channels.email.inbound).
+* Threading (channels.email.threads): a mail about a ticket the customer wrote to by email
+  answers their latest mail there (`In-Reply-To` its Message-ID, `References` their thread
+  and that id), looked up per send by the outbox row; every mail about a ticket also lists
+  the ticket's thread id `<AF-000123@domain>` in `References` (the root they all hang
+  from) and carries the number in the subject (`[AF-000123]` is added when the subject
+  lacks it). A customer's reply then names the ticket twice over, which is how inbound
+  mail finds it (channels.email.inbound). Without a database (tests, tools) only the
+  ticket's thread id is named.
 * Malayalam subjects are RFC 2047-encoded; non-ASCII bodies go base64 so no 8BITMIME
   support is needed from the relay.
 """
@@ -39,6 +42,7 @@ from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, parseaddr
 
+from sahaya.channels.email import repository, threads
 from sahaya.messaging.domain import ACKNOWLEDGEMENT, Capabilities, Channel
 from sahaya.messaging.ports import (
     OutboundMessage,
@@ -47,6 +51,7 @@ from sahaya.messaging.ports import (
     SendResult,
     TransientSendError,
 )
+from sahaya.persistence import Database
 from sahaya.settings import Settings
 from sahaya.tickets.domain import parse_number
 
@@ -97,14 +102,18 @@ def classify(exc: Exception) -> SendError:
 class SmtpSender:
     """The email channel's sender; one per worker process."""
 
-    def __init__(self, config: SmtpConfig) -> None:
+    def __init__(self, config: SmtpConfig, *, database: Database | None = None) -> None:
         self.config = config
+        self.database = database
         self._envelope_from = parseaddr(config.mail_from)[1]
         self._domain = self._envelope_from.rpartition("@")[2] or "sahaya"
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SmtpSender | None:
-        """None when `SAHAYA_SMTP_HOST` is empty: email stays queued until it is set."""
+    def from_settings(
+        cls, settings: Settings, *, database: Database | None = None
+    ) -> SmtpSender | None:
+        """None when `SAHAYA_SMTP_HOST` is empty: email stays queued until it is set.
+        `database`: where the customer's mails are looked up, to answer them in-thread."""
         if not settings.smtp_host:
             return None
         return cls(
@@ -117,7 +126,8 @@ class SmtpSender:
                 timeout=settings.smtp_timeout,
                 mail_from=settings.mail_from,
                 reply_to=settings.mail_reply_to,
-            )
+            ),
+            database=database,
         )
 
     @property
@@ -136,7 +146,10 @@ class SmtpSender:
         """The per-ticket root id every mail about the ticket references."""
         return f"<{_UNSAFE.sub('', ticket_number)}@{self._domain}>"
 
-    def build(self, message: OutboundMessage, now: datetime) -> EmailMessage:
+    def build(
+        self, message: OutboundMessage, now: datetime, answered: threads.Answered | None = None
+    ) -> EmailMessage:
+        """The mail; `answered` is the customer's mail it replies to, if any."""
         ticket = (
             message.reference if message.reference and parse_number(message.reference) else None
         )
@@ -150,9 +163,12 @@ class SmtpSender:
         mail["Subject"] = subject
         mail["Date"] = format_datetime(now)
         mail["Message-ID"] = self.message_id(message)
-        if ticket is not None:
-            mail["In-Reply-To"] = self.thread_id(ticket)
-            mail["References"] = self.thread_id(ticket)
+        root = self.thread_id(ticket).strip("<>") if ticket is not None else None
+        in_reply_to, references = threads.headers(root=root, answered=answered)
+        if in_reply_to is not None:
+            mail["In-Reply-To"] = threads.MessageIds("In-Reply-To", [in_reply_to])
+        if references:
+            mail["References"] = threads.MessageIds("References", references)
         if message.reference:
             mail["X-Sahaya-Ticket"] = message.reference
         if message.template == ACKNOWLEDGEMENT:
@@ -170,8 +186,15 @@ class SmtpSender:
             )
         return mail
 
+    async def answered(self, message: OutboundMessage) -> threads.Answered | None:
+        """The customer's latest mail on the message's ticket, which this one answers."""
+        if self.database is None or not parse_number(message.reference or ""):
+            return None
+        raw = await repository.answered_mail(database=self.database, outbox_id=message.id)
+        return threads.Answered.from_raw(raw) if raw is not None else None
+
     async def send(self, message: OutboundMessage) -> SendResult:
-        mail = self.build(message, datetime.now(UTC))
+        mail = self.build(message, datetime.now(UTC), await self.answered(message))
         await asyncio.to_thread(self._transmit, mail, message.recipient)
         return SendResult(provider_message_id=str(mail["Message-ID"]))
 
