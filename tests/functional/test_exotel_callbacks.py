@@ -412,3 +412,68 @@ async def test_unanswered_callback_tries_are_not_the_customers_unanswered_calls(
     await call(client, key)
     assert rows(db_url, "SELECT status FROM callback_requests") == [("failed",)]
     assert rows(db_url, "SELECT count(*) FROM tickets") == [(1,)]
+
+
+@pytest.mark.parametrize("report_as", ["application/x-www-form-urlencoded", "multipart/form-data"])
+async def test_a_callback_reported_as_a_form_is_closed_by_its_conversation(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    exotel: FakeExotelApi,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+    report_as: str,
+) -> None:
+    """Exotel's default report is a form, which carries no `Legs`: the conversation's
+    duration says the customer was reached, and the request is done."""
+    await automatic_callback_due(client, key, db_url)
+    exotel.report_as = report_as
+    exotel.phones = {PHONES["kochi1"]: Phone(Behaviour.ANSWER, talk_seconds=42)}
+    assert (await sweep(database, settings, datetime.now(UTC))).placed == 1
+    await exotel.flush()
+    assert [p.answered for p in exotel.placed] == [200]
+    assert rows(db_url, "SELECT status, attempts FROM callback_requests") == [("completed", 1)]
+    outbound = "SELECT outcome, duration_seconds FROM calls WHERE direction = 'outbound'"
+    assert rows(db_url, outbound) == [("answered", 42)]
+
+
+async def test_a_callback_the_executive_missed_reported_as_a_form_is_tried_again(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    exotel: FakeExotelApi,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+) -> None:
+    await automatic_callback_due(client, key, db_url)
+    exotel.report_as = "multipart/form-data"
+    assert (await sweep(database, settings, datetime.now(UTC))).placed == 1
+    await exotel.flush()
+    assert rows(db_url, "SELECT status, attempts FROM callback_requests") == [("pending", 1)]
+    outbound = "SELECT outcome FROM calls WHERE direction = 'outbound'"
+    assert rows(db_url, outbound) == [("no_answer",)]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "reason"),
+    [
+        ("multipart/form-data", b"CallSid=x&Status=completed", "multipart"),
+        ("multipart/form-data; boundary=zz", b"--zz\r\nnot a part\r\n--zz--", "CallSid"),
+        (
+            "multipart/form-data; boundary=zz",
+            b'--zz\r\nContent-Disposition: form-data; name="CallSid"\r\n\r\n\xff\xfe\r\n--zz--',
+            "UTF-8",
+        ),
+        ("application/x-www-form-urlencoded", b"CallSid=\xff", "UTF-8"),
+    ],
+)
+async def test_malformed_status_forms_are_refused_with_a_reason(
+    client: httpx.AsyncClient, key: str, content_type: str, body: bytes, reason: str
+) -> None:
+    response = await client.post(
+        f"/webhooks/exotel/status?key={key}", content=body, headers={"Content-Type": content_type}
+    )
+    assert response.status_code == 400
+    assert reason in response.text

@@ -2,7 +2,9 @@
 /v1/Accounts/{sid}/Calls/connect.json`, form-encoded, HTTP Basic auth, answering
 `{"Call": {...}}` or `{"RestException": {...}}` as Exotel does — then, like Exotel, it
 "rings" `From` (the executive) and `To` (the customer) with scripted behaviours and posts
-the JSON StatusCallback with `Legs` to the URL it was given.
+the StatusCallback to the URL it was given: JSON with `Legs`, or — when the request asks
+for it, or by default as Exotel does — form-encoded or `multipart/form-data` without them
+(how Exotel flattens `Legs` into a form is undocumented).
 
 It records every request (`placed`) for tests, and can be told to fail the next requests
 with a status (`fail_next`) so retries are exercised. Run it on a real port (`serve`) or
@@ -53,6 +55,9 @@ class FakeExotelApi:
     status_client: httpx.AsyncClient | None = None
     placed: list[Placed] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)
+    # How status callbacks are posted; None: as the request's `StatusCallbackContentType`
+    # says (form-encoded when it says nothing).
+    report_as: str | None = None
     _reports: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -156,8 +161,16 @@ class FakeExotelApi:
         }
         placed.report = report
         client = self.status_client or httpx.AsyncClient(timeout=10)
+        kind = self.report_as or form.get("StatusCallbackContentType") or "form"
+        fields = {k: str(v) for k, v in report.items() if v is not None and k != "Legs"}
         try:
-            answer = await client.post(form["StatusCallback"], json=report)
+            if "json" in kind:
+                answer = await client.post(form["StatusCallback"], json=report)
+            elif "multipart" in kind:
+                parts = {k: (None, v) for k, v in fields.items()}
+                answer = await client.post(form["StatusCallback"], files=parts)
+            else:
+                answer = await client.post(form["StatusCallback"], data=fields)
             placed.answered = answer.status_code
         finally:
             if self.status_client is None:

@@ -6,18 +6,21 @@ Exotel's quirks absorbed here, so the voice context sees clean values:
   number that cannot be read stays as written, with `e164 = None`);
 * `digits` arrives wrapped in double quotes (`"2"`);
 * old (`From`, `To`) and new (`CallFrom`, `CallTo`) parameter names;
-* status callbacks come form-encoded or as JSON, with `Legs` only in JSON.
+* status callbacks come form-encoded (the default), as `multipart/form-data` or as JSON, with
+  `Legs` only in JSON (how a form would flatten them is undocumented, so none is guessed).
 Nothing here raises on odd input except `WireError`, which the handlers turn into a 4xx.
 """
 
 from __future__ import annotations
 
+import email.errors
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from sahaya.channels.multipart import parse_multipart
 from sahaya.customers import e164_or_none
 from sahaya.messaging.domain import unkeepable
 from sahaya.voice.domain import CallReport
@@ -110,9 +113,11 @@ STATUSES = frozenset({"completed", "failed", "busy", "no-answer", "in-progress",
 
 
 def parse_status(body: bytes, content_type: str) -> StatusCallback:
-    """Form or JSON, as configured by `StatusCallbackContentType`."""
+    """JSON, multipart or (by default) URL-encoded form, as `StatusCallbackContentType`
+    configured it."""
     data: Mapping[str, Any]
-    if "json" in content_type.lower():
+    kind = content_type.lower()
+    if "json" in kind:
         try:
             loaded = json.loads(body or b"null")
         except (ValueError, UnicodeDecodeError, RecursionError):
@@ -120,6 +125,8 @@ def parse_status(body: bytes, content_type: str) -> StatusCallback:
         if not isinstance(loaded, dict):
             raise WireError("body: expected a JSON object")
         data = loaded
+    elif "multipart/form-data" in kind:
+        data = _multipart(body, content_type)
     else:
         try:
             data = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
@@ -144,6 +151,17 @@ def parse_status(body: bytes, content_type: str) -> StatusCallback:
         custom_field=_field(params, "CustomField"),
         legs=tuple(_leg(leg, i) for i, leg in enumerate(legs)),
     )
+
+
+def _multipart(body: bytes, content_type: str) -> dict[str, str]:
+    """The plain fields of a `multipart/form-data` body (a file part is not a field)."""
+    try:
+        fields, _ = parse_multipart(content_type, body)
+    except UnicodeDecodeError:
+        raise WireError("body: a multipart field is not UTF-8") from None
+    except (ValueError, email.errors.MessageError):
+        raise WireError("body: not multipart/form-data (no boundary, or no parts)") from None
+    return fields
 
 
 def _leg(value: object, index: int) -> Leg:
