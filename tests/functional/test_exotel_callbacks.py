@@ -477,3 +477,61 @@ async def test_malformed_status_forms_are_refused_with_a_reason(
     )
     assert response.status_code == 400
     assert reason in response.text
+
+
+async def test_a_callback_exotel_refuses_counts_each_refusal_and_fails_with_the_reason(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    exotel: FakeExotelApi,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+    make_token: TokenFactory,
+) -> None:
+    """A refusal that waiting will not cure (Exotel's 400) is a try like an unanswered
+    one: the reason shows on the request, and after the last try the request fails
+    instead of being placed again forever."""
+    await automatic_callback_due(client, key, db_url)
+    now = datetime.now(UTC)
+    exotel.fail_next = [400, 400, 400, 400]
+    for attempt in range(3):
+        at = now + attempt * (POLICY.spacing + timedelta(seconds=5))
+        assert await sweep(database, settings, at) == callbacks.Sweep(failed=int(attempt == 2))
+        (state,) = rows(db_url, "SELECT status, attempts FROM callback_requests")
+        assert state == ("failed" if attempt == 2 else "pending", attempt + 1)
+    assert await sweep(database, settings, now + timedelta(hours=2)) == callbacks.Sweep()
+    assert exotel.fail_next == [400]  # asked three times, not a fourth
+    assert rows(db_url, OPEN_LEGS) == []  # nobody is held by the refused calls
+    agent = await make_token("agent", "kerala/ernakulam/kochi")
+    listed = await client.get("/api/v1/callbacks?status=failed", headers=bearer(agent))
+    (request,) = listed.json()
+    assert request["last_error"] == "try 3 not placed: Exotel answered 400: Injected failure"
+    notes = rows(
+        db_url, "SELECT body FROM ticket_entries WHERE author = 'system:callback' ORDER BY 1"
+    )
+    assert [n[0] for n in notes][-1] == (
+        "Callback try 3 not placed: Exotel answered 400: Injected failure. No tries left."
+    )
+
+
+async def test_a_callback_without_an_exotel_account_fails_after_its_tries(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    exotel: FakeExotelApi,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+) -> None:
+    await automatic_callback_due(client, key, db_url)
+    with psycopg.connect(db_url) as conn:
+        conn.execute("DELETE FROM voice_accounts")
+    now = datetime.now(UTC)
+    for attempt in range(3):
+        at = now + attempt * (POLICY.spacing + timedelta(seconds=5))
+        await sweep(database, settings, at)
+    assert rows(db_url, "SELECT status, attempts, last_error FROM callback_requests") == [
+        ("failed", 3, "try 3 not placed: no Exotel account")
+    ]
+    assert exotel.placed == []

@@ -106,8 +106,12 @@ async def place_due(
             placed += 1
         elif outcome == "waiting":
             waiting += 1
-        elif not _failed_attempt(row, policy, now, row.last_error or "not placed"):
-            failed += 1
+        else:
+            why = f"try {row.attempts} not placed: {outcome}"
+            again = _failed_attempt(row, policy, now, why)
+            if not again:
+                failed += 1
+            await _note(uow, row, f"Callback {why}. " + _next_try(row, again), now)
     return Sweep(placed, waiting, retried, failed)
 
 
@@ -120,13 +124,19 @@ async def _place(
     public_url: str,
     secret: str,
 ) -> str:
+    """Try to place the call: "placed"; "waiting" (nobody free, or the provider's trouble:
+    tried again shortly, uncounted); else why it cannot be placed. Such a refusal — no
+    account, or one Exotel says waiting will not cure (a 4xx: a number or credentials it
+    rejects) — counts as a try, as an unanswered one does: the supervisor sees each reason
+    on the request, an operator has the tries' spacing to fix an account, and after the
+    last try the request fails with the reason rather than being placed again forever."""
     repo = VoiceRepository(uow.session)
     account = await repo.callback_account(row)
     node = await uow.session.get(NodeRow, row.node_id)
     customer = await uow.session.get(CustomerRow, row.customer_id)
     if account is None or node is None or customer is None:
-        row.status, row.last_error, row.next_attempt_at = "failed", "no Exotel account", None
-        return "failed"
+        row.attempts += 1
+        return "no Exotel account" if account is None else "the customer or node is gone"
     async with uow.database.reading() as connection:  # a try that died before placing
         await unclaim(connection, row.tenant_id, provisional_sid(row.id))
     on_call = await repo.executives_on_calls(row.tenant_id, now - config.on_call_horizon)
@@ -164,7 +174,8 @@ async def _place(
         if exc.transient:
             row.next_attempt_at = now + domain.CallbackPolicy().wait_for_executive
             return "waiting"
-        return "failed"
+        row.attempts += 1
+        return str(exc)
     call = await uow.session.get(CallRow, call_id)
     assert call is not None  # noqa: S101 - committed by the claim
     call.call_sid = sid  # the executive counts as on a call until the report comes
@@ -284,24 +295,35 @@ async def on_report(
     else:
         who = "the executive" if executive != "completed" else "the customer"
         again = _failed_attempt(row, policy, now, f"try {row.attempts}: {status} ({who})")
-        note = f"Callback try {row.attempts}: {status}, {who} did not pick up. " + (
-            f"Next try at {row.next_attempt_at:%H:%M} UTC." if again else "No tries left."
+        note = f"Callback try {row.attempts}: {status}, {who} did not pick up. " + _next_try(
+            row, again
         )
-    if row.ticket_id is not None:
-        ticket = await uow.session.get(TicketRow, row.ticket_id)
-        if ticket is not None:
-            tickets = TicketRepository(uow.session)
-            _entry(
-                tickets,
-                ticket,
-                kind=ticket_domain.EntryKind.SYSTEM_EVENT,
-                author=SYSTEM,
-                body=note,
-                now=now,
-            )
-            tickets.record_event(
-                ticket, actor=SYSTEM, action="callback", changes={"status": row.status}, now=now
-            )
+    await _note(uow, row, note, now)
+
+
+def _next_try(row: CallbackRequestRow, again: bool) -> str:
+    return f"Next try at {row.next_attempt_at:%H:%M} UTC." if again else "No tries left."
+
+
+async def _note(uow: UnitOfWork, row: CallbackRequestRow, note: str, now: datetime) -> None:
+    """What became of a try, on the request's ticket, for the agents who follow it."""
+    if row.ticket_id is None:
+        return
+    ticket = await uow.session.get(TicketRow, row.ticket_id)
+    if ticket is None:
+        return
+    tickets = TicketRepository(uow.session)
+    _entry(
+        tickets,
+        ticket,
+        kind=ticket_domain.EntryKind.SYSTEM_EVENT,
+        author=SYSTEM,
+        body=note,
+        now=now,
+    )
+    tickets.record_event(
+        ticket, actor=SYSTEM, action="callback", changes={"status": row.status}, now=now
+    )
 
 
 def _callback_id(custom_field: str | None) -> uuid.UUID | None:
