@@ -11,7 +11,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +164,74 @@ async def test_codes_are_rate_limited_and_unknown_numbers_get_the_same_answer_an
     assert (await deliver_sms(database, settings)).sent == 1  # only the registered number
     bad = await client.post("/api/v1/app/sign-in/code", json={"phone": "12"})
     assert bad.status_code == 422
+
+
+async def test_a_code_is_never_sent_once_it_expired_and_its_text_is_removed_then(
+    client: httpx.AsyncClient,
+    sms: Sms,
+    customer: uuid.UUID,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+) -> None:
+    """The SMS provider is down (503): a code is retried while it can still be used, and
+    fails, its text removed, instead of a retry after its 5 minutes."""
+    assert (await client.post("/api/v1/app/sign-in/code", json={"phone": PHONE})).status_code == 202
+    asked = datetime.now(UTC)
+    sms.fake.fail_next.extend([503, 503, 503])
+    for after in (timedelta(0), timedelta(seconds=31), timedelta(minutes=2, seconds=32)):
+        await deliver_channel(database, settings, Channel.SMS, asked + after)
+    # The next try would be 10 minutes on, long after the code expired: it ends here.
+    [(state, body, error)] = rows(db_url, "SELECT state, body, last_error FROM outbox_messages")
+    assert state == "failed"
+    assert "expires at" in error
+    assert not re.search(r"\d{6}", body)
+    assert sms.fake.sent == []
+
+
+async def test_a_code_no_one_sent_before_it_expired_is_failed_and_removed_by_the_sweep(
+    client: httpx.AsyncClient,
+    sms: Sms,
+    customer: uuid.UUID,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+) -> None:
+    """No worker sent it in time (no SMS sender running): the sweep every worker runs
+    fails it and removes the code's text; a sender that comes later does not send it."""
+    assert (await client.post("/api/v1/app/sign-in/code", json={"phone": PHONE})).status_code == 202
+    asked = datetime.now(UTC)
+    async with UnitOfWork(database) as uow:  # not yet expired: kept
+        assert await messaging.expire_due(uow=uow, now=asked + timedelta(minutes=4)) == 0
+        await uow.commit()
+    assert re.search(r"\d{6}", rows(db_url, "SELECT body FROM outbox_messages")[0][0])
+    async with UnitOfWork(database) as uow:
+        assert await messaging.expire_due(uow=uow, now=asked + timedelta(minutes=6)) == 1
+        await uow.commit()
+    [(state, body, error)] = rows(db_url, "SELECT state, body, last_error FROM outbox_messages")
+    assert state == "failed"
+    assert "expired" in error
+    assert not re.search(r"\d{6}", body)
+    await deliver_channel(database, settings, Channel.SMS, asked + timedelta(minutes=7))
+    assert sms.fake.sent == []
+
+
+async def test_a_code_a_worker_reaches_only_after_it_expired_is_not_sent(
+    client: httpx.AsyncClient,
+    sms: Sms,
+    customer: uuid.UUID,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+) -> None:
+    assert (await client.post("/api/v1/app/sign-in/code", json={"phone": PHONE})).status_code == 202
+    asked = datetime.now(UTC)
+    run = await deliver_channel(database, settings, Channel.SMS, asked + timedelta(minutes=6))
+    assert run.failed == 1
+    assert sms.fake.sent == []
+    [(body, error)] = rows(db_url, "SELECT body, last_error FROM outbox_messages")
+    assert "expired" in error
+    assert not re.search(r"\d{6}", body)
 
 
 # --- inbound SMS and provider receipts ------------------------------------------------------

@@ -252,3 +252,42 @@ async def test_a_reply_with_a_file_follows_as_an_uploaded_document(
     assert [c.method for c in telegram.fake.sent] == ["sendMessage", "sendDocument"]
     assert telegram.fake.sent[1].files == {"document": bill}
     assert telegram.fake.sent[1].params["chat_id"] == CHAT
+
+
+async def test_a_document_refused_for_a_while_follows_later_without_the_text_again(
+    client: httpx.AsyncClient,
+    telegram: Telegram,
+    customer: uuid.UUID,
+    db_url: str,
+    database: Database,
+    settings: Settings,
+    make_token: TokenFactory,
+) -> None:
+    await _linked(client, telegram)
+    await telegram.post(client, text_update(900031, CHAT, "bill please"))
+    [(number,)] = rows(db_url, "SELECT number FROM tickets")
+    with psycopg.connect(db_url) as conn:
+        conn.execute("DELETE FROM outbox_messages")
+    agent = bearer(await make_token("agent", "kerala/ernakulam/kochi"))
+    bill = b"%PDF-1.7 bill 4512"
+    reply = {
+        "kind": "agent_reply",
+        "body": "Your bill:",
+        "attachments": [
+            {"filename": "bill.pdf", "content_type": "application/pdf",
+             "data": base64.b64encode(bill).decode()}
+        ],
+    }  # fmt: skip
+    assert (
+        await client.post(f"/api/v1/tickets/{number}/entries", json=reply, headers=agent)
+    ).status_code == 201
+    telegram.fake.fail_next.extend(["ok", 502])  # the text goes; the document: Bad Gateway
+    now = datetime.now(UTC)
+    assert (await deliver(database, settings, now)).retrying == 1
+    assert (await deliver(database, settings, now + timedelta(seconds=31))).sent == 1
+    assert [c.method for c in telegram.fake.sent] == ["sendMessage", "sendDocument"]
+    assert telegram.fake.sent[1].files == {"document": bill}
+    [(state, parts)] = rows(db_url, "SELECT state, parts FROM outbox_messages")
+    assert state == "sent"
+    assert [p["name"] for p in parts] == ["the text", "bill.pdf"]
+    assert all(str(p["provider_message_id"]).startswith(f"{CHAT}:") for p in parts)

@@ -910,3 +910,87 @@ async def test_long_message_ids_sharing_a_beginning_stay_two_messages(
         response = await whatsapp.post(client, body)
         assert response.json()["new"] == 1, response.text
     assert rows(db_url, "SELECT count(*) FROM inbound_events") == [(2,)]
+
+
+async def _reply_with_files(
+    client: httpx.AsyncClient,
+    whatsapp: WhatsApp,
+    db_url: str,
+    make_token: TokenFactory,
+    files: dict[str, bytes],
+) -> None:
+    """An agent's reply carrying `files`, on a fresh conversation with an empty outbox."""
+    await _opened_conversation(client, whatsapp)
+    [(number,)] = rows(db_url, "SELECT number FROM tickets")
+    with psycopg.connect(db_url) as conn:
+        conn.execute("DELETE FROM outbox_messages")
+    agent = bearer(await make_token("agent", "kerala/ernakulam/kochi"))
+    attachments = [
+        {
+            "filename": name,
+            "content_type": "application/pdf",
+            "data": base64.b64encode(data).decode(),
+        }
+        for name, data in files.items()
+    ]
+    reply = {"kind": "agent_reply", "body": "Your papers:", "attachments": attachments}
+    posted = await client.post(f"/api/v1/tickets/{number}/entries", json=reply, headers=agent)
+    assert posted.status_code == 201
+
+
+async def test_a_file_that_fails_for_a_while_does_not_send_the_text_again(
+    client: httpx.AsyncClient,
+    whatsapp: WhatsApp,
+    customer: uuid.UUID,
+    db_url: str,
+    database: Database,
+    settings: Settings,
+    make_token: TokenFactory,
+) -> None:
+    """The text and each file are parts of their own: a retry resumes with the file that
+    failed, and receipts for every part find the message."""
+    files = {"receipt.pdf": b"%PDF-1.7 receipt", "invoice.pdf": b"%PDF-1.7 invoice"}
+    await _reply_with_files(client, whatsapp, db_url, make_token, files)
+    whatsapp.fake.fail_next.extend(["ok", 503])  # the text goes; the first document: 503
+    now = datetime.now(UTC)
+    assert (await deliver(database, settings, now)).retrying == 1
+    [text] = whatsapp.fake.sent
+    [(state, wamid, parts)] = rows(
+        db_url, "SELECT state, provider_message_id, parts FROM outbox_messages"
+    )
+    assert (state, wamid) == ("queued", text.wamid)
+    assert parts == [{"name": "the text", "provider_message_id": text.wamid}]
+    assert (await deliver(database, settings, now + timedelta(seconds=31))).sent == 1
+    assert [s.body["type"] for s in whatsapp.fake.sent] == ["text", "document", "document"]
+    assert [s.body["document"]["filename"] for s in whatsapp.fake.sent[1:]] == list(files)
+    [(parts,)] = rows(db_url, "SELECT parts FROM outbox_messages")
+    assert [p["provider_message_id"] for p in parts] == [s.wamid for s in whatsapp.fake.sent]
+    await whatsapp.fake.flush()  # `sent` and `delivered` for each of the three
+    await retry(database, settings, now + timedelta(hours=1))  # those ahead of the commit
+    assert rows(db_url, "SELECT state FROM outbox_messages") == [("delivered",)]
+    outcomes = rows(db_url, "SELECT DISTINCT outcome FROM inbound_events WHERE kind = 'receipt'")
+    assert set(outcomes) <= {("receipt_applied",), ("receipt_unchanged",)}
+
+
+async def test_a_file_refused_for_good_leaves_a_record_of_what_reached_the_customer(
+    client: httpx.AsyncClient,
+    whatsapp: WhatsApp,
+    customer: uuid.UUID,
+    db_url: str,
+    database: Database,
+    settings: Settings,
+    make_token: TokenFactory,
+) -> None:
+    files = {"receipt.pdf": b"%PDF-1.7 receipt", "invoice.pdf": b"%PDF-1.7 invoice"}
+    await _reply_with_files(client, whatsapp, db_url, make_token, files)
+    whatsapp.fake.fail_next.extend(["ok", "ok", 400])  # the second document is refused
+    now = datetime.now(UTC)
+    assert (await deliver(database, settings, now)).failed == 1
+    [(state, error, parts)] = rows(db_url, "SELECT state, last_error, parts FROM outbox_messages")
+    assert state == "failed"
+    assert error.startswith("sent: the text, receipt.pdf; not sent: invoice.pdf: HTTP 400")
+    assert [p["provider_message_id"] for p in parts] == [s.wamid for s in whatsapp.fake.sent]
+    await whatsapp.fake.flush()  # receipts for what was sent still find the message
+    await retry(database, settings, now + timedelta(hours=1))  # those ahead of the commit
+    outcomes = rows(db_url, "SELECT DISTINCT outcome FROM inbound_events WHERE kind = 'receipt'")
+    assert outcomes == [("receipt_unchanged",)]

@@ -1,4 +1,5 @@
-"""Outbox rules without I/O: the retry schedule, when to give up, templates in en and ml."""
+"""Outbox rules without I/O: the retry schedule, when to give up, expiry, receipts,
+templates in en and ml."""
 
 from __future__ import annotations
 
@@ -34,6 +35,23 @@ def test_gives_up_after_the_sixth_attempt() -> None:
 
 def test_a_message_never_tried_is_due_now() -> None:
     assert domain.next_attempt_at(0, NOW) == NOW
+
+
+def test_a_message_with_an_expiry_is_not_retried_after_it() -> None:
+    expires = NOW + timedelta(minutes=5)  # a sign-in code
+    assert domain.next_attempt_at(2, NOW, expires) == NOW + timedelta(minutes=2)
+    assert domain.next_attempt_at(3, NOW, expires) is None  # +10 min: the code is dead
+    assert domain.expiry_refusal(expires, NOW) is None
+    assert "expired" in (domain.expiry_refusal(expires, expires) or "")
+
+
+def test_a_message_part_way_through_its_parts_only_moves_by_a_failure() -> None:
+    """A delivered text must not take its message out of the queue before its files."""
+    queued = domain.OutboundState.QUEUED
+    assert not domain.receipt_applies(queued, domain.OutboundState.DELIVERED)
+    assert not domain.receipt_applies(queued, domain.OutboundState.READ)
+    assert domain.receipt_applies(queued, domain.OutboundState.FAILED)
+    assert domain.receipt_applies(domain.OutboundState.SENT, domain.OutboundState.DELIVERED)
 
 
 @pytest.mark.parametrize("language", ["en", "ml"])

@@ -133,6 +133,7 @@ async def request_code(
                 template=OTP_TEMPLATE,
                 customer_id=found[0].id,
                 now=now,
+                expires_at=now + otp.LIFETIME,  # never sent, nor kept readable, after that
             )
         )
     await uow.flush()

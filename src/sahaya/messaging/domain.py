@@ -4,11 +4,15 @@ A message is *queued* until a sender accepts it (*sent*); a delivery receipt, wh
 channel has one, makes it *delivered*. A transient refusal keeps it queued with the next try
 pushed out along `BACKOFF`; a permanent refusal, or `MAX_ATTEMPTS` transient ones, make it
 *failed*. Nothing leaves *sent*, *delivered* or *failed* for another send.
+
+A message with files can go out in parts (the text, then each file, as separate provider
+messages); it stays queued until its last part is sent, and a retry resumes with the part
+that failed. A message with an expiry (a sign-in code) is never sent after it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum, StrEnum
@@ -46,9 +50,13 @@ _PROGRESS = {
 
 
 def receipt_applies(current: OutboundState, receipt: OutboundState) -> bool:
-    """Whether a delivery receipt saying `receipt` changes a message now in `current`."""
+    """Whether a delivery receipt saying `receipt` changes a message now in `current`. A
+    queued message with a receipt is part-way through its parts: only a failure ends it
+    early (a delivered text must not stop its files from being sent)."""
     if current == OutboundState.FAILED:
         return False
+    if current == OutboundState.QUEUED:
+        return receipt == OutboundState.FAILED
     if receipt == OutboundState.FAILED:
         return current in (OutboundState.QUEUED, OutboundState.SENT)
     return _PROGRESS[receipt] > _PROGRESS[current]
@@ -200,13 +208,32 @@ BACKOFF = (
 MAX_ATTEMPTS = len(BACKOFF) + 1
 
 
-def next_attempt_at(attempts: int, now: datetime) -> datetime | None:
-    """When to try again after `attempts` failed tries, or None: give up (→ failed)."""
+def next_attempt_at(
+    attempts: int, now: datetime, expires_at: datetime | None = None
+) -> datetime | None:
+    """When to try again after `attempts` failed tries, or None: give up (→ failed),
+    also when the next try would come after the message's expiry."""
     if attempts < 1:
         return now
     if attempts >= MAX_ATTEMPTS:
         return None
-    return now + BACKOFF[attempts - 1]
+    retry_at = now + BACKOFF[attempts - 1]
+    if expires_at is not None and retry_at >= expires_at:
+        return None
+    return retry_at
+
+
+def expiry_refusal(expires_at: datetime | None, now: datetime) -> str | None:
+    """Why a message with this expiry may not be sent now (None: it may)."""
+    if expires_at is None or now < expires_at:
+        return None
+    return f"not sent: it expired at {expires_at.isoformat()} before it could be sent"
+
+
+def partial_failure(sent: Sequence[str], unsent: Sequence[str], error: str) -> str:
+    """The last error of a message some of whose parts reached the customer before the
+    rest failed for good: what they got, what they did not, and why."""
+    return f"sent: {', '.join(sent)}; not sent: {', '.join(unsent)}: {error}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from sahaya.messaging import domain
 from sahaya.messaging.accounts import ChannelAccount
@@ -294,6 +294,15 @@ async def claim_hint(*, uow: UnitOfWork, conversation_id: uuid.UUID, now: dateti
     return await cursor.fetchone() is not None
 
 
+def _names(provider_message_id: str) -> ColumnElement[bool]:
+    """The message this provider id names: its own id, or one of its parts' (a file
+    sent after its text; messaging.services)."""
+    return or_(
+        OutboxMessageRow.provider_message_id == provider_message_id,
+        OutboxMessageRow.parts.contains([{"provider_message_id": provider_message_id}]),
+    )
+
+
 async def apply_receipt(*, uow: UnitOfWork, account: ChannelAccount, receipt: Receipt) -> bool:
     """Move the sent message forward (sent → delivered → read, or failed); a late or
     repeated receipt changes nothing. Returns whether it changed a message."""
@@ -325,7 +334,7 @@ async def apply_receipt(*, uow: UnitOfWork, account: ChannelAccount, receipt: Re
                     OutboxMessageRow.account_id == account.id,
                     OutboxMessageRow.account_id.is_(None),
                 ),
-                OutboxMessageRow.provider_message_id == receipt.provider_message_id,
+                _names(receipt.provider_message_id),
                 OutboxMessageRow.state.in_(moves_from),
             )
         )
@@ -348,7 +357,7 @@ async def receipt_target_exists(
                 OutboxMessageRow.account_id == account.id,
                 OutboxMessageRow.account_id.is_(None),
             ),
-            OutboxMessageRow.provider_message_id == receipt.provider_message_id,
+            _names(receipt.provider_message_id),
         )
         .limit(1)
     )

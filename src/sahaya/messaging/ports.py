@@ -6,16 +6,24 @@ connection lost) or `PermanentSendError` (never retry: unknown recipient, SMTP 5
 4xx); the delivery service turns
 those into retries with backoff or a failed message. Anything else it raises is treated as
 transient, so a bug in one adapter cannot roll back the batch of messages already sent.
+
+A sender that puts a message's files on the wire as messages of their own (WhatsApp,
+Telegram) sends it in parts through `send_parts`: it skips the `parts_sent` the outbox
+says went out on earlier tries, and reports the ids of the parts it sent — on its result,
+or on the error that stopped it — so no part is ever sent twice.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sahaya.messaging.domain import Capabilities, Channel, OutboundKind
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +58,20 @@ class OutboundMessage:
     kind: OutboundKind = OutboundKind.TEXT
     payload: Mapping[str, Any] = field(default_factory=dict)  # template, buttons, media
     files: tuple[OutboundFile, ...] = ()
+    parts_sent: int = 0  # parts (the text, then each file) already sent on earlier tries
 
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
     provider_message_id: str | None
+    parts: tuple[str | None, ...] = ()  # sent in parts: the ids of those sent by this call
 
 
 class SendError(Exception):
-    """A provider refused or could not take a message; the text is stored as last_error."""
+    """A provider refused or could not take a message; the text is stored as last_error.
+    `sent`: the ids of the parts this call sent before the refusal."""
+
+    sent: tuple[str | None, ...] = ()
 
 
 class TransientSendError(SendError):
@@ -77,3 +90,25 @@ class Sender(Protocol):
     def capabilities(self) -> Capabilities: ...
 
     async def send(self, message: OutboundMessage) -> SendResult: ...
+
+
+# One part of a message on the wire: its provider id.
+Part = Callable[[], Awaitable[str | None]]
+
+
+async def send_parts(message: OutboundMessage, parts: Sequence[Part]) -> SendResult:
+    """Send the parts not sent yet, in order. A refusal carries the ids of the parts sent
+    before it; anything else raised becomes a transient refusal that carries them too."""
+    sent: list[str | None] = []
+    for index, part in enumerate(parts[message.parts_sent :], start=message.parts_sent):
+        try:
+            sent.append(await part())
+        except SendError as exc:
+            exc.sent = tuple(sent)
+            raise
+        except Exception as exc:  # an adapter bug: retried like the outbox retries any
+            log.exception("part %d of message %s failed", index, message.id)
+            error = TransientSendError(f"{type(exc).__name__}: {exc}")
+            error.sent = tuple(sent)
+            raise error from exc
+    return SendResult(provider_message_id=sent[0] if sent else None, parts=tuple(sent))

@@ -41,6 +41,22 @@ class MessagingRepository:
         )
         return list(rows)
 
+    async def claim_expired(self, now: datetime, limit: int) -> list[OutboxMessageRow]:
+        """Queued messages of any channel whose expiry has passed, locked; rows a worker
+        is sending right now are skipped (the worker sees the expiry itself)."""
+        rows = await self.session.scalars(
+            select(OutboxMessageRow)
+            .where(
+                OutboxMessageRow.state == OutboundState.QUEUED.value,
+                OutboxMessageRow.expires_at.is_not(None),
+                OutboxMessageRow.expires_at <= now,
+            )
+            .order_by(OutboxMessageRow.expires_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(rows)
+
     async def last_inbound_at(self, account_id: uuid.UUID, address: str) -> datetime | None:
         """When the customer at `address` last wrote to this account (the reply window)."""
         return await self.session.scalar(

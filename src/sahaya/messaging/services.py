@@ -6,6 +6,11 @@ due row is claimed with `FOR UPDATE SKIP LOCKED`, handed to the channel's sender
 state set in the same transaction, so two workers never send one row and a sent row is
 never picked again. A crash between the send and the commit can repeat one send; email
 carries a Message-ID derived from the row id, so the copy is recognisable as the same mail.
+
+A message whose files go out as messages of their own (WhatsApp, Telegram) records each
+part the sender reports in `parts`, also when a later part fails, so a retry resumes with
+that part and a permanent failure says what the customer got and what they did not. A
+message with `expires_at` (a sign-in code) is failed, never sent, once that has passed.
 """
 
 from __future__ import annotations
@@ -101,8 +106,9 @@ def channel_message(
     reference: str | None = None,
     ticket_id: uuid.UUID | None = None,
     customer_id: uuid.UUID | None = None,
+    expires_at: datetime | None = None,
 ) -> OutboxMessageRow:
-    """An outbox row, due now."""
+    """An outbox row, due now; with `expires_at`, never sent after that."""
     return OutboxMessageRow.fresh(
         id=uuid.uuid4(),
         tenant_id=tenant_id,
@@ -122,6 +128,7 @@ def channel_message(
         attempts=0,
         next_attempt_at=now,
         created_at=now,
+        expires_at=expires_at,
     )
 
 
@@ -267,10 +274,38 @@ def _outbound(row: OutboxMessageRow, read: FileReader | None = None) -> Outbound
         kind=domain.OutboundKind(row.kind),
         payload=row.payload or {},
         files=_files(row, read),
+        parts_sent=len(row.parts or ()),
     )
 
 
+def _part_names(row: OutboxMessageRow) -> list[str]:
+    """What each part of a message with files is called in its error: the text, then
+    each file by name."""
+    listed = (row.payload or {}).get("attachments") or []
+    return ["the text", *(str(f["filename"]) for f in listed)]
+
+
+def _record_parts(row: OutboxMessageRow, sent: Sequence[str | None]) -> None:
+    """Keep the parts a sender reports having sent (a message with files only); the
+    row's provider id is its first part's, from the moment that part is sent."""
+    if not sent or not (row.payload or {}).get("attachments"):
+        return
+    done = list(row.parts or [])
+    names = _part_names(row)
+    for provider_id in sent:
+        name = names[len(done)] if len(done) < len(names) else f"part {len(done) + 1}"
+        done.append({"name": name, "provider_message_id": provider_id})
+    row.parts = done  # a new list: the ORM sees a changed JSONB value, not an edited one
+    if row.provider_message_id is None:
+        row.provider_message_id = done[0]["provider_message_id"]
+
+
 def _fail(row: OutboxMessageRow, error: str, now: datetime) -> None:
+    if row.parts:  # some parts reached the customer: say which, and which did not
+        names = _part_names(row)
+        error = domain.partial_failure(
+            [str(p["name"]) for p in row.parts], names[len(row.parts) :], error
+        )
     row.state = domain.OutboundState.FAILED.value
     if row.template == domain.ONE_TIME_CODE:
         row.body = domain.REDACTED
@@ -280,9 +315,12 @@ def _fail(row: OutboxMessageRow, error: str, now: datetime) -> None:
 
 
 def _retry(row: OutboxMessageRow, error: str, now: datetime) -> None:
-    retry_at = domain.next_attempt_at(row.attempts, now)
+    retry_at = domain.next_attempt_at(row.attempts, now, row.expires_at)
     if retry_at is None:
-        _fail(row, f"gave up after {row.attempts} attempts: {error}", now)
+        gave_up = f"gave up after {row.attempts} attempts"
+        if row.attempts < domain.MAX_ATTEMPTS and row.expires_at is not None:
+            gave_up = f"gave up: it expires at {row.expires_at.isoformat()}, before another try"
+        _fail(row, f"{gave_up}: {error}", now)
         return
     row.last_error = error[:_ERROR_LENGTH]
     row.next_attempt_at = retry_at
@@ -296,6 +334,10 @@ async def _deliver_one(
     read: FileReader | None = None,
 ) -> str:
     """Send one claimed row and record the outcome on it; returns the resulting state."""
+    expired = domain.expiry_refusal(row.expires_at, now)
+    if expired is not None:  # a sign-in code that can no longer be used
+        _fail(row, expired, now)
+        return row.state
     row.attempts += 1
     if window_refusal is not None:  # the channel's rule, enforced before any wire call
         _fail(row, window_refusal, now)
@@ -303,18 +345,21 @@ async def _deliver_one(
     try:
         result = await sender.send(_outbound(row, read))
     except PermanentSendError as exc:
+        _record_parts(row, exc.sent)
         _fail(row, str(exc), now)
     except TransientSendError as exc:
+        _record_parts(row, exc.sent)
         _retry(row, str(exc), now)
     except Exception as exc:  # an adapter bug: retry this row, keep the batch's sends
         log.exception("the %s sender failed on message %s", sender.channel, row.id)
         _retry(row, f"{type(exc).__name__}: {exc}", now)
     else:
+        _record_parts(row, result.parts)
         row.state = domain.OutboundState.SENT.value
         row.sent_at = now
         if row.template == domain.ONE_TIME_CODE:
             row.body = domain.REDACTED
-        row.provider_message_id = result.provider_message_id
+        row.provider_message_id = row.provider_message_id or result.provider_message_id
         row.next_attempt_at = None
         row.last_error = None
     return row.state
@@ -343,6 +388,18 @@ async def deliver_due(
         outcome[await _deliver_one(row, sender, now, refusal, read_file)] += 1
     await uow.flush()
     return DeliveryRun(sent=outcome["sent"], retrying=outcome["queued"], failed=outcome["failed"])
+
+
+async def expire_due(*, uow: UnitOfWork, now: datetime, limit: int = 500) -> int:
+    """Fail the queued messages whose expiry has passed, on every channel — also one no
+    worker sends (no sender configured, a provider down for hours) — and blank their
+    text if it is a sign-in code, so a code's plain text does not outlive the code.
+    Returns how many (up to `limit`); the caller commits."""
+    rows = await MessagingRepository(uow.session).claim_expired(now, limit)
+    for row in rows:
+        _fail(row, domain.expiry_refusal(row.expires_at, now) or "expired", now)
+    await uow.flush()
+    return len(rows)
 
 
 async def mark_delivered(

@@ -119,6 +119,20 @@ class OutboxMessageRow(HotTenantMixin, Base):
             postgresql_where=text("state = 'queued'"),
         ),
         Index("ix_outbox_messages_provider_id", "provider_message_id"),
+        # A receipt for a later part (a file) finds its message through `parts`.
+        Index(
+            "ix_outbox_messages_parts",
+            "parts",
+            postgresql_using="gin",
+            postgresql_ops={"parts": "jsonb_path_ops"},
+            postgresql_where=text("parts IS NOT NULL"),
+        ),
+        # The expiry sweep: queued messages with a deadline (sign-in codes).
+        Index(
+            "ix_outbox_messages_expiring",
+            "expires_at",
+            postgresql_where=text("state = 'queued' AND expires_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -148,7 +162,14 @@ class OutboxMessageRow(HotTenantMixin, Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(1000))
+    # The first part's id (the text's); with files, every part sent so far is in `parts`.
     provider_message_id: Mapped[str | None] = mapped_column(String(300))
+    # A message with files goes out in parts (the text, then each file). The parts sent so
+    # far, in order, as {"name", "provider_message_id"}: a retry resumes after them, so no
+    # part goes out twice, and a receipt for any of them finds this message.
+    parts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    # Not sent by then, never sent: a sign-in code is useless once it expired.
+    expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = utcnow_column()
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]

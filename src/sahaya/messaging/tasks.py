@@ -3,7 +3,8 @@
 The worker process builds its senders once (channels.registry: WhatsApp always, email when
 an SMTP host is set) and passes them as `additional_context["senders"]`. A channel with no
 sender simply keeps its messages queued — nothing is lost or failed — and the worker says
-so once in its log.
+so once in its log. Expired messages (sign-in codes) are failed first, on every channel,
+so a code nobody could send does not stay readable in the outbox.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ async def deliver(context: procrastinate.JobContext, timestamp: int) -> None:
         _told.add("no-email")
         log.warning("no email sender configured (SAHAYA_SMTP_HOST): email stays queued")
     read_file: FileReader | None = context.additional_context.get("read_file")
+    async with UnitOfWork(database) as uow:  # also on channels this worker cannot send
+        await services.expire_due(uow=uow, now=datetime.now(UTC))
+        await uow.commit()
     for sender in senders:
         await _deliver_channel(database, sender, read_file)
 

@@ -26,9 +26,11 @@ from sahaya.messaging.domain import (
 from sahaya.messaging.ports import (
     OutboundFile,
     OutboundMessage,
+    Part,
     PermanentSendError,
     SendResult,
     TransientSendError,
+    send_parts,
 )
 
 log = logging.getLogger(__name__)
@@ -146,12 +148,25 @@ def request(message: OutboundMessage) -> tuple[str, dict[str, Any]]:
 async def send(
     account: ChannelAccount, message: OutboundMessage, http: httpx.AsyncClient
 ) -> SendResult:
-    """Put one outbox message on the wire from this bot; its files follow as documents."""
+    """Put one outbox message on the wire from this bot; its files follow as documents.
+    The text and each file are parts of their own: a retry resumes with the part that
+    failed (messaging.ports). A part's id is `<chat id>:<message id>`."""
     client = BotClient(account, http)
     method, body = request(message)
-    result = await client.call(method, body)
-    for item in message.files:
-        await client.upload("sendDocument", {"chat_id": str(body["chat_id"])}, "document", item)
-    chat = result.get("chat", {}) if isinstance(result, dict) else {}
-    message_id = result.get("message_id") if isinstance(result, dict) else None
-    return SendResult(provider_message_id=f"{chat.get('id')}:{message_id}")
+
+    def sent_id(result: Any) -> str:
+        chat = result.get("chat", {}) if isinstance(result, dict) else {}
+        message_id = result.get("message_id") if isinstance(result, dict) else None
+        return f"{chat.get('id')}:{message_id}"
+
+    async def text() -> str:
+        return sent_id(await client.call(method, body))
+
+    def attached(item: OutboundFile) -> Part:
+        async def part() -> str:
+            fields = {"chat_id": str(body["chat_id"])}
+            return sent_id(await client.upload("sendDocument", fields, "document", item))
+
+        return part
+
+    return await send_parts(message, [text, *(attached(item) for item in message.files)])

@@ -425,7 +425,8 @@ class FakeBotApi:
     allowed_updates: list[str] | None = None  # as last given to `setWebhook`
     sent: list[SentCall] = field(default_factory=list)  # accepted calls but getMe/getFile
     posted: list[Posted] = field(default_factory=list)
-    fail_next: list[int | str] = field(default_factory=list)  # 429, 400, 403, 500, 502, "timeout"
+    # 429, 400, 403, 500, 502, "timeout"; "ok" lets that send through (to fail the one after)
+    fail_next: list[int | str] = field(default_factory=list)
     blocked_chats: set[int] = field(default_factory=set)  # users who blocked the bot
     files: dict[str, FileData] = field(default_factory=dict)  # by file_id
     _tasks: list[asyncio.Task[httpx.Response]] = field(default_factory=list)
@@ -494,8 +495,8 @@ class FakeBotApi:
         }.get(method)
         if handler is None:
             return _fail(404, "Not Found")
-        if method in SEND_METHODS and self.fail_next:
-            failure = self.fail_next.pop(0)
+        failure = self.fail_next.pop(0) if method in SEND_METHODS and self.fail_next else "ok"
+        if failure != "ok":  # "ok" lets one send through, to fail a later one
             if failure == "timeout":
                 await asyncio.sleep(TIMEOUT_SECONDS)  # the client gives up first; not recorded
             return _injected(failure)

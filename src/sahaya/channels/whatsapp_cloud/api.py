@@ -20,9 +20,11 @@ from sahaya.messaging.domain import Capabilities, OutboundKind
 from sahaya.messaging.ports import (
     OutboundFile,
     OutboundMessage,
+    Part,
     PermanentSendError,
     SendResult,
     TransientSendError,
+    send_parts,
 )
 
 PROVIDER = "whatsapp_cloud"
@@ -170,21 +172,29 @@ async def send(
     account: ChannelAccount, message: OutboundMessage, http: httpx.AsyncClient
 ) -> SendResult:
     """Put one outbox message on the wire from this number; its files follow as documents
-    (or images), uploaded first."""
+    (or images), each uploaded just before it is sent. The text and each file are parts
+    of their own: a retry resumes with the part that failed (messaging.ports)."""
     client = GraphClient(account, http)
-    wamid = await client.send(request_body(message))
-    for item in message.files:
-        kind = "image" if item.content_type in ("image/jpeg", "image/png") else "document"
-        media: dict[str, Any] = {"id": await client.upload(item)}
-        if kind == "document":
-            media["filename"] = item.filename
-        await client.send(
-            {
-                "messaging_product": "whatsapp",
-                "recipient_type": "individual",
-                "to": message.recipient,
-                "type": kind,
-                kind: media,
-            }
-        )
-    return SendResult(provider_message_id=wamid)
+
+    async def text() -> str:
+        return await client.send(request_body(message))
+
+    def attached(item: OutboundFile) -> Part:
+        async def part() -> str:
+            kind = "image" if item.content_type in ("image/jpeg", "image/png") else "document"
+            media: dict[str, Any] = {"id": await client.upload(item)}
+            if kind == "document":
+                media["filename"] = item.filename
+            return await client.send(
+                {
+                    "messaging_product": "whatsapp",
+                    "recipient_type": "individual",
+                    "to": message.recipient,
+                    "type": kind,
+                    kind: media,
+                }
+            )
+
+        return part
+
+    return await send_parts(message, [text, *(attached(item) for item in message.files)])

@@ -231,7 +231,8 @@ class FakeGraphApi:
     statuses: tuple[str, ...] = ("sent", "delivered")  # posted after each accepted send
     sent: list[Sent] = field(default_factory=list)
     posted: list[Posted] = field(default_factory=list)
-    fail_next: list[int | str] = field(default_factory=list)  # 429, 400, 500, 503, "timeout"
+    # 429, 400, 500, 503, "timeout"; "ok" lets that send through (to fail the one after)
+    fail_next: list[int | str] = field(default_factory=list)
     # recipient wa_id → details of a `failed` status (code 131026) posted instead of `statuses`
     fail_status_for: dict[str, str] = field(default_factory=dict)
     media: dict[str, Media] = field(default_factory=dict)
@@ -272,8 +273,8 @@ class FakeGraphApi:
             return refused
         if request.path_params["phone_number_id"] != self.phone_number_id:
             return _unsupported("post", request.path_params["phone_number_id"])
-        if self.fail_next:
-            failure = self.fail_next.pop(0)
+        failure = self.fail_next.pop(0) if self.fail_next else "ok"
+        if failure != "ok":  # "ok" lets one send through, to fail a later one
             if failure == "timeout":
                 await asyncio.sleep(TIMEOUT_SECONDS)  # the client gives up first; not recorded
             return _injected(failure)
