@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sahaya.tickets.domain import Channel, Status
 
@@ -65,13 +65,40 @@ class TicketPage(BaseModel):
     next_after: str | None = Field(description="Pass as `after` for the next page")
 
 
+class TemplateIn(BaseModel):
+    """An approved provider template (a WhatsApp message template): what reaches a customer
+    outside a channel's reply window."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z0-9_]{1,512}$", description="As approved at the provider")
+    language: str = Field(
+        pattern=r"^[a-z]{2,3}(_[A-Za-z]{2,4})?$", description="Its approved language, e.g. en_US"
+    )
+    parameters: list[Annotated[str, Field(min_length=1, max_length=1024)]] = Field(
+        default_factory=list, max_length=20, description="The body's {{1}}, {{2}}, … in order"
+    )
+
+    @field_validator("parameters")
+    @classmethod
+    def _one_line(cls, value: list[str]) -> list[str]:
+        """WhatsApp refuses these for good (error 132018): refused here, while the agent waits."""
+        for index, text in enumerate(value):
+            if "\n" in text or "\t" in text or "     " in text:
+                raise ValueError(
+                    f"parameter {index + 1} has a line break, a tab or more than 4 spaces in a row"
+                )
+        return value
+
+
 class EntryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["agent_reply", "internal_note"]
-    body: str = Field(min_length=1, max_length=100_000)
+    # Required, except for a reply that is a template (the template is its text).
+    body: str | None = Field(default=None, min_length=1, max_length=100_000)
     attachments: list[AttachmentIn] = Field(default_factory=list, max_length=10)
     # A reply goes back on the ticket's channel unless the agent picks another.
     channel: Literal["whatsapp", "telegram", "sms", "email", "app"] | None = None
+    template: TemplateIn | None = None
 
 
 class EntryOut(BaseModel):

@@ -7,6 +7,7 @@ transaction as the change itself.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from sahaya.access import Principal, Role
 from sahaya.access.errors import NotAllowed
 from sahaya.customers import CustomerRepository
 from sahaya.messaging import replies
+from sahaya.messaging.domain import Capabilities
 from sahaya.messaging.domain import Channel as MessageChannel
 from sahaya.network import NetworkRepository, NodeRow
 from sahaya.network.errors import UnknownExecutive
@@ -133,11 +135,26 @@ async def add_entry(
     store: AttachmentStore | None = None,
     limits: Limits = DEFAULT_LIMITS,
     reply_channel: str | None = None,
+    template: replies.ReplyTemplate | None = None,
+    capabilities: Mapping[MessageChannel, Capabilities] | None = None,
 ) -> TicketEntryRow:
     """Staff add replies and internal notes (with files); a reply is the first response,
-    and goes to the customer on the ticket's channel (or `reply_channel`) via the outbox."""
+    and goes to the customer on the ticket's channel (or `reply_channel`) via the outbox.
+    A reply may be an approved `template` instead of a text (the thread describes it);
+    `capabilities`: what each channel can carry (messaging.replies)."""
     if kind not in (domain.EntryKind.AGENT_REPLY, domain.EntryKind.INTERNAL_NOTE):
         raise InvalidTicket("kind: staff may add agent_reply or internal_note", field="kind")
+    if template is not None:
+        if kind != domain.EntryKind.AGENT_REPLY:
+            raise InvalidTicket("template: only a reply goes to the customer", field="template")
+        if body.strip():
+            raise InvalidTicket(
+                "body: a template is its own text; send other words as a reply of their own",
+                field="body",
+            )
+        if attachments:
+            raise InvalidTicket("attachments: a template carries no files", field="attachments")
+        body = template.describe()
     if not body.strip():
         raise InvalidTicket("body: must not be empty", field="body")
     if reply_channel is not None and kind != domain.EntryKind.AGENT_REPLY:
@@ -154,6 +171,8 @@ async def add_entry(
     found = None
     if kind == domain.EntryKind.AGENT_REPLY and ticket.customer_id is not None:
         found = await CustomerRepository(uow.session).by_id(actor.tenant_id, ticket.customer_id)
+    if template is not None and found is None:
+        raise InvalidTicket("template: the ticket has no customer to send it to", field="template")
     if found is not None:
         queued = await replies.queue_reply(
             uow=uow,
@@ -172,8 +191,12 @@ async def add_entry(
                 }
                 for a in stored
             ],
+            template=template,
+            capabilities=capabilities,
         )
         changes["sent_via"] = queued.channel.value
+        if template is not None:
+            changes["template"] = template.name
         if queued.outbox is not None:
             changes["outbox_message"] = str(queued.outbox.id)
     if kind == domain.EntryKind.AGENT_REPLY and ticket.first_responded_at is None:

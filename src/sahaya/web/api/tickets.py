@@ -10,8 +10,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from sahaya.channels import registry
 from sahaya.contracts.schemas import DecisionIn
 from sahaya.customers import services as customers
+from sahaya.messaging.replies import ReplyTemplate
 from sahaya.network import NodeRow
 from sahaya.settings import Settings
 from sahaya.tickets import TicketRepository, TicketRow, approvals, domain
@@ -37,6 +39,8 @@ from sahaya.web.deps import DB, Caller, Now, UoW, settings
 
 router = APIRouter(prefix=PREFIX, tags=["tickets"])
 _ACTIVE = tuple(s.value for s in domain.Status if s not in domain.DONE)
+# What each provider channel can carry (templates, a reply window): replies are checked by it.
+_CAPABILITIES = {channel: capabilities for channel, (capabilities, _) in registry.CHANNELS.items()}
 
 
 def decode_attachments(items: list[AttachmentIn]) -> tuple[NewAttachment, ...]:
@@ -207,12 +211,20 @@ async def add_entry(
         actor=caller,
         number=number,
         kind=domain.EntryKind(body.kind),
-        body=body.body,
+        body=body.body or "",
         now=now,
         attachments=decode_attachments(body.attachments),
         store=request.app.state.attachments,
         limits=Limits(max_bytes=config.attachment_max_bytes),
         reply_channel=body.channel,
+        template=(
+            ReplyTemplate(
+                body.template.name, body.template.language, tuple(body.template.parameters)
+            )
+            if body.template is not None
+            else None
+        ),
+        capabilities=_CAPABILITIES,
     )
     await uow.commit()
     return EntryOut(
