@@ -166,6 +166,30 @@ async def test_codes_are_rate_limited_and_unknown_numbers_get_the_same_answer_an
     assert bad.status_code == 422
 
 
+async def test_parallel_code_requests_cannot_pass_the_limits_together(
+    client: httpx.AsyncClient,
+    sms: Sms,
+    customer: uuid.UUID,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+) -> None:
+    """Requests sent all at once are judged one after another (per number and per
+    address), so the cool-down and the hourly caps hold: no SMS bombing in parallel."""
+
+    async def ask(phone: str) -> int:
+        return (await client.post("/api/v1/app/sign-in/code", json={"phone": phone})).status_code
+
+    same_number = await asyncio.gather(*(ask(PHONE) for _ in range(8)))
+    assert sorted(same_number) == [202] + [429] * 7  # the 30-second cool-down
+    assert (await deliver_sms(database, settings)).sent == 1
+    # One address, many numbers: 20 codes an hour, this one has asked for 1 already.
+    strangers = [f"+9199000{n:05d}" for n in range(25)]
+    from_one_address = await asyncio.gather(*(ask(phone) for phone in strangers))
+    assert sorted(from_one_address) == [202] * 19 + [429] * 6
+    assert rows(db_url, "SELECT count(*) FROM otp_challenges") == [(20,)]
+
+
 async def test_a_code_is_never_sent_once_it_expired_and_its_text_is_removed_then(
     client: httpx.AsyncClient,
     sms: Sms,

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
+from sahaya.customer_app.repository import SignInRepository
 from sahaya.customers import CustomerRepository, CustomerRow, InvalidPhone, otp, to_e164
 from sahaya.customers import services as customers
 from sahaya.customers.domain import VerificationMethod
@@ -84,8 +85,14 @@ async def request_code(
     secret: str,
     now: datetime,
 ) -> CodeSent:
-    """Send a sign-in code to a registered number (rate-limited per number and address)."""
+    """Send a sign-in code to a registered number (rate-limited per number and address).
+    The limits are counted under a lock per number and per address, held until the new
+    code commits: requests sent in parallel are judged one after another, not all against
+    the same count."""
     e164 = _phone(phone)
+    await SignInRepository(uow.session).lock(
+        f"otp-number:{tenant_id}:{e164}", f"otp-address:{tenant_id}:{address[:64]}"
+    )
     since = now - otp.WINDOW
     to_number = list(
         await uow.session.scalars(
