@@ -4,6 +4,7 @@ closed by a completed conversation — with the provider's status callbacks post
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -24,8 +25,10 @@ from sahaya.voice import services as voice
 from sahaya.voice.config import voice_config
 from sahaya.voice.ports import CallPlacer, CallRequest, PlacerAccount
 from sahaya.voice.repository import VoiceRepository
+from sahaya.web.app import create_app
 from sahaya.web.webhooks import exotel as exotel_webhooks
 from tests.conftest import TokenFactory, bearer, rows, serving
+from tests.functional.test_screen_pops import next_pop
 from tests.functional.voice_support import CHAIN, CUSTOMER, PHONES, call, dial, end, gate, params
 
 SID, API_KEY, API_TOKEN = "apna-sandbox", "api-key-1", "api-token-1"
@@ -535,3 +538,46 @@ async def test_a_callback_without_an_exotel_account_fails_after_its_tries(
         ("failed", 3, "try 3 not placed: no Exotel account")
     ]
     assert exotel.placed == []
+
+
+async def test_the_executive_a_callback_rings_gets_the_customers_screen_pop(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    exotel: FakeExotelApi,
+    database: Database,
+    settings: Settings,
+    db_url: str,
+    make_token: TokenFactory,
+) -> None:
+    """As for a call the customer makes: the card and open tickets, on the stream of the
+    executive Exotel rings first, under the CallSid its report will carry."""
+    await automatic_callback_due(client, key, db_url)
+    ((kochi1,),) = rows(db_url, "SELECT id FROM executives WHERE phone_e164 = %s", PHONES["kochi1"])
+    ((ticket,),) = rows(db_url, "SELECT number FROM tickets")
+    lead = await make_token("supervisor", "kerala/ernakulam")
+    async with (
+        serving(create_app(db_url, settings)) as other_process,
+        httpx.AsyncClient(base_url=other_process, timeout=10) as http,
+        http.stream(
+            "GET", f"/api/v1/executives/{kochi1}/screen-pops", headers=bearer(lead)
+        ) as stream,
+    ):
+        lines = stream.aiter_lines()
+        assert await anext(lines) == ": connected"
+        assert (await sweep(database, settings, datetime.now(UTC))).placed == 1
+        pop = await asyncio.wait_for(next_pop(lines), timeout=5)
+    await exotel.flush()
+    (placed,) = exotel.placed
+    assert (pop["executive_id"], pop["call_sid"], pop["position"]) == (
+        str(kochi1),
+        placed.call_sid,
+        1,
+    )
+    card = pop["customer"]
+    assert (card["name"], card["phone"], card["node"]) == (
+        "Anjali K",
+        "+919847012345",
+        "kerala/ernakulam/kochi",
+    )
+    assert [t["number"] for t in card["open_tickets"]] == [ticket]

@@ -566,6 +566,32 @@ async def unclaim(connection: AsyncConnection, tenant_id: uuid.UUID, sid: str) -
     await connection.execute(_UNCLAIM, (tenant_id, sid), prepare=True)
 
 
+# The screen-pop of a callback, sent once the provider has taken the call (so it rings the
+# executive now) under the CallSid its report will carry: the event an inbound offer sends
+# (`_OFFER`) — the customer's card and open tickets — as position 1 of its dial list.
+_CALLBACK_POP = f"""
+SELECT pg_notify('{SCREEN_POP_CHANNEL}', json_build_object(
+         'executive_id', %(executive)s::uuid, 'position', 1, 'call_sid', %(sid)s::text,
+         'offered_at', %(offered_at)s::timestamptz, 'customer', (
+  SELECT json_build_object(
+           'id', c.id, 'name', c.name, 'phone', c.phone_e164, 'email', c.email,
+           'language', c.language, 'node', n.path, 'verification', c.verification,
+           'open_tickets', (
+             SELECT coalesce(json_agg(json_build_object(
+                      'number', t.number, 'subject', t.subject, 'status', t.status,
+                      'severity', t.severity, 'created_at', t.created_at)
+                      ORDER BY t.created_at DESC), '[]'::json)
+             FROM (SELECT number, subject, status, severity, created_at FROM tickets
+                   WHERE customer_id = c.id AND status NOT IN ('resolved', 'closed')
+                   ORDER BY created_at DESC LIMIT 5) t))
+  FROM customers c JOIN nodes n ON n.id = c.home_node_id
+  WHERE c.id = %(customer)s::uuid))::text)"""  # noqa: S608 - a constant, values bound
+
+
+async def callback_screen_pop(connection: AsyncConnection, values: dict[str, Any]) -> None:
+    await connection.execute(_CALLBACK_POP, values, prepare=True)
+
+
 # --------------------------------------------------------------------- outcome fast path
 
 # When a customer's unanswered calls in the window started (the busy-caller rule): calls
