@@ -212,6 +212,54 @@ async def test_gate_batches_that_lose_the_database_fall_back_and_recover(
 # ------------------------------------------------------------------------------- dial
 
 
+async def test_an_executive_offered_another_call_since_the_read_is_skipped_not_replanned(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Between the dial's read and its offer, another call's offer of Kochi #1 commits: the
+    offer takes the next in line, Kochi #3, as a fresh plan would, without reading and
+    planning again."""
+    real_offer = dialling.offer
+    tries: list[list[str]] = []
+
+    async def racing(
+        connection: psycopg.AsyncConnection, values: dict[str, Any]
+    ) -> tuple[str, ...]:
+        tries.append(list(values["planned"]))
+        if len(tries) == 1:
+            await gate(client, key, params("the-other-call"))
+            with psycopg.connect(db_url, autocommit=True) as other:
+                other.execute(
+                    """INSERT INTO call_legs (id, tenant_id, call_id, executive_id, position,
+                                              level, phone_e164, offered_at)
+                       SELECT gen_random_uuid(), c.tenant_id, c.id, e.id, 1, 'sub_district',
+                              e.phone_e164, now()
+                       FROM calls c, executives e
+                       WHERE c.call_sid = 'the-other-call' AND e.phone_e164 = %s""",
+                    (PHONES["kochi1"],),
+                )
+        return await real_offer(connection, values)
+
+    monkeypatch.setattr(dialling, "offer", racing)
+    sid = uuid.uuid4().hex
+    await gate(client, key, params(sid))
+    instead = [PHONES["kochi2"], PHONES["kochi3"], *CHAIN[2:]]
+    assert await dial(client, key, params(sid)) == instead
+    assert len(tries) == 1  # one read, one offer
+    legs = rows(
+        db_url,
+        """SELECT l.position, l.phone_e164 FROM call_legs l JOIN calls c ON c.id = l.call_id
+           WHERE c.call_sid = %s ORDER BY l.position""",
+        sid,
+    )
+    assert legs == list(enumerate(instead, start=1))
+    [(reason,)] = rows(db_url, "SELECT reason FROM calls WHERE call_sid = %s", sid)
+    assert reason.startswith("5 to ring, 20s each (some planned were offered another call")
+
+
 async def test_dial_list_follows_the_tree_with_exotel_connect_json(
     client: httpx.AsyncClient, key: str, customer: uuid.UUID
 ) -> None:

@@ -510,3 +510,28 @@ def test_leaving_out_offered_executives_never_drops_another_offered_one(
     taken = frozenset(first[p % len(first)] for p in taken_picks)
     again = chosen(taken)
     assert set(first) - taken <= set(again)
+
+
+def test_the_offer_takes_the_picks_then_the_next_in_line_per_level_within_the_budget() -> None:
+    """`voice.dialling.choose`: what the offer statement picks from the chain's picks and
+    the free executives beyond depth — the same as the chain when nobody was taken."""
+    from sahaya.voice.dialling import choose
+
+    chain = build(seed_path())
+    candidates = tuple(s for s in chain.steps if s.kept or s.skip == SkipReason.BEYOND_DEPTH)
+    picked = choose(candidates, ChainDepth(), limit=10)
+    assert [s.executive.name for s in picked] == names(chain)
+    taken = {"kochi-1", "ern-2"}  # offered another call since the read
+    still_free = tuple(s for s in candidates if s.executive.name not in taken)
+    assert [s.executive.name for s in choose(still_free, ChainDepth(), limit=10)] == [
+        "kochi-2",
+        "kochi-3",
+        "ern-1",
+        "ern-3",
+        "ker-1",
+    ]
+    assert [s.executive.name for s in choose(still_free, ChainDepth(), limit=3)] == [
+        "kochi-2",
+        "kochi-3",
+        "ern-1",
+    ]

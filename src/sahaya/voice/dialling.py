@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -65,11 +65,16 @@ async def dial(
                     return found
                 plan, values = found
                 try:
-                    await offer(connection, values)
+                    offered = await offer(connection, values)
                 except (SerializationFailure, DeadlockDetected):  # `_OFFER`: read, plan again
                     call_id = values["call"]
                     continue
-                return plan
+                if offered == plan.numbers:
+                    return plan
+                if offered:  # some were offered another call since the read: others ring
+                    return replace(plan, numbers=offered, reason=values["replanned"] % len(offered))
+                call_id = values["call"]  # nobody planned is free any more: read again
+                continue
         if gated:
             raise RuntimeError(f"call {report.call_sid} vanished while planning its dial list")
         # A call the gate never saw (a flow without one, or a gate that fell back): record
@@ -120,7 +125,12 @@ async def _plan(
     chain = network_domain.escalation_chain(
         path=nodes, service=service, now=now, depth=config.depth, on_call=on_call
     )
-    kept = _once_each(chain.kept)[: timing.max_numbers]
+    # The chain's picks and, behind them, who else is free at each level: the offer takes
+    # the first `depth` per level of those still free when it commits (see `_OFFER`).
+    candidates = _once_each(
+        tuple(s for s in chain.steps if s.kept or s.skip == network_domain.SkipReason.BEYOND_DEPTH)
+    )
+    kept = choose(candidates, config.depth, timing.max_numbers)
     if kept:
         plan = DialPlan(
             tuple(s.executive.phone_e164 for s in kept),
@@ -139,13 +149,34 @@ async def _plan(
         "customer": customer_id,
         "now": now,
         "since": since,
-        "executives": [s.executive.id for s in kept],
-        "positions": list(range(1, len(kept) + 1)),
-        "levels": [s.level.value for s in kept],
-        "phones": [s.executive.phone_e164 for s in kept],
+        "executives": [s.executive.id for s in candidates],
+        "positions": list(range(1, len(candidates) + 1)),
+        "levels": [s.level.value for s in candidates],
+        "phones": [s.executive.phone_e164 for s in candidates],
+        "depth_sub_district": config.depth.sub_district,
+        "depth_district": config.depth.district,
+        "depth_state": config.depth.state,
+        "max_numbers": timing.max_numbers,
+        "planned": list(plan.numbers),
+        "replanned": f"%s to ring, {timing.ring_seconds}s each"
+        " (some planned were offered another call: the next in line ring instead)",
         "service": service,
         "reason": plan.reason[:1000],
     }
+
+
+def choose(
+    candidates: tuple[network_domain.ChainStep, ...], depth: network_domain.ChainDepth, limit: int
+) -> tuple[network_domain.ChainStep, ...]:
+    """The first `depth` candidates of each level, in order, at most `limit` in all — what
+    `_OFFER` picks in SQL from those still free when it commits."""
+    taken: dict[network_domain.Level, int] = {}
+    chosen = []
+    for step in candidates:
+        if taken.get(step.level, 0) < depth.for_level(step.level):
+            taken[step.level] = taken.get(step.level, 0) + 1
+            chosen.append(step)
+    return tuple(chosen[:limit])
 
 
 async def _timing(

@@ -407,12 +407,15 @@ SCREEN_POP_CHANNEL = "sahaya_screen_pop"
 # Offer the call: lock it — only as the read saw it (same `updated_at`, no outcome): a copy
 # of this request that offered first, or the outcome closing the call, changed the row, and
 # then this statement writes nothing — release the chosen executives' legs that outlived
-# the horizon (their outcome never came), insert one leg per executive in executive order
-# (so two offers never wait on each other in a cycle), record the service and `NOTIFY` a
-# screen-pop per leg — the caller's card and open tickets, delivered at commit. A call
-# changed since the read, or a leg the unique indexes refuse (the executive was offered
-# another call since the read), undoes the whole statement as a serialisation failure: the
-# caller reads again and plans again.
+# the horizon (their outcome never came), take the first `depth` per level of the plan's
+# candidates (its picks, then who else was free) that no offer of another call has taken
+# since the read — what a fresh read and plan would choose (`dialling.choose`) — insert
+# one leg per executive in executive order (so two offers never wait on each other in a
+# cycle), record the service and `NOTIFY` a screen-pop per leg — the caller's card and
+# open tickets, delivered at commit. Returns the numbers offered, in order. A call changed
+# since the read, or a leg the unique index still refuses (an offer of the same executive
+# committing at this very moment), undoes the whole statement as a serialisation failure:
+# the caller reads again and plans again.
 _OFFER = """
 WITH call AS (
   SELECT id FROM calls
@@ -423,9 +426,20 @@ expired AS (
   WHERE executive_id = ANY(%(executives)s::uuid[]) AND outcome IS NULL
     AND offered_at < %(since)s::timestamptz AND EXISTS (SELECT 1 FROM call)
   RETURNING 1),
+free AS (
+  SELECT x.*, row_number() OVER (PARTITION BY x.level ORDER BY x.seq) AS nth
+  FROM unnest(%(executives)s::uuid[], %(positions)s::int[], %(levels)s::text[],
+              %(phones)s::text[]) AS x(executive, seq, level, phone)
+  WHERE NOT EXISTS (SELECT 1 FROM call_legs o
+                    WHERE o.executive_id = x.executive AND o.outcome IS NULL
+                      AND o.offered_at >= %(since)s::timestamptz)),
 offered AS (
-  SELECT * FROM unnest(%(executives)s::uuid[], %(positions)s::int[], %(levels)s::text[],
-                       %(phones)s::text[]) AS x(executive, position, level, phone)),
+  SELECT executive, (row_number() OVER (ORDER BY seq))::int AS position, level, phone
+  FROM free
+  WHERE nth <= CASE level WHEN 'sub_district' THEN %(depth_sub_district)s::int
+                          WHEN 'district' THEN %(depth_district)s::int
+                          ELSE %(depth_state)s::int END
+  ORDER BY seq LIMIT %(max_numbers)s::int),
 legs AS (
   INSERT INTO call_legs (id, tenant_id, call_id, executive_id, position, level, phone_e164,
                          offered_at)
@@ -435,7 +449,7 @@ legs AS (
   WHERE (SELECT count(*) FROM expired) >= 0
   ORDER BY executive
   ON CONFLICT DO NOTHING
-  RETURNING executive_id, position),
+  RETURNING executive_id, position, phone_e164),
 card AS (
   SELECT json_build_object(
            'id', c.id, 'name', c.name, 'phone', c.phone_e164, 'email', c.email,
@@ -455,16 +469,22 @@ pops AS (
            'offered_at', %(now)s::timestamptz, 'customer', card.profile)::text)
   FROM legs l, card),
 noted AS (
-  UPDATE calls SET service_code = %(service)s::text, reason = %(reason)s::text,
+  UPDATE calls SET service_code = %(service)s::text,
+                   reason = CASE WHEN (SELECT coalesce(array_agg(phone ORDER BY position), '{}')
+                                       FROM offered) = %(planned)s::text[]
+                                 THEN %(reason)s::text
+                                 ELSE format(%(replanned)s::text, (SELECT count(*) FROM offered))
+                            END,
                    updated_at = %(now)s::timestamptz
   WHERE id = (SELECT id FROM call)
   RETURNING 1)
-SELECT sahaya_retry_unless(
-         EXISTS (SELECT FROM call)
-           AND (SELECT count(*) FROM legs) = cardinality(%(executives)s::uuid[]),
-         'the call changed since it was read, or an executive was offered another call')
-       -- `pops` is a plain SELECT: evaluated only when referenced.
-       AND (SELECT count(*) FROM pops) >= 0"""
+SELECT (SELECT coalesce(array_agg(phone_e164 ORDER BY position), '{}') FROM legs)
+WHERE sahaya_retry_unless(
+        EXISTS (SELECT FROM call)
+          AND (SELECT count(*) FROM legs) = (SELECT count(*) FROM offered),
+        'the call changed since it was read, or an executive was offered another call')
+      -- `pops` is a plain SELECT: evaluated only when referenced.
+      AND (SELECT count(*) FROM pops) >= 0"""
 
 _NODE_TIMINGS = """
 SELECT n.path, t.ring_seconds, t.budget_seconds
@@ -494,9 +514,13 @@ async def note_reason(
     await connection.execute(_NOTE_REASON, (reason[:1000], now, call_id), prepare=True)
 
 
-async def offer(connection: AsyncConnection, values: dict[str, Any]) -> None:
-    """Raises `psycopg.errors.SerializationFailure` when a leg was refused (see `_OFFER`)."""
-    await connection.execute(_OFFER, values, prepare=True)
+async def offer(connection: AsyncConnection, values: dict[str, Any]) -> tuple[str, ...]:
+    """The numbers offered, in order (fewer than planned when some were offered another
+    call since the read); raises `psycopg.errors.SerializationFailure` when the call changed
+    or a leg was refused (see `_OFFER`)."""
+    cursor = await connection.execute(_OFFER, values, prepare=True)
+    row = await cursor.fetchone()
+    return () if row is None else tuple(row[0])
 
 
 async def active_services(connection: AsyncConnection, tenant_id: uuid.UUID) -> tuple[str, ...]:
