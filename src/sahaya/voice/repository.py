@@ -404,6 +404,22 @@ FROM c LEFT JOIN LATERAL (
 
 SCREEN_POP_CHANNEL = "sahaya_screen_pop"
 
+# The caller's card on an executive's screen-pop: who they are and their latest open
+# tickets; one column, `profile` (the same for an inbound offer and a callback).
+_PROFILE = """
+SELECT json_build_object(
+         'id', c.id, 'name', c.name, 'phone', c.phone_e164, 'email', c.email,
+         'language', c.language, 'node', n.path, 'verification', c.verification,
+         'open_tickets', (
+           SELECT coalesce(json_agg(json_build_object(
+                    'number', t.number, 'subject', t.subject, 'status', t.status,
+                    'severity', t.severity, 'created_at', t.created_at)
+                    ORDER BY t.created_at DESC), '[]'::json)
+           FROM (SELECT number, subject, status, severity, created_at FROM tickets
+                 WHERE customer_id = c.id AND status NOT IN ('resolved', 'closed')
+                 ORDER BY created_at DESC LIMIT 5) t)) AS profile
+FROM customers c JOIN nodes n ON n.id = c.home_node_id WHERE c.id = %(customer)s::uuid"""
+
 # Offer the call: lock it — only as the read saw it (same `updated_at`, no outcome): a copy
 # of this request that offered first, or the outcome closing the call, changed the row, and
 # then this statement writes nothing — release the chosen executives' legs that outlived
@@ -416,7 +432,7 @@ SCREEN_POP_CHANNEL = "sahaya_screen_pop"
 # since the read, or a leg the unique index still refuses (an offer of the same executive
 # committing at this very moment), undoes the whole statement as a serialisation failure:
 # the caller reads again and plans again.
-_OFFER = """
+_OFFER = f"""
 WITH call AS (
   SELECT id FROM calls
   WHERE id = %(call)s::uuid AND updated_at = %(seen)s::timestamptz AND outcome IS NULL
@@ -450,19 +466,7 @@ legs AS (
   ORDER BY executive
   ON CONFLICT DO NOTHING
   RETURNING executive_id, position, phone_e164),
-card AS (
-  SELECT json_build_object(
-           'id', c.id, 'name', c.name, 'phone', c.phone_e164, 'email', c.email,
-           'language', c.language, 'node', n.path, 'verification', c.verification,
-           'open_tickets', (
-             SELECT coalesce(json_agg(json_build_object(
-                      'number', t.number, 'subject', t.subject, 'status', t.status,
-                      'severity', t.severity, 'created_at', t.created_at)
-                      ORDER BY t.created_at DESC), '[]'::json)
-             FROM (SELECT number, subject, status, severity, created_at FROM tickets
-                   WHERE customer_id = c.id AND status NOT IN ('resolved', 'closed')
-                   ORDER BY created_at DESC LIMIT 5) t)) AS profile
-  FROM customers c JOIN nodes n ON n.id = c.home_node_id WHERE c.id = %(customer)s::uuid),
+card AS ({_PROFILE}),
 pops AS (
   SELECT pg_notify('sahaya_screen_pop', json_build_object(
            'executive_id', l.executive_id, 'position', l.position, 'call_sid', %(sid)s::text,
@@ -470,21 +474,20 @@ pops AS (
   FROM legs l, card),
 noted AS (
   UPDATE calls SET service_code = %(service)s::text,
-                   reason = CASE WHEN (SELECT coalesce(array_agg(phone ORDER BY position), '{}')
-                                       FROM offered) = %(planned)s::text[]
-                                 THEN %(reason)s::text
-                                 ELSE format(%(replanned)s::text, (SELECT count(*) FROM offered))
-                            END,
+                   reason = CASE
+                     WHEN (SELECT coalesce(array_agg(phone ORDER BY position), '{{}}')
+                           FROM offered) = %(planned)s::text[] THEN %(reason)s::text
+                     ELSE format(%(replanned)s::text, (SELECT count(*) FROM offered)) END,
                    updated_at = %(now)s::timestamptz
   WHERE id = (SELECT id FROM call)
   RETURNING 1)
-SELECT (SELECT coalesce(array_agg(phone_e164 ORDER BY position), '{}') FROM legs)
+SELECT (SELECT coalesce(array_agg(phone_e164 ORDER BY position), '{{}}') FROM legs)
 WHERE sahaya_retry_unless(
         EXISTS (SELECT FROM call)
           AND (SELECT count(*) FROM legs) = (SELECT count(*) FROM offered),
         'the call changed since it was read, or an executive was offered another call')
       -- `pops` is a plain SELECT: evaluated only when referenced.
-      AND (SELECT count(*) FROM pops) >= 0"""
+      AND (SELECT count(*) FROM pops) >= 0"""  # noqa: S608 - constants of this module, values bound
 
 _NODE_TIMINGS = """
 SELECT n.path, t.ring_seconds, t.budget_seconds
@@ -596,20 +599,8 @@ async def unclaim(connection: AsyncConnection, tenant_id: uuid.UUID, sid: str) -
 _CALLBACK_POP = f"""
 SELECT pg_notify('{SCREEN_POP_CHANNEL}', json_build_object(
          'executive_id', %(executive)s::uuid, 'position', 1, 'call_sid', %(sid)s::text,
-         'offered_at', %(offered_at)s::timestamptz, 'customer', (
-  SELECT json_build_object(
-           'id', c.id, 'name', c.name, 'phone', c.phone_e164, 'email', c.email,
-           'language', c.language, 'node', n.path, 'verification', c.verification,
-           'open_tickets', (
-             SELECT coalesce(json_agg(json_build_object(
-                      'number', t.number, 'subject', t.subject, 'status', t.status,
-                      'severity', t.severity, 'created_at', t.created_at)
-                      ORDER BY t.created_at DESC), '[]'::json)
-             FROM (SELECT number, subject, status, severity, created_at FROM tickets
-                   WHERE customer_id = c.id AND status NOT IN ('resolved', 'closed')
-                   ORDER BY created_at DESC LIMIT 5) t))
-  FROM customers c JOIN nodes n ON n.id = c.home_node_id
-  WHERE c.id = %(customer)s::uuid))::text)"""  # noqa: S608 - a constant, values bound
+         'offered_at', %(offered_at)s::timestamptz, 'customer', ({_PROFILE})
+       )::text)"""
 
 
 async def callback_screen_pop(connection: AsyncConnection, values: dict[str, Any]) -> None:
