@@ -33,9 +33,9 @@ from sahaya.voice.errors import CallbackNotOpen, UnknownCallback
 from sahaya.voice.ports import CallPlacer, CallRequest, PlaceCallError, PlacerAccount
 from sahaya.voice.repository import (
     VoiceRepository,
-    callback_screen_pop,
     claim_for_callback,
     provisional_sid,
+    screen_pops,
     unclaim,
 )
 from sahaya.voice.services import Account, VoiceConfig
@@ -197,15 +197,15 @@ async def _screen_pop(
     """The customer's card on the console of the executive Exotel is ringing. Best effort:
     the call is placed, and a pop that cannot be sent must not undo recording it (the
     next sweep would place it again)."""
-    values = {
-        "executive": step.executive.id,
-        "sid": sid,
-        "offered_at": now,
-        "customer": customer.id,
-    }
     try:
         async with uow.database.reading() as connection:
-            await callback_screen_pop(connection, values)
+            await screen_pops(
+                connection,
+                executives=(step.executive.id,),
+                sid=sid,
+                offered_at=now,
+                customer=customer.id,
+            )
     except psycopg.Error as exc:
         log.warning("callback call %s: no screen-pop for its executive: %s", sid, exc)
 

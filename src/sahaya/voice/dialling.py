@@ -12,6 +12,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection
 from psycopg.errors import DeadlockDetected, SerializationFailure
 
@@ -26,6 +27,7 @@ from sahaya.voice.repository import (
     node_timings,
     note_reason,
     offer,
+    screen_pops,
 )
 from sahaya.voice.services import Account, VoiceConfig, gate
 
@@ -65,16 +67,18 @@ async def dial(
                     return found
                 plan, values = found
                 try:
-                    offered = await offer(connection, values)
+                    offered, executives = await offer(connection, values)
                 except (SerializationFailure, DeadlockDetected):  # `_OFFER`: read, plan again
                     call_id = values["call"]
                     continue
+                if not offered and plan.numbers:  # nobody planned is free any more
+                    call_id = values["call"]
+                    continue
+                await _pop(connection, values, executives)
                 if offered == plan.numbers:
                     return plan
-                if offered:  # some were offered another call since the read: others ring
-                    return replace(plan, numbers=offered, reason=values["replanned"] % len(offered))
-                call_id = values["call"]  # nobody planned is free any more: read again
-                continue
+                # Some were offered another call since the read: the next in line ring.
+                return replace(plan, numbers=offered, reason=values["replanned"] % len(offered))
         if gated:
             raise RuntimeError(f"call {report.call_sid} vanished while planning its dial list")
         # A call the gate never saw (a flow without one, or a gate that fell back): record
@@ -177,6 +181,25 @@ def choose(
             taken[step.level] = taken.get(step.level, 0) + 1
             chosen.append(step)
     return tuple(chosen[:limit])
+
+
+async def _pop(
+    connection: AsyncConnection, values: dict[str, Any], executives: tuple[uuid.UUID, ...]
+) -> None:
+    """The offered executives' screen-pops; one that cannot be sent is logged: the call is
+    offered all the same."""
+    if not executives or values["customer"] is None:
+        return
+    try:
+        await screen_pops(
+            connection,
+            executives=executives,
+            sid=values["sid"],
+            offered_at=values["now"],
+            customer=values["customer"],
+        )
+    except psycopg.Error as exc:
+        log.warning("call %s: no screen-pop for its executives: %s", values["sid"], exc)
 
 
 async def _timing(

@@ -427,12 +427,12 @@ FROM customers c JOIN nodes n ON n.id = c.home_node_id WHERE c.id = %(customer)s
 # candidates (its picks, then who else was free) that no offer of another call has taken
 # since the read — what a fresh read and plan would choose (`dialling.choose`) — insert
 # one leg per executive in executive order (so two offers never wait on each other in a
-# cycle), record the service and `NOTIFY` a screen-pop per leg — the caller's card and
-# open tickets, delivered at commit. Returns the numbers offered, in order. A call changed
+# cycle) and record the service. Returns the numbers and executives offered, in order (their
+# screen-pops follow, `screen_pops`). A call changed
 # since the read, or a leg the unique index still refuses (an offer of the same executive
 # committing at this very moment), undoes the whole statement as a serialisation failure:
 # the caller reads again and plans again.
-_OFFER = f"""
+_OFFER = """
 WITH call AS (
   SELECT id FROM calls
   WHERE id = %(call)s::uuid AND updated_at = %(seen)s::timestamptz AND outcome IS NULL
@@ -466,28 +466,21 @@ legs AS (
   ORDER BY executive
   ON CONFLICT DO NOTHING
   RETURNING executive_id, position, phone_e164),
-card AS ({_PROFILE}),
-pops AS (
-  SELECT pg_notify('sahaya_screen_pop', json_build_object(
-           'executive_id', l.executive_id, 'position', l.position, 'call_sid', %(sid)s::text,
-           'offered_at', %(now)s::timestamptz, 'customer', card.profile)::text)
-  FROM legs l, card),
 noted AS (
   UPDATE calls SET service_code = %(service)s::text,
                    reason = CASE
-                     WHEN (SELECT coalesce(array_agg(phone ORDER BY position), '{{}}')
+                     WHEN (SELECT coalesce(array_agg(phone ORDER BY position), '{}')
                            FROM offered) = %(planned)s::text[] THEN %(reason)s::text
                      ELSE format(%(replanned)s::text, (SELECT count(*) FROM offered)) END,
                    updated_at = %(now)s::timestamptz
   WHERE id = (SELECT id FROM call)
   RETURNING 1)
-SELECT (SELECT coalesce(array_agg(phone_e164 ORDER BY position), '{{}}') FROM legs)
+SELECT (SELECT coalesce(array_agg(phone_e164 ORDER BY position), '{}') FROM legs),
+       (SELECT coalesce(array_agg(executive_id ORDER BY position), '{}') FROM legs)
 WHERE sahaya_retry_unless(
         EXISTS (SELECT FROM call)
           AND (SELECT count(*) FROM legs) = (SELECT count(*) FROM offered),
-        'the call changed since it was read, or an executive was offered another call')
-      -- `pops` is a plain SELECT: evaluated only when referenced.
-      AND (SELECT count(*) FROM pops) >= 0"""  # noqa: S608 - constants of this module, values bound
+        'the call changed since it was read, or an executive was offered another call')"""
 
 _NODE_TIMINGS = """
 SELECT n.path, t.ring_seconds, t.budget_seconds
@@ -517,13 +510,47 @@ async def note_reason(
     await connection.execute(_NOTE_REASON, (reason[:1000], now, call_id), prepare=True)
 
 
-async def offer(connection: AsyncConnection, values: dict[str, Any]) -> tuple[str, ...]:
-    """The numbers offered, in order (fewer than planned when some were offered another
-    call since the read); raises `psycopg.errors.SerializationFailure` when the call changed
-    or a leg was refused (see `_OFFER`)."""
+async def offer(
+    connection: AsyncConnection, values: dict[str, Any]
+) -> tuple[tuple[str, ...], tuple[uuid.UUID, ...]]:
+    """The numbers and executives offered, in order (others than planned when some were
+    offered another call since the read); raises `psycopg.errors.SerializationFailure` when
+    the call changed or a leg was refused (see `_OFFER`)."""
     cursor = await connection.execute(_OFFER, values, prepare=True)
     row = await cursor.fetchone()
-    return () if row is None else tuple(row[0])
+    return ((), ()) if row is None else (tuple(row[0]), tuple(row[1]))
+
+
+# The screen-pops of executives just offered a call — an inbound offer's or a callback's —
+# one NOTIFY each with the caller's card, in a transaction of their own, after the offer
+# committed: a NOTIFY inside the offer held PostgreSQL's queue lock (one for the whole
+# server) across the offer's WAL flush, so every other dialling call queued behind it. The
+# pops are not durable state (the legs are), so this commit need not wait for its flush.
+_SCREEN_POPS = f"""
+SELECT set_config('synchronous_commit', 'off', true),
+       pg_notify('{SCREEN_POP_CHANNEL}', json_build_object(
+         'executive_id', x.executive, 'position', x.position, 'call_sid', %(sid)s::text,
+         'offered_at', %(offered_at)s::timestamptz, 'customer', card.profile)::text)
+FROM unnest(%(executives)s::uuid[]) WITH ORDINALITY AS x (executive, position),
+     ({_PROFILE}) AS card"""  # noqa: S608 - constants of this module, values bound
+
+
+async def screen_pops(
+    connection: AsyncConnection,
+    *,
+    executives: Sequence[uuid.UUID],
+    sid: str,
+    offered_at: datetime,
+    customer: uuid.UUID,
+) -> None:
+    """Tell each executive's console, in dial order, who is calling (`_SCREEN_POPS`)."""
+    values = {
+        "executives": list(executives),
+        "sid": sid,
+        "offered_at": offered_at,
+        "customer": customer,
+    }
+    await connection.execute(_SCREEN_POPS, values, prepare=True)
 
 
 async def active_services(connection: AsyncConnection, tenant_id: uuid.UUID) -> tuple[str, ...]:
@@ -596,15 +623,6 @@ async def unclaim(connection: AsyncConnection, tenant_id: uuid.UUID, sid: str) -
 # The screen-pop of a callback, sent once the provider has taken the call (so it rings the
 # executive now) under the CallSid its report will carry: the event an inbound offer sends
 # (`_OFFER`) — the customer's card and open tickets — as position 1 of its dial list.
-_CALLBACK_POP = f"""
-SELECT pg_notify('{SCREEN_POP_CHANNEL}', json_build_object(
-         'executive_id', %(executive)s::uuid, 'position', 1, 'call_sid', %(sid)s::text,
-         'offered_at', %(offered_at)s::timestamptz, 'customer', ({_PROFILE})
-       )::text)"""
-
-
-async def callback_screen_pop(connection: AsyncConnection, values: dict[str, Any]) -> None:
-    await connection.execute(_CALLBACK_POP, values, prepare=True)
 
 
 # --------------------------------------------------------------------- outcome fast path
