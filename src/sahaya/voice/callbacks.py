@@ -15,8 +15,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-import psycopg
-
 from sahaya.access import Principal
 from sahaya.customers import CustomerRow
 from sahaya.network import NodeRow
@@ -182,32 +180,16 @@ async def _place(
     call = await uow.session.get(CallRow, call_id)
     assert call is not None  # noqa: S101 - committed by the claim
     call.call_sid = sid  # the executive counts as on a call until the report comes
-    await _screen_pop(uow, step, sid, customer, now)
+    # The customer's card on the console of the executive Exotel is ringing.
+    await screen_pops(
+        uow.database, executives=(step.executive.id,), sid=sid, offered_at=now, customer=customer.id
+    )
     row.status = "dialling"
     row.attempts += 1
     row.last_call_id = call.id  # a requested callback keeps its request: its retries follow
     row.next_attempt_at = now + domain.CallbackPolicy().report_timeout
     row.updated_at = now
     return "placed"
-
-
-async def _screen_pop(
-    uow: UnitOfWork, step: ChainStep, sid: str, customer: CustomerRow, now: datetime
-) -> None:
-    """The customer's card on the console of the executive Exotel is ringing. Best effort:
-    the call is placed, and a pop that cannot be sent must not undo recording it (the
-    next sweep would place it again)."""
-    try:
-        async with uow.database.reading() as connection:
-            await screen_pops(
-                connection,
-                executives=(step.executive.id,),
-                sid=sid,
-                offered_at=now,
-                customer=customer.id,
-            )
-    except psycopg.Error as exc:
-        log.warning("callback call %s: no screen-pop for its executive: %s", sid, exc)
 
 
 async def _release_unreported(

@@ -12,7 +12,6 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-import psycopg
 from psycopg import AsyncConnection
 from psycopg.errors import DeadlockDetected, SerializationFailure
 
@@ -74,7 +73,14 @@ async def dial(
                 if not offered and plan.numbers:  # nobody planned is free any more
                     call_id = values["call"]
                     continue
-                await _pop(connection, values, executives)
+                await screen_pops(
+                    database,
+                    executives=executives,
+                    sid=report.call_sid,
+                    offered_at=now,
+                    customer=values["customer"],
+                    connection=connection,
+                )
                 if offered == plan.numbers:
                     return plan
                 # Some were offered another call since the read: the next in line ring.
@@ -181,25 +187,6 @@ def choose(
             taken[step.level] = taken.get(step.level, 0) + 1
             chosen.append(step)
     return tuple(chosen[:limit])
-
-
-async def _pop(
-    connection: AsyncConnection, values: dict[str, Any], executives: tuple[uuid.UUID, ...]
-) -> None:
-    """The offered executives' screen-pops; one that cannot be sent is logged: the call is
-    offered all the same."""
-    if not executives or values["customer"] is None:
-        return
-    try:
-        await screen_pops(
-            connection,
-            executives=executives,
-            sid=values["sid"],
-            offered_at=values["now"],
-            customer=values["customer"],
-        )
-    except psycopg.Error as exc:
-        log.warning("call %s: no screen-pop for its executives: %s", values["sid"], exc)
 
 
 async def _timing(

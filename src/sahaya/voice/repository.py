@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -27,6 +28,8 @@ from sahaya.voice.tables import (
     VoiceAccountRow,
     VoiceNodeTimingRow,
 )
+
+log = logging.getLogger(__name__)
 
 # The gate's write: one statement, idempotent on (tenant, CallSid). A repeated request gets
 # the decision recorded the first time back (`inserted` false).
@@ -536,21 +539,34 @@ FROM unnest(%(executives)s::uuid[]) WITH ORDINALITY AS x (executive, position),
 
 
 async def screen_pops(
-    connection: AsyncConnection,
+    database: Database,
     *,
     executives: Sequence[uuid.UUID],
     sid: str,
     offered_at: datetime,
-    customer: uuid.UUID,
+    customer: uuid.UUID | None,
+    connection: AsyncConnection | None = None,
 ) -> None:
-    """Tell each executive's console, in dial order, who is calling (`_SCREEN_POPS`)."""
+    """Tell each executive's console, in dial order, who is calling (`_SCREEN_POPS`), on
+    the caller's `connection` or one of the database's. Best effort: the call is offered
+    (or placed) and recorded all the same, so a pop that cannot be sent is only logged —
+    failing would undo a callback's record and place it again."""
+    if not executives or customer is None:
+        return
     values = {
         "executives": list(executives),
         "sid": sid,
         "offered_at": offered_at,
         "customer": customer,
     }
-    await connection.execute(_SCREEN_POPS, values, prepare=True)
+    try:
+        if connection is not None:
+            await connection.execute(_SCREEN_POPS, values, prepare=True)
+        else:
+            async with database.reading() as own:
+                await own.execute(_SCREEN_POPS, values, prepare=True)
+    except psycopg.Error as exc:
+        log.warning("call %s: no screen-pop for %d executive(s): %s", sid, len(executives), exc)
 
 
 async def active_services(connection: AsyncConnection, tenant_id: uuid.UUID) -> tuple[str, ...]:
