@@ -13,7 +13,7 @@ docs (`delivered`, `ExoStatusCode`) is accepted too.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -114,13 +114,15 @@ def receipt(fields: Mapping[str, object], now: datetime) -> Receipt | None:
 
 
 IST = ZoneInfo("Asia/Kolkata")
+SENT_WITHIN = timedelta(days=7)
 
 
 def _sent_at(value: object, now: datetime) -> datetime:
     """When Exotel says the SMS reached its end (`DateSent`, `YYYY-MM-DD HH:mm:ss`; Exotel's
-    timestamps are Indian time), else when the callback came. Never later than now."""
+    timestamps are Indian time), else when the callback came: never later than now, nor
+    earlier than Exotel keeps trying (a few days; `0001-01-01` is no date)."""
     try:
         sent = datetime.strptime(str(value).strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=IST)
     except ValueError:
         return now
-    return min(sent, now)
+    return sent if now - SENT_WITHIN <= sent <= now else now
