@@ -11,10 +11,9 @@ from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from sahaya.customers import CustomerRow
 from sahaya.network import NodeRow
@@ -198,22 +197,17 @@ class VoiceRepository:
         """When the customer's unanswered calls since `since` started — only those after
         their last answered call: getting through ends a run of unanswered calls, and so
         does a callback that reached a conversation (its executive is its `answered_by`).
-        Only calls the customer made count: a callback try nobody picked up is not one."""
-        answered = aliased(CallRow)
-        rows = await self.session.scalars(
-            select(CallRow.started_at).where(
-                CallRow.customer_id == customer_id,
-                CallRow.direction == "inbound",
-                CallRow.started_at > since,
-                CallRow.outcome.in_([o.value for o in UNANSWERED]),
-                ~exists().where(
-                    answered.customer_id == customer_id,
-                    answered.answered_by.is_not(None),
-                    answered.started_at > CallRow.started_at,
-                ),
-            )
-        )
-        return list(rows)
+        Only calls the customer made count: a callback try nobody picked up is not one.
+        The outcome's fast path's statement (`_UNANSWERED_SINCE`), on this transaction's
+        connection: one rule, written once."""
+        connection = await self.session.connection()
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert isinstance(driver, AsyncConnection)  # noqa: S101 - the psycopg dialect
+        values = {"customer": customer_id, "since": since}
+        cursor = await driver.execute(_UNANSWERED_SINCE, values, prepare=True)
+        row = await cursor.fetchone()
+        return [] if row is None else list(row[0])
 
     async def lock_customer(self, customer_id: uuid.UUID) -> CustomerRow | None:
         """Serialises the busy-caller rule per customer across requests and workers.
