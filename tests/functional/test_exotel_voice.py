@@ -659,6 +659,56 @@ async def test_a_late_sweep_does_not_call_back_twice_for_one_run_of_unanswered_c
     assert rows(db_url, "SELECT count(*) FROM busy_rule_pending") == [(0,)]
 
 
+async def test_a_late_sweep_is_not_fooled_by_a_callback_try_carrying_the_old_ticket(
+    client: httpx.AsyncClient,
+    key: str,
+    customer: uuid.UUID,
+    db_url: str,
+    database: Database,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A callback try nobody picked up carries its ticket, but it is not the rule having
+    run: a new run of three unanswered calls, ending together, whose rule's request died,
+    is called back by the sweep like any other."""
+    for _ in range(3):  # the caller hangs up while it rings: nobody is set away
+        await call(client, key, "canceled")  # the rule: one ticket, one callback
+    with psycopg.connect(db_url) as conn:  # two hours ago; the callback done, a try since
+        conn.execute(
+            "UPDATE calls SET started_at = started_at - interval '2 hours',"
+            " ended_at = ended_at - interval '2 hours'"
+        )
+        conn.execute(
+            "UPDATE callback_requests SET status = 'completed',"
+            " created_at = created_at - interval '2 hours'"
+        )
+        conn.execute(
+            """INSERT INTO calls (id, tenant_id, account_id, call_sid, direction, from_raw,
+                                  to_raw, customer_id, node_id, decision, reason, outcome,
+                                  ticket_id, started_at, ended_at, updated_at)
+               SELECT gen_random_uuid(), c.tenant_id, c.account_id, 'a-callback-try',
+                      'outbound', 'x', 'y', c.customer_id, c.node_id, 'allow', 'callback',
+                      'no_answer', t.id, now() - interval '20 minutes',
+                      now() - interval '19 minutes', now()
+               FROM calls c, tickets t LIMIT 1"""
+        )
+
+    async def dies(**_: Any) -> outcomes.Recorded:
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(outcomes, "apply_busy_rule", dies)
+    ends = await unanswered_together(client, key, db_url, 3, monkeypatch)
+    assert any(isinstance(e, RuntimeError) for e in ends)  # the rule's request died
+    monkeypatch.undo()
+    assert rows(db_url, "SELECT count(*) FROM busy_rule_pending") != [(0,)]
+    assert await sweeper(database, settings)(datetime.now(UTC) + timedelta(hours=1)) >= 1
+    assert rows(db_url, "SELECT status FROM callback_requests ORDER BY created_at") == [
+        ("completed",),
+        ("pending",),
+    ]
+    assert rows(db_url, "SELECT count(*) FROM busy_rule_pending") == [(0,)]
+
+
 async def test_unanswered_calls_below_the_rule_leave_nothing_for_the_sweep(
     client: httpx.AsyncClient, key: str, customer: uuid.UUID, db_url: str
 ) -> None:

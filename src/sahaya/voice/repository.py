@@ -239,10 +239,12 @@ class VoiceRepository:
         )
 
     async def busy_rule_applied(self, customer_id: uuid.UUID, since: datetime) -> bool:
-        """Whether the rule already ran for the customer since `since`: one of their calls
-        carries a ticket, or a callback request was made for them."""
+        """Whether the rule already ran for the customer since `since`: one of the calls
+        they made carries a ticket, or a callback request was made for them. (A callback
+        try carries its ticket too, but it is not the rule having run.)"""
         calls = select(CallRow.id).where(
             CallRow.customer_id == customer_id,
+            CallRow.direction == "inbound",
             CallRow.started_at > since,
             CallRow.ticket_id.is_not(None),
         )
