@@ -5,14 +5,17 @@ channels.registry, replies' files read from the attachment store)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 
 from sahaya.channels import registry
 from sahaya.channels.telegram.fake import FakeBotApi
@@ -25,6 +28,7 @@ from sahaya.settings import Settings
 from sahaya.tickets import channel_events
 from sahaya.tickets.attachments import AttachmentStore
 from sahaya.tickets.inbound import InboundConfig
+from tests.conftest import TokenFactory, bearer, rows
 
 PROVIDERS = Path(__file__).parent.parent / "fixtures" / "providers"
 NUMBER_ID, WA_TOKEN, APP_SECRET, VERIFY = "1065403522", "graph-token-1", "app-secret-1", "verify-1"
@@ -129,3 +133,27 @@ async def retry(database: Database, settings: Settings, now: datetime) -> int:
             config=InboundConfig.from_settings(settings),
             now=now,
         )
+
+
+async def reply_with_files(
+    client: httpx.AsyncClient,
+    db_url: str,
+    make_token: TokenFactory,
+    files: Mapping[str, bytes],
+    body: str = "Your papers:",
+) -> str:
+    """A Kochi agent's reply carrying `files` (PDFs) on the customer's one ticket, with the
+    outbox emptied first so that only the reply is in it; the ticket's number."""
+    [(number,)] = rows(db_url, "SELECT number FROM tickets")
+    with psycopg.connect(db_url) as conn:
+        conn.execute("DELETE FROM outbox_messages")
+    agent = bearer(await make_token("agent", "kerala/ernakulam/kochi"))
+    attachments = [
+        {"filename": name, "content_type": "application/pdf",
+         "data": base64.b64encode(data).decode()}
+        for name, data in files.items()
+    ]  # fmt: skip
+    reply = {"kind": "agent_reply", "body": body, "attachments": attachments}
+    posted = await client.post(f"/api/v1/tickets/{number}/entries", json=reply, headers=agent)
+    assert posted.status_code == 201, posted.text
+    return str(number)

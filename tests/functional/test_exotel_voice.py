@@ -120,19 +120,16 @@ async def test_a_wrong_or_missing_key_is_refused(
     assert rows(db_url, "SELECT count(*) FROM calls") == [(0,)]
 
 
-async def test_when_the_database_is_away_the_gate_lets_the_call_through_to_the_state_line(
-    db_url: str, key: str, customer: uuid.UUID, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def _while_the_database_is_away(
+    db_url: str, key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **configured: str
+) -> tuple[httpx.Response, list[str]]:
+    """A call's gate and dial answers once the database stops answering them (after one
+    call that warmed the account cache), on an app with the `configured` settings."""
     from sahaya.settings import Settings
     from sahaya.web.app import create_app
     from sahaya.web.webhooks import exotel
 
-    settings = Settings(
-        environment="test",
-        default_tenant="apna",
-        var_dir=tmp_path,
-        voice_fallback_number=PHONES["kerala1"],
-    )
+    settings = Settings(environment="test", default_tenant="apna", var_dir=tmp_path, **configured)
     app = create_app(db_url, settings)
 
     async def unreachable(**_: object) -> None:
@@ -145,8 +142,17 @@ async def test_when_the_database_is_away_the_gate_lets_the_call_through_to_the_s
             assert (await gate(http, key, params("warm"))).status_code == 200  # account cached
             monkeypatch.setattr(exotel.voice, "gate", unreachable)
             monkeypatch.setattr(exotel.dialling, "dial", unreachable)
-            assert (await gate(http, key, params("down-1"))).status_code == 200
-            assert await dial(http, key, params("down-1")) == [PHONES["kerala1"]]
+            return await gate(http, key, params("down-1")), await dial(http, key, params("down-1"))
+
+
+async def test_when_the_database_is_away_the_gate_lets_the_call_through_to_the_state_line(
+    db_url: str, key: str, customer: uuid.UUID, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gated, numbers = await _while_the_database_is_away(
+        db_url, key, tmp_path, monkeypatch, voice_fallback_number=PHONES["kerala1"]
+    )
+    assert gated.status_code == 200
+    assert numbers == [PHONES["kerala1"]]
 
 
 async def test_by_default_a_call_the_database_cannot_route_rings_the_state_franchisee(
@@ -154,24 +160,9 @@ async def test_by_default_a_call_the_database_cannot_route_rings_the_state_franc
 ) -> None:
     """No fallback number configured: the State franchisee's line, as read while the
     database answered (at start-up), is what the dial step offers when it cannot plan."""
-    from sahaya.settings import Settings
-    from sahaya.web.app import create_app
-    from sahaya.web.webhooks import exotel
-
-    app = create_app(db_url, Settings(environment="test", default_tenant="apna", var_dir=tmp_path))
-
-    async def unreachable(**_: object) -> None:
-        raise psycopg.OperationalError("connection refused")
-
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://sahaya.test"
-        ) as http:
-            assert (await gate(http, key, params("warm"))).status_code == 200  # account cached
-            monkeypatch.setattr(exotel.voice, "gate", unreachable)
-            monkeypatch.setattr(exotel.dialling, "dial", unreachable)
-            assert (await gate(http, key, params("down-1"))).text == "fallback"
-            assert await dial(http, key, params("down-1")) == [PHONES["kerala1"]]
+    gated, numbers = await _while_the_database_is_away(db_url, key, tmp_path, monkeypatch)
+    assert gated.text == "fallback"
+    assert numbers == [PHONES["kerala1"]]
 
 
 async def test_gate_batches_that_lose_the_database_fall_back_and_recover(

@@ -5,7 +5,6 @@ API fake on a real port — with its refusals retried or failed."""
 
 from __future__ import annotations
 
-import base64
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +24,7 @@ from sahaya.messaging.domain import Channel
 from sahaya.persistence import Database
 from sahaya.settings import Settings
 from tests.conftest import TokenFactory, bearer, rows
-from tests.functional.channel_support import Telegram
+from tests.functional.channel_support import Telegram, reply_with_files
 from tests.functional.channel_support import deliver as deliver_channel
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "providers" / "telegram"
@@ -231,22 +230,8 @@ async def test_a_reply_with_a_file_follows_as_an_uploaded_document(
 ) -> None:
     await _linked(client, telegram)
     await telegram.post(client, text_update(900030, CHAT, "bill please"))
-    [(number,)] = rows(db_url, "SELECT number FROM tickets")
-    with psycopg.connect(db_url) as conn:
-        conn.execute("DELETE FROM outbox_messages")
-    agent = bearer(await make_token("agent", "kerala/ernakulam/kochi"))
     bill = b"%PDF-1.7 bill 4512"
-    reply = {
-        "kind": "agent_reply",
-        "body": "Your bill:",
-        "attachments": [
-            {"filename": "bill.pdf", "content_type": "application/pdf",
-             "data": base64.b64encode(bill).decode()}
-        ],
-    }  # fmt: skip
-    assert (
-        await client.post(f"/api/v1/tickets/{number}/entries", json=reply, headers=agent)
-    ).status_code == 201
+    await reply_with_files(client, db_url, make_token, {"bill.pdf": bill}, body="Your bill:")
     run = await deliver(database, settings, datetime.now(UTC))
     assert run.sent == 1
     assert [c.method for c in telegram.fake.sent] == ["sendMessage", "sendDocument"]
@@ -265,22 +250,8 @@ async def test_a_document_refused_for_a_while_follows_later_without_the_text_aga
 ) -> None:
     await _linked(client, telegram)
     await telegram.post(client, text_update(900031, CHAT, "bill please"))
-    [(number,)] = rows(db_url, "SELECT number FROM tickets")
-    with psycopg.connect(db_url) as conn:
-        conn.execute("DELETE FROM outbox_messages")
-    agent = bearer(await make_token("agent", "kerala/ernakulam/kochi"))
     bill = b"%PDF-1.7 bill 4512"
-    reply = {
-        "kind": "agent_reply",
-        "body": "Your bill:",
-        "attachments": [
-            {"filename": "bill.pdf", "content_type": "application/pdf",
-             "data": base64.b64encode(bill).decode()}
-        ],
-    }  # fmt: skip
-    assert (
-        await client.post(f"/api/v1/tickets/{number}/entries", json=reply, headers=agent)
-    ).status_code == 201
+    await reply_with_files(client, db_url, make_token, {"bill.pdf": bill}, body="Your bill:")
     telegram.fake.fail_next.extend(["ok", 502])  # the text goes; the document: Bad Gateway
     now = datetime.now(UTC)
     assert (await deliver(database, settings, now)).retrying == 1

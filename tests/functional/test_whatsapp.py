@@ -7,7 +7,6 @@ of order and the 24-hour rule."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -30,7 +29,13 @@ from sahaya.tickets import channel_events, fast_thread
 from sahaya.tickets.attachments import AttachmentStore
 from sahaya.tickets.inbound import InboundConfig
 from tests.conftest import TokenFactory, bearer, rows
-from tests.functional.channel_support import APP_SECRET, VERIFY, WhatsApp, retry
+from tests.functional.channel_support import (
+    APP_SECRET,
+    VERIFY,
+    WhatsApp,
+    reply_with_files,
+    retry,
+)
 from tests.functional.channel_support import deliver as deliver_channel
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "providers" / "whatsapp"
@@ -710,22 +715,8 @@ async def test_a_reply_with_a_file_sends_the_text_then_the_uploaded_document(
     settings: Settings,
     make_token: TokenFactory,
 ) -> None:
-    await _opened_conversation(client, whatsapp)
-    [(number,)] = rows(db_url, "SELECT number FROM tickets")
-    with psycopg.connect(db_url) as conn:
-        conn.execute("DELETE FROM outbox_messages")
-    agent = bearer(await make_token("agent", "kerala/ernakulam/kochi"))
     pdf = b"%PDF-1.7 refund receipt"
-    reply = {
-        "kind": "agent_reply",
-        "body": "Here is your refund receipt.",
-        "attachments": [
-            {"filename": "refund.pdf", "content_type": "application/pdf",
-             "data": base64.b64encode(pdf).decode()}
-        ],
-    }  # fmt: skip
-    posted = await client.post(f"/api/v1/tickets/{number}/entries", json=reply, headers=agent)
-    assert posted.status_code == 201
+    await _reply_with_files(client, whatsapp, db_url, make_token, {"refund.pdf": pdf})
     run = await deliver(database, settings, datetime.now(UTC))
     assert run.sent == 1
     assert [s.body["type"] for s in whatsapp.fake.sent] == ["text", "document"]
@@ -921,21 +912,7 @@ async def _reply_with_files(
 ) -> None:
     """An agent's reply carrying `files`, on a fresh conversation with an empty outbox."""
     await _opened_conversation(client, whatsapp)
-    [(number,)] = rows(db_url, "SELECT number FROM tickets")
-    with psycopg.connect(db_url) as conn:
-        conn.execute("DELETE FROM outbox_messages")
-    agent = bearer(await make_token("agent", "kerala/ernakulam/kochi"))
-    attachments = [
-        {
-            "filename": name,
-            "content_type": "application/pdf",
-            "data": base64.b64encode(data).decode(),
-        }
-        for name, data in files.items()
-    ]
-    reply = {"kind": "agent_reply", "body": "Your papers:", "attachments": attachments}
-    posted = await client.post(f"/api/v1/tickets/{number}/entries", json=reply, headers=agent)
-    assert posted.status_code == 201
+    await reply_with_files(client, db_url, make_token, files)
 
 
 async def test_a_file_that_fails_for_a_while_does_not_send_the_text_again(
