@@ -684,10 +684,7 @@ async def test_a_late_sweep_is_not_fooled_by_a_callback_try_carrying_the_old_tic
                FROM calls c, tickets t LIMIT 1"""
         )
 
-    async def dies(**_: Any) -> outcomes.Recorded:
-        raise RuntimeError("worker killed")
-
-    monkeypatch.setattr(outcomes, "apply_busy_rule", dies)
+    monkeypatch.setattr(outcomes, "apply_busy_rule", dies_too)
     ends = await unanswered_together(client, key, db_url, 3, monkeypatch)
     assert any(isinstance(e, RuntimeError) for e in ends)  # the rule's request died
     monkeypatch.undo()
